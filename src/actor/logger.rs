@@ -1,0 +1,139 @@
+//! Logger: the end of the line. It reads in batches of `--logger-batch`,
+//! verifies every message (exact next value, right kind), keeps the
+//! statistics, and ends the run once the worker's channel is closed and
+//! drained.
+
+use crate::config::{ActorName, PipelineConfig};
+use crate::fault::{self, FaultPoint};
+use crate::live::Live;
+use crate::message::FizzBuzzMsg;
+use crate::ring;
+use crate::stats::LoggerStats;
+use std::sync::Arc;
+use steady_state::*;
+
+pub struct LoggerState {
+    pub stats: LoggerStats,
+    pub fault: FaultPoint,
+}
+
+pub async fn run(
+    actor: SteadyActorShadow,
+    msgs_rx: SteadyRx<FizzBuzzMsg>,
+    state: SteadyState<LoggerState>,
+    cfg: Arc<PipelineConfig>,
+    live: Arc<Live>,
+) -> Result<(), Box<dyn Error>> {
+    let actor = actor.into_spotlight([&msgs_rx], []);
+    if actor.use_internal_behavior {
+        internal_behavior(actor, msgs_rx, state, cfg, live).await
+    } else {
+        actor.simulated_behavior(vec![&msgs_rx]).await
+    }
+}
+
+pub(crate) async fn internal_behavior<A: SteadyActor>(
+    mut actor: A,
+    msgs_rx: SteadyRx<FizzBuzzMsg>,
+    state: SteadyState<LoggerState>,
+    cfg: Arc<PipelineConfig>,
+    live: Arc<Live>,
+) -> Result<(), Box<dyn Error>> {
+    live.record_restarts(ActorName::Logger, actor.regeneration());
+    let mut rx = msgs_rx.lock().await;
+    let mut state = state
+        .lock(|| LoggerState {
+            stats: cfg.start.logger,
+            fault: FaultPoint::new(cfg.panic_every(ActorName::Logger), cfg.start.logger.messages),
+        })
+        .await;
+    let batch = cfg.logger_batch;
+    let mut shutdown_requested = false;
+
+    while actor.is_running(|| rx.is_closed_and_empty()) {
+        await_for_any!(actor.wait_periodic(super::POLL), actor.wait_avail(&mut rx, batch));
+        let avail = actor.avail_units(&mut rx);
+        // Whole batches while they are there; a partial one only when the
+        // wait ended without a whole batch (idle, or the end of the run).
+        let n = if avail >= batch { avail / batch * batch } else { avail };
+        if n > 0 {
+            let mut stats = state.stats;
+            ring::for_each_chunk(actor.peek_slice(&mut rx), n, batch, |a, b| {
+                stats.absorb(a);
+                stats.absorb(b);
+                stats.record_batch(a.len() + b.len());
+            });
+            state.stats = stats;
+            if state.fault.due(stats.messages) {
+                // Counted but not yet taken: the restarted logger sees these
+                // messages again and must drop every one as a duplicate.
+                fault::inject(ActorName::Logger, stats.messages);
+            }
+            actor.advance_take_index(&mut rx, n);
+            live.publish(&stats);
+        } else if rx.is_closed_and_empty() && !shutdown_requested {
+            // Everything the last beat credited has been counted.
+            shutdown_requested = true;
+            actor.request_shutdown().await;
+        } else {
+            super::back_off_if_stopping(actor.is_liveliness_stop_requested());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::KindCounts;
+    use std::time::Duration;
+
+    fn logged(input: Vec<FizzBuzzMsg>, logger_batch: usize, panic_every: Option<u64>) -> LoggerStats {
+        let mut graph = GraphBuilder::for_testing().build(());
+        let (tx, rx) = graph.channel_builder().with_capacity(4096).build_channel();
+        let cfg = Arc::new(PipelineConfig {
+            logger_batch,
+            inject_panic: panic_every
+                .map(|every| crate::config::PanicSpec { actor: ActorName::Logger, every })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        });
+        let live = Arc::new(Live::default());
+        let state = new_state();
+        let handle = state.clone();
+        graph.actor_builder().with_name("UnitTest").build(
+            move |context| internal_behavior(context, rx.clone(), state.clone(), cfg.clone(), live.clone()),
+            SoloAct,
+        );
+        tx.testing_send_all(input, true);
+        // A closed, drained input makes the logger end the graph itself.
+        crate::testing::run_to_completion(graph, Duration::from_secs(10));
+        handle.try_lock_sync().expect("logger state").stats
+    }
+
+    #[test]
+    fn counts_in_batches_and_matches_the_closed_form() {
+        let stats = logged((0..3000).map(FizzBuzzMsg::new).collect(), 1024, None);
+        assert_eq!(stats.counts, KindCounts::closed_form(3000));
+        assert_eq!((stats.messages, stats.sequence_errors, stats.duplicates_dropped), (3000, 0, 0));
+        assert_eq!(stats.max_batch, 1024);
+        assert_eq!(stats.batches, 3, "two whole batches and the tail");
+    }
+
+    #[test]
+    fn a_panic_after_counting_drops_the_replay_as_duplicates() {
+        let stats = logged((0..3000).map(FizzBuzzMsg::new).collect(), 500, Some(1000));
+        assert_eq!(stats.counts, KindCounts::closed_form(3000));
+        assert_eq!(stats.sequence_errors, 0);
+        assert!(stats.duplicates_dropped >= 500, "replayed after the panic: {}", stats.duplicates_dropped);
+    }
+
+    #[test]
+    fn a_wrong_message_is_a_sequence_error() {
+        let mut input: Vec<FizzBuzzMsg> = (0..100).map(FizzBuzzMsg::new).collect();
+        input[50].value = 77;
+        let stats = logged(input, 64, None);
+        assert!(stats.sequence_errors > 0);
+    }
+}

@@ -1,0 +1,173 @@
+//! Worker: turns beat signals into credits (one worker batch each) and moves
+//! exactly that many values from the generator to the logger, classifying
+//! them on the way with zero-copy slices (peek → poke → advance).
+
+use crate::config::{ActorName, PipelineConfig};
+use crate::fault::{self, FaultPoint};
+use crate::live::Live;
+use crate::message::{FizzBuzzMsg, classify_into};
+use crate::ring;
+use std::sync::Arc;
+use steady_state::*;
+
+pub struct WorkerState {
+    /// Messages credited by beats and not yet forwarded.
+    pub owed: u64,
+    pub processed: u64,
+    pub fault: FaultPoint,
+}
+
+pub async fn run(
+    actor: SteadyActorShadow,
+    beats_rx: SteadyRx<u64>,
+    values_rx: SteadyRx<u64>,
+    msgs_tx: SteadyTx<FizzBuzzMsg>,
+    state: SteadyState<WorkerState>,
+    cfg: Arc<PipelineConfig>,
+    live: Arc<Live>,
+) -> Result<(), Box<dyn Error>> {
+    // The worker sits between real neighbours, so it always runs for real.
+    let actor = actor.into_spotlight([&beats_rx, &values_rx], [&msgs_tx]);
+    internal_behavior(actor, beats_rx, values_rx, msgs_tx, state, cfg, live).await
+}
+
+pub(crate) async fn internal_behavior<A: SteadyActor>(
+    mut actor: A,
+    beats_rx: SteadyRx<u64>,
+    values_rx: SteadyRx<u64>,
+    msgs_tx: SteadyTx<FizzBuzzMsg>,
+    state: SteadyState<WorkerState>,
+    cfg: Arc<PipelineConfig>,
+    live: Arc<Live>,
+) -> Result<(), Box<dyn Error>> {
+    live.record_restarts(ActorName::Worker, actor.regeneration());
+    let mut beats = beats_rx.lock().await;
+    let mut values = values_rx.lock().await;
+    let mut tx = msgs_tx.lock().await;
+    let start = cfg.start.logger.next_expected;
+    let mut state = state
+        .lock(|| WorkerState {
+            owed: 0,
+            processed: start,
+            fault: FaultPoint::new(cfg.panic_every(ActorName::Worker), start),
+        })
+        .await;
+    let credit = cfg.worker_batch as u64;
+    // Never wait for more input than the generator can always supply, or
+    // both would wait on each other when its batch nearly fills the channel.
+    let max_input_wait = values.capacity() + 1 - cfg.generator_batch;
+    let mut finished = false;
+
+    while actor.is_running(|| finished && tx.mark_closed()) {
+        let signals = actor.avail_units(&mut beats);
+        if signals > 0 {
+            state.owed += signals as u64 * credit;
+            actor.advance_take_index(&mut beats, signals);
+        }
+        if state.owed == 0 {
+            if beats.is_closed_and_empty() {
+                if !finished {
+                    tx.mark_closed();
+                    live.set_worker_done();
+                    finished = true;
+                }
+                actor.wait_shutdown().await;
+            } else {
+                await_for_any!(actor.wait_periodic(super::POLL), actor.wait_avail(&mut beats, 1));
+            }
+            continue;
+        }
+        let want = state.owed.min(credit) as usize;
+        await_for_all!(
+            actor.wait_avail(&mut values, want.min(max_input_wait)),
+            actor.wait_vacant(&mut tx, want)
+        );
+
+        let src = actor.peek_slice(&mut values);
+        let dst = actor.poke_slice(&mut tx);
+        let n = (state.owed as usize).min(src.0.len() + src.1.len()).min(dst.0.len() + dst.1.len());
+        if n == 0 {
+            super::back_off_if_stopping(actor.is_liveliness_stop_requested());
+            continue;
+        }
+        ring::zip_parts(src, dst, n, classify_into);
+        let sent = actor.advance_send_index(&mut tx, n).item_count();
+        debug_assert_eq!(sent, n);
+        let reached = state.processed + n as u64;
+        if state.fault.due(reached) {
+            // Sent but not yet taken: the restarted worker sends these values
+            // again and the logger drops the copies by sequence.
+            fault::inject(ActorName::Worker, state.processed);
+        }
+        actor.advance_take_index(&mut values, n);
+        state.owed -= n as u64;
+        state.processed += n as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Feeds `signals` beat signals and plenty of values; returns what the
+    /// worker forwarded.
+    fn forwarded(signals: usize, worker_batch: usize, panic_every: Option<u64>) -> Vec<FizzBuzzMsg> {
+        let mut graph = GraphBuilder::for_testing().build(());
+        let (beats_tx, beats_rx) = graph.channel_builder().with_capacity(64).build_channel();
+        let (values_tx, values_rx) = graph.channel_builder().with_capacity(4096).build_channel();
+        let (msgs_tx, msgs_rx) = graph.channel_builder().with_capacity(4096).build_channel();
+        let cfg = Arc::new(PipelineConfig {
+            worker_batch,
+            generator_batch: 64,
+            inject_panic: panic_every
+                .map(|every| crate::config::PanicSpec { actor: ActorName::Worker, every })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        });
+        let live = Arc::new(Live::default());
+        let state = new_state();
+        graph.actor_builder().with_name("UnitTest").build(
+            move |context| {
+                internal_behavior(
+                    context,
+                    beats_rx.clone(),
+                    values_rx.clone(),
+                    msgs_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+        values_tx.testing_send_all((0..4000u64).collect(), true);
+        beats_tx.testing_send_all(vec![0u64; signals], true);
+        crate::testing::run_for(graph, Duration::from_millis(300));
+        msgs_rx.testing_take_all()
+    }
+
+    #[test]
+    fn each_signal_moves_exactly_one_batch_classified() {
+        let got = forwarded(3, 100, None);
+        let want: Vec<FizzBuzzMsg> = (0..300).map(FizzBuzzMsg::new).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_panic_re_sends_but_never_skips() {
+        let got = forwarded(10, 100, Some(250));
+        // Every value arrives, in order once duplicates are removed.
+        let mut seen = Vec::new();
+        for m in &got {
+            if seen.last().is_none_or(|&last| m.value > last) {
+                seen.push(m.value);
+            }
+            assert_eq!(*m, FizzBuzzMsg::new(m.value));
+        }
+        assert_eq!(seen, (0..1000).collect::<Vec<u64>>());
+        assert!(got.len() > 1000, "the injected panics caused re-sends");
+    }
+}

@@ -1,0 +1,233 @@
+//! The command line: parsing (clap derive), checks that span flags, and the
+//! glue from flags to a pipeline run.
+
+use crate::config::{PanicSpec, PipelineConfig, StartPoint};
+use crate::error::Error;
+use crate::live::Live;
+use crate::pipeline::{self, RunOptions};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use steady_state::LogLevel;
+
+const ABOUT: &str = "A fast, exact FizzBuzz actor pipeline on steady_state";
+
+const LONG_ABOUT: &str = "\
+A fast, exact FizzBuzz actor pipeline on steady_state.
+
+Heartbeat and Generator share one thread; Worker and Logger have one each.
+Every beat is 32 signals, each a credit for one worker batch, so a run moves
+exactly beats × 32 × worker-batch messages. The logger verifies every one
+(value in sequence, kind correct) and prints the totals at the end.
+
+Ctrl-C or SIGTERM stops the heartbeat; beats already sent drain, then the
+summary is printed and the exit code is 0. A second signal exits at once.";
+
+#[derive(Parser, Debug)]
+#[command(name = "fizzflow", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the pipeline (also what `fizzflow` alone does)
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Milliseconds between beats; 0 runs unpaced, as fast as the machine allows
+    #[arg(long, value_name = "MS", default_value_t = 2)]
+    pub rate: u64,
+
+    /// Number of beats to run (one beat = 32 × worker-batch messages)
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub beats: u64,
+
+    /// Values the generator writes per batch
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub generator_batch: u64,
+
+    /// Messages the worker moves per beat signal (one credit)
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    pub worker_batch: u64,
+
+    /// Messages the logger verifies per batch
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    pub logger_batch: u64,
+
+    /// Slots in each channel (every batch must fit)
+    #[arg(long, value_name = "N", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
+    pub channel_capacity: u64,
+
+    /// Log level: off, error, warn, info, debug, trace [default: RUST_LOG, else warn]
+    #[arg(long, value_name = "LEVEL", value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
+    pub log_level: Option<String>,
+
+    /// Turn off steady_state's telemetry server (/metrics, /graph.dot)
+    #[arg(long)]
+    pub no_telemetry: bool,
+
+    /// Where the telemetry server listens (loopback unless you say otherwise)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9900")]
+    pub telemetry_addr: SocketAddr,
+
+    /// Print the final summary as one JSON object on stdout
+    #[arg(long)]
+    pub json: bool,
+
+    /// No once-a-second progress line on stderr
+    #[arg(long)]
+    pub no_progress: bool,
+
+    /// Fault injection for tests: panic in ACTOR once every N units it handles
+    #[arg(long, value_name = "ACTOR:N", hide = true)]
+    pub inject_panic: Vec<PanicSpec>,
+}
+
+impl RunArgs {
+    pub fn pipeline_config(&self, start: StartPoint) -> PipelineConfig {
+        PipelineConfig {
+            rate_ms: self.rate,
+            beats_target: start.beats + self.beats,
+            generator_batch: self.generator_batch as usize,
+            worker_batch: self.worker_batch as usize,
+            logger_batch: self.logger_batch as usize,
+            channel_capacity: self.channel_capacity as usize,
+            inject_panic: self.inject_panic.clone(),
+            start,
+        }
+    }
+}
+
+/// `--log-level` wins; otherwise the first plain level found in RUST_LOG
+/// (`info`, or `fizzflow=debug`); otherwise warn.
+pub fn log_level(flag: Option<&str>, rust_log: Option<&str>) -> LogLevel {
+    let parse = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
+        "off" => Some(LogLevel::Off),
+        "error" => Some(LogLevel::Error),
+        "warn" => Some(LogLevel::Warn),
+        "info" => Some(LogLevel::Info),
+        "debug" => Some(LogLevel::Debug),
+        "trace" => Some(LogLevel::Trace),
+        _ => None,
+    };
+    flag.and_then(parse)
+        .or_else(|| {
+            rust_log?
+                .split(',')
+                .find_map(|d| parse(d.rsplit('=').next().unwrap_or(d)))
+        })
+        .unwrap_or(LogLevel::Warn)
+}
+
+/// Everything `main` does; returns the process exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Run(args)) => args,
+        None => cli.run,
+    };
+    match run(&args) {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Error::Usage(msg) = &e {
+                // Same look and exit code (2) as clap's own errors.
+                Cli::command().error(clap::error::ErrorKind::ValueValidation, msg).exit();
+            }
+            eprintln!("fizzflow: error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run(args: &RunArgs) -> Result<(), Error> {
+    let cfg = args.pipeline_config(StartPoint::default());
+    cfg.validate().map_err(Error::Usage)?;
+    // steady_state reads these when its telemetry server starts; no other
+    // thread exists yet, which is what makes set_var sound here.
+    unsafe {
+        std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
+        std::env::set_var("TELEMETRY_SERVER_PORT", args.telemetry_addr.port().to_string());
+    }
+    let level = log_level(args.log_level.as_deref(), std::env::var("RUST_LOG").ok().as_deref());
+    let _ = steady_state::init_logging(level, None);
+
+    let live = Arc::new(Live::default());
+    install_stop_handler(&live);
+    let summary = pipeline::run(
+        cfg,
+        RunOptions { telemetry: !args.no_telemetry, progress: !args.no_progress },
+        live,
+    )?;
+    eprintln!("{}", summary.human_line());
+    if args.json {
+        println!("{}", serde_json::to_string(&summary).expect("summary serializes"));
+    }
+    if summary.sequence_errors > 0 {
+        return Err(Error::Verification { sequence_errors: summary.sequence_errors });
+    }
+    Ok(())
+}
+
+/// SIGINT, SIGTERM and SIGHUP stop the heartbeat and let the pipeline drain.
+/// Installed before the graph is built, so steady_state's own Ctrl-C hook
+/// (which would stop every actor at once and print to stdout) stays out.
+fn install_stop_handler(live: &Arc<Live>) {
+    let live = live.clone();
+    let mut signals = 0u32;
+    let installed = ctrlc::set_handler(move || {
+        signals += 1;
+        if signals == 1 {
+            eprintln!("fizzflow: stopping: draining the beats already sent (signal again to exit at once)");
+            live.request_stop();
+        } else {
+            eprintln!("fizzflow: second signal: exiting without draining");
+            std::process::exit(130);
+        }
+    });
+    if let Err(e) = installed {
+        eprintln!("fizzflow: warning: cannot install the signal handler ({e}); Ctrl-C will stop at once");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_level_precedence() {
+        assert_eq!(log_level(Some("debug"), Some("trace")), LogLevel::Debug);
+        assert_eq!(log_level(None, Some("info")), LogLevel::Info);
+        assert_eq!(log_level(None, Some("fizzflow=trace,warn")), LogLevel::Trace);
+        assert_eq!(log_level(None, Some("nonsense")), LogLevel::Warn);
+        assert_eq!(log_level(None, None), LogLevel::Warn);
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_args_become_a_config() {
+        let cli = Cli::try_parse_from(["fizzflow", "run", "--rate", "0", "--beats", "7", "--inject-panic", "worker:9"])
+            .expect("parses");
+        let Some(Command::Run(args)) = cli.command else { panic!("run subcommand") };
+        let cfg = args.pipeline_config(StartPoint::default());
+        assert_eq!((cfg.rate_ms, cfg.beats_target, cfg.worker_batch), (0, 7, 256));
+        assert_eq!(cfg.panic_every(crate::config::ActorName::Worker), Some(9));
+    }
+
+    #[test]
+    fn zero_sizes_and_unknown_actors_are_rejected() {
+        assert!(Cli::try_parse_from(["fizzflow", "--worker-batch", "0"]).is_err());
+        assert!(Cli::try_parse_from(["fizzflow", "--beats", "x"]).is_err());
+        assert!(Cli::try_parse_from(["fizzflow", "--inject-panic", "chef:3"]).is_err());
+    }
+}

@@ -1,0 +1,187 @@
+//! The validated settings a pipeline runs with, independent of the CLI.
+
+use crate::stats::LoggerStats;
+use std::fmt;
+use std::str::FromStr;
+
+/// One beat is this many signals, each a credit for one worker batch.
+pub const SIGNALS_PER_BEAT: usize = 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ActorName {
+    Heartbeat,
+    Generator,
+    Worker,
+    Logger,
+}
+
+impl ActorName {
+    pub const ALL: [ActorName; 4] = [
+        ActorName::Heartbeat,
+        ActorName::Generator,
+        ActorName::Worker,
+        ActorName::Logger,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorName::Heartbeat => "heartbeat",
+            ActorName::Generator => "generator",
+            ActorName::Worker => "worker",
+            ActorName::Logger => "logger",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for ActorName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActorName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ActorName::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| format!("unknown actor '{s}' (expected one of: heartbeat, generator, worker, logger)"))
+    }
+}
+
+/// `--inject-panic ACTOR:N`: panic in ACTOR once every N units it processes
+/// (beats for the heartbeat, messages for the others).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PanicSpec {
+    pub actor: ActorName,
+    pub every: u64,
+}
+
+impl FromStr for PanicSpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (actor, every) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not ACTOR:N (e.g. worker:100000)"))?;
+        let actor: ActorName = actor.parse()?;
+        let every: u64 = every
+            .parse()
+            .map_err(|_| format!("'{every}' in '{s}' is not a whole number"))?;
+        if every == 0 {
+            return Err(format!("'{s}': N must be at least 1"));
+        }
+        Ok(PanicSpec { actor, every })
+    }
+}
+
+/// Where a launch starts: all zero for a fresh run, a checkpoint's cut for a
+/// resumed one. The generator resumes at `logger.next_expected`, the
+/// heartbeat at `beats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StartPoint {
+    pub beats: u64,
+    pub logger: LoggerStats,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PipelineConfig {
+    /// Milliseconds between beats; 0 = unpaced.
+    pub rate_ms: u64,
+    /// Absolute beat count at which the heartbeat stops.
+    pub beats_target: u64,
+    pub generator_batch: usize,
+    pub worker_batch: usize,
+    pub logger_batch: usize,
+    pub channel_capacity: usize,
+    pub inject_panic: Vec<PanicSpec>,
+    pub start: StartPoint,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            rate_ms: 2,
+            beats_target: 5000,
+            generator_batch: 256,
+            worker_batch: 256,
+            logger_batch: 1024,
+            channel_capacity: 8192,
+            inject_panic: Vec::new(),
+            start: StartPoint::default(),
+        }
+    }
+}
+
+impl PipelineConfig {
+    /// Messages one beat moves: 32 credits of one worker batch each.
+    pub fn beat_size(&self) -> u64 {
+        (SIGNALS_PER_BEAT * self.worker_batch) as u64
+    }
+
+    pub fn panic_every(&self, actor: ActorName) -> Option<u64> {
+        self.inject_panic.iter().rev().find(|p| p.actor == actor).map(|p| p.every)
+    }
+
+    /// Checks what clap cannot: relations between settings.
+    pub fn validate(&self) -> Result<(), String> {
+        for (flag, v) in [
+            ("--generator-batch", self.generator_batch),
+            ("--worker-batch", self.worker_batch),
+            ("--logger-batch", self.logger_batch),
+        ] {
+            if v == 0 {
+                return Err(format!("{flag} must be at least 1"));
+            }
+            if v > self.channel_capacity {
+                return Err(format!(
+                    "{flag} {v} is larger than --channel-capacity {}: a batch must fit in its channel (raise --channel-capacity or lower {flag})",
+                    self.channel_capacity
+                ));
+            }
+        }
+        if self.channel_capacity < SIGNALS_PER_BEAT {
+            return Err(format!(
+                "--channel-capacity {} is too small: one beat of {SIGNALS_PER_BEAT} signals must fit",
+                self.channel_capacity
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn panic_spec_parses_and_rejects() {
+        assert_eq!(
+            "worker:100".parse::<PanicSpec>(),
+            Ok(PanicSpec { actor: ActorName::Worker, every: 100 })
+        );
+        assert!("worker".parse::<PanicSpec>().unwrap_err().contains("ACTOR:N"));
+        assert!("cook:5".parse::<PanicSpec>().unwrap_err().contains("unknown actor 'cook'"));
+        assert!("logger:0".parse::<PanicSpec>().unwrap_err().contains("at least 1"));
+        assert!("logger:x".parse::<PanicSpec>().unwrap_err().contains("whole number"));
+    }
+
+    #[test]
+    fn validate_rejects_batches_larger_than_the_channel() {
+        let cfg = PipelineConfig { worker_batch: 9000, ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("--worker-batch 9000"));
+        let cfg = PipelineConfig { channel_capacity: 16, generator_batch: 1, worker_batch: 1, logger_batch: 1, ..Default::default() };
+        assert!(cfg.validate().unwrap_err().contains("too small"));
+        assert!(PipelineConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn default_beat_is_one_channel_of_messages() {
+        let cfg = PipelineConfig::default();
+        assert_eq!(cfg.beat_size(), 8192);
+        assert_eq!(cfg.beat_size(), cfg.channel_capacity as u64);
+    }
+}
