@@ -138,7 +138,9 @@ pub fn main() -> i32 {
         Err(e) => {
             if let Error::Usage(msg) = &e {
                 // Same look and exit code (2) as clap's own errors.
-                Cli::command().error(clap::error::ErrorKind::ValueValidation, msg).exit();
+                Cli::command()
+                    .error(clap::error::ErrorKind::ValueValidation, msg)
+                    .exit();
             }
             eprintln!("fizzflow: error: {e}");
             e.exit_code()
@@ -153,24 +155,38 @@ fn run(args: &RunArgs) -> Result<(), Error> {
     // thread exists yet, which is what makes set_var sound here.
     unsafe {
         std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
-        std::env::set_var("TELEMETRY_SERVER_PORT", args.telemetry_addr.port().to_string());
+        std::env::set_var(
+            "TELEMETRY_SERVER_PORT",
+            args.telemetry_addr.port().to_string(),
+        );
     }
-    let level = log_level(args.log_level.as_deref(), std::env::var("RUST_LOG").ok().as_deref());
+    let level = log_level(
+        args.log_level.as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let _ = steady_state::init_logging(level, None);
 
     let live = Arc::new(Live::default());
     install_stop_handler(&live);
     let summary = pipeline::run(
         cfg,
-        RunOptions { telemetry: !args.no_telemetry, progress: !args.no_progress },
+        RunOptions {
+            telemetry: !args.no_telemetry,
+            progress: !args.no_progress,
+        },
         live,
     )?;
     eprintln!("{}", summary.human_line());
     if args.json {
-        println!("{}", serde_json::to_string(&summary).expect("summary serializes"));
+        println!(
+            "{}",
+            serde_json::to_string(&summary).expect("summary serializes")
+        );
     }
     if summary.sequence_errors > 0 {
-        return Err(Error::Verification { sequence_errors: summary.sequence_errors });
+        return Err(Error::Verification {
+            sequence_errors: summary.sequence_errors,
+        });
     }
     Ok(())
 }
@@ -184,7 +200,9 @@ fn install_stop_handler(live: &Arc<Live>) {
     let installed = ctrlc::set_handler(move || {
         signals += 1;
         if signals == 1 {
-            eprintln!("fizzflow: stopping: draining the beats already sent (signal again to exit at once)");
+            eprintln!(
+                "fizzflow: stopping: draining the beats already sent (signal again to exit at once)"
+            );
             live.request_stop();
         } else {
             eprintln!("fizzflow: second signal: exiting without draining");
@@ -192,7 +210,9 @@ fn install_stop_handler(live: &Arc<Live>) {
         }
     });
     if let Err(e) = installed {
-        eprintln!("fizzflow: warning: cannot install the signal handler ({e}); Ctrl-C will stop at once");
+        eprintln!(
+            "fizzflow: warning: cannot install the signal handler ({e}); Ctrl-C will stop at once"
+        );
     }
 }
 
@@ -204,7 +224,10 @@ mod tests {
     fn log_level_precedence() {
         assert_eq!(log_level(Some("debug"), Some("trace")), LogLevel::Debug);
         assert_eq!(log_level(None, Some("info")), LogLevel::Info);
-        assert_eq!(log_level(None, Some("fizzflow=trace,warn")), LogLevel::Trace);
+        assert_eq!(
+            log_level(None, Some("fizzflow=trace,warn")),
+            LogLevel::Trace
+        );
         assert_eq!(log_level(None, Some("nonsense")), LogLevel::Warn);
         assert_eq!(log_level(None, None), LogLevel::Warn);
     }
@@ -216,11 +239,25 @@ mod tests {
 
     #[test]
     fn run_args_become_a_config() {
-        let cli = Cli::try_parse_from(["fizzflow", "run", "--rate", "0", "--beats", "7", "--inject-panic", "worker:9"])
-            .expect("parses");
-        let Some(Command::Run(args)) = cli.command else { panic!("run subcommand") };
+        let cli = Cli::try_parse_from([
+            "fizzflow",
+            "run",
+            "--rate",
+            "0",
+            "--beats",
+            "7",
+            "--inject-panic",
+            "worker:9",
+        ])
+        .expect("parses");
+        let Some(Command::Run(args)) = cli.command else {
+            panic!("run subcommand")
+        };
         let cfg = args.pipeline_config(StartPoint::default());
-        assert_eq!((cfg.rate_ms, cfg.beats_target, cfg.worker_batch), (0, 7, 256));
+        assert_eq!(
+            (cfg.rate_ms, cfg.beats_target, cfg.worker_batch),
+            (0, 7, 256)
+        );
         assert_eq!(cfg.panic_every(crate::config::ActorName::Worker), Some(9));
     }
 

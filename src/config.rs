@@ -49,7 +49,11 @@ impl FromStr for ActorName {
         ActorName::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown actor '{s}' (expected one of: heartbeat, generator, worker, logger)"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown actor '{s}' (expected one of: heartbeat, generator, worker, logger)"
+                )
+            })
     }
 }
 
@@ -123,7 +127,11 @@ impl PipelineConfig {
     }
 
     pub fn panic_every(&self, actor: ActorName) -> Option<u64> {
-        self.inject_panic.iter().rev().find(|p| p.actor == actor).map(|p| p.every)
+        self.inject_panic
+            .iter()
+            .rev()
+            .find(|p| p.actor == actor)
+            .map(|p| p.every)
     }
 
     /// Checks what clap cannot: relations between settings.
@@ -161,19 +169,51 @@ mod tests {
     fn panic_spec_parses_and_rejects() {
         assert_eq!(
             "worker:100".parse::<PanicSpec>(),
-            Ok(PanicSpec { actor: ActorName::Worker, every: 100 })
+            Ok(PanicSpec {
+                actor: ActorName::Worker,
+                every: 100
+            })
         );
-        assert!("worker".parse::<PanicSpec>().unwrap_err().contains("ACTOR:N"));
-        assert!("cook:5".parse::<PanicSpec>().unwrap_err().contains("unknown actor 'cook'"));
-        assert!("logger:0".parse::<PanicSpec>().unwrap_err().contains("at least 1"));
-        assert!("logger:x".parse::<PanicSpec>().unwrap_err().contains("whole number"));
+        assert!(
+            "worker"
+                .parse::<PanicSpec>()
+                .unwrap_err()
+                .contains("ACTOR:N")
+        );
+        assert!(
+            "cook:5"
+                .parse::<PanicSpec>()
+                .unwrap_err()
+                .contains("unknown actor 'cook'")
+        );
+        assert!(
+            "logger:0"
+                .parse::<PanicSpec>()
+                .unwrap_err()
+                .contains("at least 1")
+        );
+        assert!(
+            "logger:x"
+                .parse::<PanicSpec>()
+                .unwrap_err()
+                .contains("whole number")
+        );
     }
 
     #[test]
     fn validate_rejects_batches_larger_than_the_channel() {
-        let cfg = PipelineConfig { worker_batch: 9000, ..Default::default() };
+        let cfg = PipelineConfig {
+            worker_batch: 9000,
+            ..Default::default()
+        };
         assert!(cfg.validate().unwrap_err().contains("--worker-batch 9000"));
-        let cfg = PipelineConfig { channel_capacity: 16, generator_batch: 1, worker_batch: 1, logger_batch: 1, ..Default::default() };
+        let cfg = PipelineConfig {
+            channel_capacity: 16,
+            generator_batch: 1,
+            worker_batch: 1,
+            logger_batch: 1,
+            ..Default::default()
+        };
         assert!(cfg.validate().unwrap_err().contains("too small"));
         assert!(PipelineConfig::default().validate().is_ok());
     }

@@ -12,7 +12,11 @@ pub enum Error {
     /// The run finished but its own verification found wrong messages (exit 1).
     Verification { sequence_errors: u64 },
     /// An I/O failure on a named path (exit 1).
-    Io { path: PathBuf, action: &'static str, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
@@ -33,7 +37,11 @@ impl fmt::Display for Error {
                 f,
                 "verification failed: the logger saw {sequence_errors} out-of-sequence or misclassified messages; the totals above are not trustworthy (please report this with the command line)"
             ),
-            Error::Io { path, action, source } => write!(f, "cannot {action} {}: {source}", path.display()),
+            Error::Io {
+                path,
+                action,
+                source,
+            } => write!(f, "cannot {action} {}: {source}", path.display()),
         }
     }
 }

@@ -19,7 +19,10 @@ impl FaultPoint {
                 every,
                 next_at: (start / every + 1) * every,
             },
-            _ => FaultPoint { every: 0, next_at: u64::MAX },
+            _ => FaultPoint {
+                every: 0,
+                next_at: u64::MAX,
+            },
         }
     }
 
@@ -35,7 +38,9 @@ impl FaultPoint {
 
 /// Panics with a message that says it was injected, so nobody hunts a bug.
 pub fn inject(actor: ActorName, count: u64) -> ! {
-    panic!("fizzflow: injected panic in {actor} at {count} (--inject-panic); steady_state restarts it")
+    panic!(
+        "fizzflow: injected panic in {actor} at {count} (--inject-panic); steady_state restarts it"
+    )
 }
 
 #[cfg(test)]

@@ -30,7 +30,11 @@ pub fn build_graph(graph: &mut Graph, cfg: &Arc<PipelineConfig>, live: &Arc<Live
     let (values_tx, values_rx) = channels.build_channel();
     let (msgs_tx, msgs_rx) = channels.build_channel();
 
-    let actors = graph.actor_builder().with_thread_info().with_mcpu_avg().with_load_avg();
+    let actors = graph
+        .actor_builder()
+        .with_thread_info()
+        .with_mcpu_avg()
+        .with_load_avg();
     let handles = StateHandles {
         heartbeat: new_state(),
         generator: new_state(),
@@ -42,14 +46,30 @@ pub fn build_graph(graph: &mut Graph, cfg: &Arc<PipelineConfig>, live: &Arc<Live
     {
         let (state, cfg, live) = (handles.heartbeat.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Heartbeat.as_str()).build(
-            move |a| heartbeat::run(a, beats_tx.clone(), state.clone(), cfg.clone(), live.clone()),
+            move |a| {
+                heartbeat::run(
+                    a,
+                    beats_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
             MemberOf(&mut troupe),
         );
     }
     {
         let (state, cfg, live) = (handles.generator.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Generator.as_str()).build(
-            move |a| generator::run(a, values_tx.clone(), state.clone(), cfg.clone(), live.clone()),
+            move |a| {
+                generator::run(
+                    a,
+                    values_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
             MemberOf(&mut troupe),
         );
     }

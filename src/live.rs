@@ -41,7 +41,10 @@ impl Live {
 
     /// (messages, batches) as last published by the logger.
     pub fn progress(&self) -> (u64, u64) {
-        (self.messages.load(Ordering::Relaxed), self.batches.load(Ordering::Relaxed))
+        (
+            self.messages.load(Ordering::Relaxed),
+            self.batches.load(Ordering::Relaxed),
+        )
     }
 
     pub fn record_restarts(&self, actor: ActorName, regeneration: u32) {

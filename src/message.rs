@@ -58,7 +58,7 @@ impl FizzBuzzMsg {
 /// The reference definition, written the long way so the table above can be
 /// checked against it.
 pub fn classify(value: u64) -> Kind {
-    match (value % 3 == 0, value % 5 == 0) {
+    match (value.is_multiple_of(3), value.is_multiple_of(5)) {
         (true, true) => Kind::FizzBuzz,
         (true, false) => Kind::Fizz,
         (false, true) => Kind::Buzz,
@@ -100,10 +100,9 @@ pub fn classify_into(src: &[u64], dst: &mut [std::mem::MaybeUninit<FizzBuzzMsg>]
 
 fn is_consecutive(src: &[u64], first: u64) -> bool {
     // A branch-free reduction so the check vectorises.
-    src.iter()
-        .enumerate()
-        .fold(0u64, |acc, (i, &v)| acc | (v ^ first.wrapping_add(i as u64)))
-        == 0
+    src.iter().enumerate().fold(0u64, |acc, (i, &v)| {
+        acc | (v ^ first.wrapping_add(i as u64))
+    }) == 0
 }
 
 /// Counts per kind.
@@ -195,7 +194,9 @@ mod tests {
     fn classify_all(src: &[u64]) -> Vec<FizzBuzzMsg> {
         let mut dst = vec![MaybeUninit::uninit(); src.len()];
         classify_into(src, &mut dst);
-        dst.into_iter().map(|m| unsafe { m.assume_init() }).collect()
+        dst.into_iter()
+            .map(|m| unsafe { m.assume_init() })
+            .collect()
     }
 
     #[test]

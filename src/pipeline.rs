@@ -31,7 +31,9 @@ pub fn run(cfg: PipelineConfig, opts: RunOptions, live: Arc<Live>) -> Result<Sum
 
     let started = Instant::now();
     graph.start();
-    let reporter = opts.progress.then(|| Reporter::spawn(live.clone(), cfg.logger_batch, started));
+    let reporter = opts
+        .progress
+        .then(|| Reporter::spawn(live.clone(), cfg.logger_batch, started));
     let stopped = graph.block_until_stopped(STOP_TIMEOUT);
     let elapsed = started.elapsed().as_secs_f64();
     if let Some(r) = reporter {
@@ -41,7 +43,14 @@ pub fn run(cfg: PipelineConfig, opts: RunOptions, live: Arc<Live>) -> Result<Sum
 
     let stats = final_stats(&handles)?;
     let moved = stats.messages - cfg.start.logger.messages;
-    Ok(Summary::new(&stats, cfg.beat_size(), cfg.beats_target, live.restarts(), elapsed, moved))
+    Ok(Summary::new(
+        &stats,
+        cfg.beat_size(),
+        cfg.beats_target,
+        live.restarts(),
+        elapsed,
+        moved,
+    ))
 }
 
 /// The logger's state once its thread has let go of it.
@@ -52,7 +61,9 @@ fn final_stats(handles: &StateHandles) -> Result<LoggerStats, Error> {
             return Ok(state.stats);
         }
         if Instant::now() > deadline {
-            return Err(Error::Pipeline("the logger's statistics stayed locked after the graph stopped".into()));
+            return Err(Error::Pipeline(
+                "the logger's statistics stayed locked after the graph stopped".into(),
+            ));
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -97,7 +97,10 @@ fn progress_line(started: Instant, before: &Reading, now: &Reading, logger_batch
     let d_msgs = msgs.saturating_sub(before.1.0);
     let d_batches = batches.saturating_sub(before.1.1);
     let fill = if d_batches > 0 {
-        format!("{:.0}%", 100.0 * d_msgs as f64 / d_batches as f64 / logger_batch as f64)
+        format!(
+            "{:.0}%",
+            100.0 * d_msgs as f64 / d_batches as f64 / logger_batch as f64
+        )
     } else {
         "-".to_string()
     };
@@ -139,11 +142,21 @@ mod tests {
     #[test]
     fn line_shows_rate_fill_and_resources() {
         let t0 = Instant::now();
-        let before = (t0, (0, 0), Some(ProcSample { rss_bytes: 0, cpu_secs: 1.0 }));
+        let before = (
+            t0,
+            (0, 0),
+            Some(ProcSample {
+                rss_bytes: 0,
+                cpu_secs: 1.0,
+            }),
+        );
         let now = (
             t0 + Duration::from_secs(1),
             (2048, 4),
-            Some(ProcSample { rss_bytes: 10 * 1024 * 1024, cpu_secs: 2.5 }),
+            Some(ProcSample {
+                rss_bytes: 10 * 1024 * 1024,
+                cpu_secs: 2.5,
+            }),
         );
         let line = progress_line(t0, &before, &now, 1024);
         assert!(line.contains("2048 msgs"), "{line}");

@@ -81,7 +81,9 @@ mod tests {
                             *y = x + 100;
                         }
                     });
-                    let want: Vec<u32> = (0..12).map(|i| if i < n as u32 { i + 100 } else { 0 }).collect();
+                    let want: Vec<u32> = (0..12)
+                        .map(|i| if i < n as u32 { i + 100 } else { 0 })
+                        .collect();
                     assert_eq!(dst, want, "s_split {s_split} d_split {d_split} n {n}");
                 }
             }

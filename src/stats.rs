@@ -40,7 +40,8 @@ impl LoggerStats {
         let (mut fizz, mut buzz, mut fizzbuzz) = (0u64, 0u64, 0u64);
         for (i, m) in msgs.iter().enumerate() {
             let kind = m.kind as u8;
-            mismatch |= (m.value ^ first.wrapping_add(i as u64)) | u64::from(kind ^ CYCLE[phase] as u8);
+            mismatch |=
+                (m.value ^ first.wrapping_add(i as u64)) | u64::from(kind ^ CYCLE[phase] as u8);
             fizz += u64::from(kind == Kind::Fizz as u8);
             buzz += u64::from(kind == Kind::Buzz as u8);
             fizzbuzz += u64::from(kind == Kind::FizzBuzz as u8);
@@ -191,7 +192,10 @@ mod tests {
         s.absorb(&msgs(0..1000));
         s.absorb(&msgs(1000..1777));
         assert_eq!(s.counts, KindCounts::closed_form(1777));
-        assert_eq!((s.messages, s.next_expected, s.sequence_errors), (1777, 1777, 0));
+        assert_eq!(
+            (s.messages, s.next_expected, s.sequence_errors),
+            (1777, 1777, 0)
+        );
     }
 
     #[test]

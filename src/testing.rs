@@ -31,7 +31,9 @@ pub fn run_for_then(mut graph: Graph, work: Duration, before_stop: impl FnOnce()
     before_stop();
     graph.request_shutdown();
     within(Duration::from_secs(10), move || {
-        graph.block_until_stopped(Duration::from_secs(5)).expect("graph stops cleanly")
+        graph
+            .block_until_stopped(Duration::from_secs(5))
+            .expect("graph stops cleanly")
     });
 }
 
@@ -39,6 +41,8 @@ pub fn run_for_then(mut graph: Graph, work: Duration, before_stop: impl FnOnce()
 pub fn run_to_completion(mut graph: Graph, limit: Duration) {
     graph.start();
     within(limit, move || {
-        graph.block_until_stopped(Duration::from_secs(5)).expect("graph stops cleanly")
+        graph
+            .block_until_stopped(Duration::from_secs(5))
+            .expect("graph stops cleanly")
     });
 }

@@ -55,7 +55,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             actor.wait_shutdown().await;
             continue;
         }
-        await_for_any!(actor.wait_periodic(super::POLL), actor.wait_vacant(&mut tx, batch));
+        await_for_any!(
+            actor.wait_periodic(super::POLL),
+            actor.wait_vacant(&mut tx, batch)
+        );
         let n = actor.vacant_units(&mut tx) / batch * batch;
         if n == 0 {
             super::back_off_if_stopping(actor.is_liveliness_stop_requested());
@@ -92,18 +95,31 @@ mod tests {
         let (tx, rx) = graph.channel_builder().with_capacity(1000).build_channel();
         let cfg = Arc::new(PipelineConfig {
             generator_batch: 300,
-            start: StartPoint { beats: 0, logger: LoggerStats::starting_at(42) },
+            start: StartPoint {
+                beats: 0,
+                logger: LoggerStats::starting_at(42),
+            },
             ..Default::default()
         });
         let state = new_state();
         let live = Arc::new(Live::default());
         let worker = live.clone();
         graph.actor_builder().with_name("UnitTest").build(
-            move |context| internal_behavior(context, tx.clone(), state.clone(), cfg.clone(), live.clone()),
+            move |context| {
+                internal_behavior(
+                    context,
+                    tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
             SoloAct,
         );
         // The generator only agrees to stop once the worker no longer needs it.
-        crate::testing::run_for_then(graph, Duration::from_millis(200), || worker.set_worker_done());
+        crate::testing::run_for_then(graph, Duration::from_millis(200), || {
+            worker.set_worker_done()
+        });
         let got: Vec<u64> = rx.testing_take_all();
         // 1000 slots hold three whole batches of 300.
         assert_eq!(got, (42..42 + 900).collect::<Vec<u64>>());

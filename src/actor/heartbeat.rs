@@ -58,7 +58,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             continue;
         }
         if cfg.rate_ms > 0 {
-            await_for_all!(actor.wait_periodic(rate), actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT));
+            await_for_all!(
+                actor.wait_periodic(rate),
+                actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)
+            );
         } else {
             await_for_any!(
                 actor.wait_periodic(super::POLL),
@@ -94,12 +97,23 @@ mod tests {
 
     fn run_heartbeat(cfg: PipelineConfig, wait: Duration) -> Vec<u64> {
         let mut graph = GraphBuilder::for_testing().build(());
-        let (tx, rx) = graph.channel_builder().with_capacity(cfg.channel_capacity).build_channel();
+        let (tx, rx) = graph
+            .channel_builder()
+            .with_capacity(cfg.channel_capacity)
+            .build_channel();
         let cfg = Arc::new(cfg);
         let live = Arc::new(Live::default());
         let state = new_state();
         graph.actor_builder().with_name("UnitTest").build(
-            move |context| internal_behavior(context, tx.clone(), state.clone(), cfg.clone(), live.clone()),
+            move |context| {
+                internal_behavior(
+                    context,
+                    tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
             SoloAct,
         );
         crate::testing::run_for(graph, wait);
@@ -108,17 +122,28 @@ mod tests {
 
     #[test]
     fn sends_bursts_of_32_up_to_the_target() {
-        let cfg = PipelineConfig { rate_ms: 0, beats_target: 5, ..Default::default() };
+        let cfg = PipelineConfig {
+            rate_ms: 0,
+            beats_target: 5,
+            ..Default::default()
+        };
         let got = run_heartbeat(cfg, Duration::from_millis(300));
         assert_eq!(got.len(), 5 * SIGNALS_PER_BEAT);
         for (beat, burst) in got.chunks(SIGNALS_PER_BEAT).enumerate() {
-            assert!(burst.iter().all(|&b| b == beat as u64), "beat {beat}: {burst:?}");
+            assert!(
+                burst.iter().all(|&b| b == beat as u64),
+                "beat {beat}: {burst:?}"
+            );
         }
     }
 
     #[test]
     fn paced_beats_never_outrun_the_rate() {
-        let cfg = PipelineConfig { rate_ms: 200, beats_target: 1000, ..Default::default() };
+        let cfg = PipelineConfig {
+            rate_ms: 200,
+            beats_target: 1000,
+            ..Default::default()
+        };
         let got = run_heartbeat(cfg, Duration::from_millis(500));
         // A loaded machine may send fewer, never more: one per 200 ms period
         // (plus the one at the start of the first period).

@@ -73,7 +73,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 }
                 actor.wait_shutdown().await;
             } else {
-                await_for_any!(actor.wait_periodic(super::POLL), actor.wait_avail(&mut beats, 1));
+                await_for_any!(
+                    actor.wait_periodic(super::POLL),
+                    actor.wait_avail(&mut beats, 1)
+                );
             }
             continue;
         }
@@ -85,7 +88,9 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
 
         let src = actor.peek_slice(&mut values);
         let dst = actor.poke_slice(&mut tx);
-        let n = (state.owed as usize).min(src.0.len() + src.1.len()).min(dst.0.len() + dst.1.len());
+        let n = (state.owed as usize)
+            .min(src.0.len() + src.1.len())
+            .min(dst.0.len() + dst.1.len());
         if n == 0 {
             super::back_off_if_stopping(actor.is_liveliness_stop_requested());
             continue;
@@ -113,7 +118,11 @@ mod tests {
 
     /// Feeds `signals` beat signals and plenty of values; returns what the
     /// worker forwarded.
-    fn forwarded(signals: usize, worker_batch: usize, panic_every: Option<u64>) -> Vec<FizzBuzzMsg> {
+    fn forwarded(
+        signals: usize,
+        worker_batch: usize,
+        panic_every: Option<u64>,
+    ) -> Vec<FizzBuzzMsg> {
         let mut graph = GraphBuilder::for_testing().build(());
         let (beats_tx, beats_rx) = graph.channel_builder().with_capacity(64).build_channel();
         let (values_tx, values_rx) = graph.channel_builder().with_capacity(4096).build_channel();
@@ -122,7 +131,10 @@ mod tests {
             worker_batch,
             generator_batch: 64,
             inject_panic: panic_every
-                .map(|every| crate::config::PanicSpec { actor: ActorName::Worker, every })
+                .map(|every| crate::config::PanicSpec {
+                    actor: ActorName::Worker,
+                    every,
+                })
                 .into_iter()
                 .collect(),
             ..Default::default()

@@ -1,0 +1,75 @@
+//! Bad flags get a clear message and exit code 2, before anything runs.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn rejected(args: &[&str], expect_in_stderr: &str) {
+    let done = run(args, Duration::from_secs(30));
+    assert_eq!(
+        done.status.code(),
+        Some(2),
+        "args {args:?}\nstderr:\n{}",
+        done.stderr
+    );
+    assert!(
+        done.stderr.contains(expect_in_stderr),
+        "args {args:?}: expected '{expect_in_stderr}' in:\n{}",
+        done.stderr
+    );
+    assert!(done.stdout.is_empty(), "nothing on stdout: {}", done.stdout);
+}
+
+#[test]
+fn zero_and_non_numeric_sizes() {
+    rejected(&["--worker-batch", "0"], "--worker-batch");
+    rejected(&["--beats", "many"], "--beats");
+    rejected(&["--channel-capacity", "0"], "--channel-capacity");
+}
+
+#[test]
+fn batch_larger_than_its_channel() {
+    rejected(
+        &["--logger-batch", "10000"],
+        "larger than --channel-capacity 8192",
+    );
+    rejected(
+        &[
+            "--channel-capacity",
+            "16",
+            "--generator-batch",
+            "1",
+            "--worker-batch",
+            "1",
+            "--logger-batch",
+            "1",
+        ],
+        "too small",
+    );
+}
+
+#[test]
+fn unknown_actor_in_inject_panic() {
+    rejected(&["--inject-panic", "chef:10"], "unknown actor 'chef'");
+    rejected(&["--inject-panic", "worker"], "ACTOR:N");
+}
+
+#[test]
+fn unknown_flag() {
+    rejected(&["--rates", "3"], "--rates");
+}
+
+#[test]
+fn help_explains_the_pipeline() {
+    let done = run(&["--help"], Duration::from_secs(30));
+    assert!(done.status.success());
+    assert!(
+        done.stdout.contains("beats × 32 × worker-batch"),
+        "{}",
+        done.stdout
+    );
+    assert!(
+        !done.stdout.contains("inject-panic"),
+        "fault injection stays hidden"
+    );
+}

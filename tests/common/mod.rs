@@ -1,0 +1,114 @@
+//! Shared by the end-to-end tests: run the real binary with a deadline and
+//! check its JSON summary against the closed form.
+#![allow(dead_code)] // each test file uses its own subset
+
+use serde_json::Value;
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_fizzflow");
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Finished {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+/// A fizzflow command with telemetry and progress off (tests run in
+/// parallel and must not fight over port 9900).
+pub fn fizzflow(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .arg("--no-telemetry")
+        .arg("--no-progress")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    cmd
+}
+
+/// Waits for `child` until `limit`, killing it and failing the test if it
+/// is still running then.
+pub fn wait_with_deadline(mut child: Child, limit: Duration) -> Finished {
+    let deadline = Instant::now() + limit;
+    // Drain the pipes on their own threads so a chatty child cannot block.
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut err = child.stderr.take().expect("piped stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = err_reader.join().unwrap_or_default();
+            panic!("fizzflow did not finish within {limit:?}; stderr:\n{stderr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Finished {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    }
+}
+
+pub fn run(args: &[&str], limit: Duration) -> Finished {
+    let child = fizzflow(args).spawn().expect("spawn fizzflow");
+    wait_with_deadline(child, limit)
+}
+
+pub fn field(v: &Value, name: &str) -> u64 {
+    v[name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no integer field '{name}' in {v}"))
+}
+
+/// fizzbuzz = ⌈n/15⌉, fizz = ⌈n/3⌉ − ⌈n/15⌉, buzz = ⌈n/5⌉ − ⌈n/15⌉,
+/// value = the rest — written out here independently of the crate.
+pub fn assert_closed_form(v: &Value) {
+    let n = field(v, "messages");
+    let fizzbuzz = n.div_ceil(15);
+    let fizz = n.div_ceil(3) - fizzbuzz;
+    let buzz = n.div_ceil(5) - fizzbuzz;
+    assert_eq!(field(v, "fizzbuzz"), fizzbuzz, "fizzbuzz in {v}");
+    assert_eq!(field(v, "fizz"), fizz, "fizz in {v}");
+    assert_eq!(field(v, "buzz"), buzz, "buzz in {v}");
+    assert_eq!(
+        field(v, "value"),
+        n - fizz - buzz - fizzbuzz,
+        "value in {v}"
+    );
+    assert_eq!(field(v, "sequence_errors"), 0, "sequence errors in {v}");
+}
+
+/// messages = beats × 32 × worker batch.
+pub fn assert_whole_beats(v: &Value, worker_batch: u64) {
+    assert_eq!(
+        field(v, "messages"),
+        field(v, "beats") * 32 * worker_batch,
+        "beats × 32 × {worker_batch} in {v}"
+    );
+}

@@ -1,0 +1,85 @@
+//! A run moves exactly beats × 32 × worker-batch messages and its counts
+//! equal the closed form, paced or unpaced, with any batch geometry.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+fn check(args: &[&str], beats: u64, worker_batch: u64) {
+    let done = run(args, Duration::from_secs(120));
+    assert!(
+        done.status.success(),
+        "exit {:?}\n{}",
+        done.status,
+        done.stderr
+    );
+    let v = done.json();
+    assert_eq!(field(&v, "beats"), beats);
+    assert_eq!(field(&v, "beats_target"), beats);
+    assert_closed_form(&v);
+    assert_whole_beats(&v, worker_batch);
+    assert_eq!(field(&v, "duplicates_dropped"), 0);
+    assert!(
+        done.stderr.contains("done: "),
+        "human summary on stderr:\n{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn paced_run_is_exact() {
+    check(&["--rate", "1", "--beats", "300", "--json"], 300, 256);
+}
+
+#[test]
+fn unpaced_run_is_exact() {
+    check(
+        &["run", "--rate", "0", "--beats", "400", "--json"],
+        400,
+        256,
+    );
+}
+
+#[test]
+fn odd_batch_sizes_that_straddle_the_ring_are_exact() {
+    check(
+        &[
+            "--rate",
+            "0",
+            "--beats",
+            "150",
+            "--json",
+            "--generator-batch",
+            "33",
+            "--worker-batch",
+            "100",
+            "--logger-batch",
+            "77",
+            "--channel-capacity",
+            "5000",
+        ],
+        150,
+        100,
+    );
+}
+
+#[test]
+fn batch_of_one_everywhere_is_exact() {
+    check(
+        &[
+            "--rate",
+            "0",
+            "--beats",
+            "20",
+            "--json",
+            "--generator-batch",
+            "1",
+            "--worker-batch",
+            "1",
+            "--logger-batch",
+            "1",
+        ],
+        20,
+        1,
+    );
+}
