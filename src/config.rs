@@ -126,6 +126,29 @@ impl PipelineConfig {
         (SIGNALS_PER_BEAT * self.worker_batch) as u64
     }
 
+    /// Free slots the generator waits for before it writes: whole batches
+    /// filling half the channel, so it wakes once per half channel rather
+    /// than once per batch (wake-ups, not copying, dominate at 8192 slots).
+    pub fn generator_wake(&self) -> usize {
+        half_in_whole(self.channel_capacity, self.generator_batch)
+    }
+
+    /// Messages the logger waits for: whole batches filling half the channel.
+    pub fn logger_wake(&self) -> usize {
+        half_in_whole(self.channel_capacity, self.logger_batch)
+    }
+
+    /// Most input the worker may wait for: more, and it and the generator
+    /// could each wait for room the other will never make.
+    pub fn worker_input_wake(&self) -> usize {
+        self.channel_capacity + 1 - self.generator_wake()
+    }
+
+    /// Most output room the worker may wait for, likewise against the logger.
+    pub fn worker_output_wake(&self) -> usize {
+        self.channel_capacity + 1 - self.logger_wake()
+    }
+
     pub fn panic_every(&self, actor: ActorName) -> Option<u64> {
         self.inject_panic
             .iter()
@@ -159,6 +182,10 @@ impl PipelineConfig {
         }
         Ok(())
     }
+}
+
+fn half_in_whole(capacity: usize, batch: usize) -> usize {
+    (capacity / 2 / batch * batch).max(batch)
 }
 
 #[cfg(test)]
@@ -216,6 +243,34 @@ mod tests {
         };
         assert!(cfg.validate().unwrap_err().contains("too small"));
         assert!(PipelineConfig::default().validate().is_ok());
+    }
+
+    #[test]
+    fn wake_thresholds_leave_room_for_each_other() {
+        for (cap, gb, wb, lb) in [
+            (8192, 256, 256, 1024),
+            (5000, 33, 100, 77),
+            (64, 64, 1, 64),
+            (32, 1, 1, 1),
+        ] {
+            let cfg = PipelineConfig {
+                channel_capacity: cap,
+                generator_batch: gb,
+                worker_batch: wb,
+                logger_batch: lb,
+                ..Default::default()
+            };
+            assert!(cfg.generator_wake() >= gb && cfg.generator_wake() <= cap);
+            assert!(cfg.logger_wake() >= lb && cfg.logger_wake() <= cap);
+            assert!(
+                cfg.worker_input_wake() >= 1
+                    && cfg.worker_input_wake() + cfg.generator_wake() <= cap + 1
+            );
+            assert!(
+                cfg.worker_output_wake() >= 1
+                    && cfg.worker_output_wake() + cfg.logger_wake() <= cap + 1
+            );
+        }
     }
 
     #[test]

@@ -47,6 +47,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         })
         .await;
     let batch = cfg.generator_batch;
+    let wake = cfg.generator_wake();
 
     // Values beyond the last credit are never needed, but the worker may
     // need more until it has spent its last one: stop only after that.
@@ -55,10 +56,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             actor.wait_shutdown().await;
             continue;
         }
-        await_for_any!(
-            actor.wait_periodic(super::POLL),
-            actor.wait_vacant(&mut tx, batch)
-        );
+        // A periodic wait arms a timer, which costs a wake-up of the timer
+        // thread: only wait when there is no room already.
+        if actor.vacant_units(&mut tx) < wake {
+            await_for_any!(
+                actor.wait_periodic(super::POLL),
+                actor.wait_vacant(&mut tx, wake)
+            );
+        }
         let n = actor.vacant_units(&mut tx) / batch * batch;
         if n == 0 {
             super::back_off_if_stopping(actor.is_liveliness_stop_requested());

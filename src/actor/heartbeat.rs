@@ -62,7 +62,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 actor.wait_periodic(rate),
                 actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)
             );
-        } else {
+        } else if actor.vacant_units(&mut tx) < SIGNALS_PER_BEAT {
             await_for_any!(
                 actor.wait_periodic(super::POLL),
                 actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)

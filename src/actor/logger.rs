@@ -51,13 +51,18 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         })
         .await;
     let batch = cfg.logger_batch;
+    let wake = cfg.logger_wake();
     let mut shutdown_requested = false;
 
     while actor.is_running(|| rx.is_closed_and_empty()) {
-        await_for_any!(
-            actor.wait_periodic(super::POLL),
-            actor.wait_avail(&mut rx, batch)
-        );
+        // The periodic wake flushes a partial batch when input stops; it
+        // arms a timer, so only wait when there is not enough already.
+        if actor.avail_units(&mut rx) < wake {
+            await_for_any!(
+                actor.wait_periodic(super::POLL),
+                actor.wait_avail(&mut rx, wake)
+            );
+        }
         let avail = actor.avail_units(&mut rx);
         // Whole batches while they are there; a partial one only when the
         // wait ended without a whole batch (idle, or the end of the run).

@@ -53,9 +53,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         })
         .await;
     let credit = cfg.worker_batch as u64;
-    // Never wait for more input than the generator can always supply, or
-    // both would wait on each other when its batch nearly fills the channel.
-    let max_input_wait = values.capacity() + 1 - cfg.generator_batch;
+    let (input_wake, output_wake) = (cfg.worker_input_wake(), cfg.worker_output_wake());
     let mut finished = false;
 
     while actor.is_running(|| finished && tx.mark_closed()) {
@@ -80,10 +78,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             }
             continue;
         }
-        let want = state.owed.min(credit) as usize;
+        let want = state.owed.min(cfg.channel_capacity as u64) as usize;
         await_for_all!(
-            actor.wait_avail(&mut values, want.min(max_input_wait)),
-            actor.wait_vacant(&mut tx, want)
+            actor.wait_avail(&mut values, want.min(input_wake)),
+            actor.wait_vacant(&mut tx, want.min(output_wake))
         );
 
         let src = actor.peek_slice(&mut values);
