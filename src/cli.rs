@@ -3,11 +3,10 @@
 
 use crate::config::{PanicSpec, PipelineConfig, StartPoint};
 use crate::error::Error;
-use crate::live::Live;
-use crate::pipeline::{self, RunOptions};
+use crate::{launch, report};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
 use steady_state::LogLevel;
 
 const ABOUT: &str = "A fast, exact FizzBuzz actor pipeline on steady_state";
@@ -37,6 +36,28 @@ pub struct Cli {
 pub enum Command {
     /// Run the pipeline (also what `fizzflow` alone does)
     Run(RunArgs),
+    /// Show the totals in a state dir's checkpoint file without running anything
+    Stats(StatsArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    /// State directory holding checkpoints.redb
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "FIZZFLOW_STATE_DIR",
+        default_value = "fizzflow-state"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+
+    /// One row per retained checkpoint, with a sparkline of msgs/s
+    #[arg(long)]
+    pub history: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -65,6 +86,24 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
     pub channel_capacity: u64,
 
+    /// State directory: its checkpoints.redb holds the lifetime totals, and a
+    /// relaunch resumes from it
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "FIZZFLOW_STATE_DIR",
+        default_value = "fizzflow-state"
+    )]
+    pub state_dir: PathBuf,
+
+    /// Milliseconds between checkpoints; 0 = only at the start and the end
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub checkpoint_interval: u64,
+
+    /// Checkpoints kept in the history table
+    #[arg(long, value_name = "K", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    pub checkpoint_history: u64,
+
     /// Log level: off, error, warn, info, debug, trace [default: RUST_LOG, else warn]
     #[arg(long, value_name = "LEVEL", value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
     pub log_level: Option<String>,
@@ -88,6 +127,10 @@ pub struct RunArgs {
     /// Fault injection for tests: panic in ACTOR once every N units it handles
     #[arg(long, value_name = "ACTOR:N", hide = true)]
     pub inject_panic: Vec<PanicSpec>,
+
+    /// Fault injection for tests: abort inside the commit of the file's N-th checkpoint
+    #[arg(long, value_name = "N", hide = true)]
+    pub inject_abort: Option<u64>,
 }
 
 impl RunArgs {
@@ -129,11 +172,12 @@ pub fn log_level(flag: Option<&str>, rust_log: Option<&str>) -> LogLevel {
 /// Everything `main` does; returns the process exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
-    let args = match cli.command {
-        Some(Command::Run(args)) => args,
-        None => cli.run,
+    let result = match cli.command {
+        Some(Command::Run(args)) => launch::run(&args),
+        Some(Command::Stats(args)) => report::stats(&args),
+        None => launch::run(&cli.run),
     };
-    match run(&args) {
+    match result {
         Ok(()) => 0,
         Err(e) => {
             if let Error::Usage(msg) = &e {
@@ -145,74 +189,6 @@ pub fn main() -> i32 {
             eprintln!("fizzflow: error: {e}");
             e.exit_code()
         }
-    }
-}
-
-fn run(args: &RunArgs) -> Result<(), Error> {
-    let cfg = args.pipeline_config(StartPoint::default());
-    cfg.validate().map_err(Error::Usage)?;
-    // steady_state reads these when its telemetry server starts; no other
-    // thread exists yet, which is what makes set_var sound here.
-    unsafe {
-        std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
-        std::env::set_var(
-            "TELEMETRY_SERVER_PORT",
-            args.telemetry_addr.port().to_string(),
-        );
-    }
-    let level = log_level(
-        args.log_level.as_deref(),
-        std::env::var("RUST_LOG").ok().as_deref(),
-    );
-    let _ = steady_state::init_logging(level, None);
-
-    let live = Arc::new(Live::default());
-    install_stop_handler(&live);
-    let summary = pipeline::run(
-        cfg,
-        RunOptions {
-            telemetry: !args.no_telemetry,
-            progress: !args.no_progress,
-        },
-        live,
-    )?;
-    eprintln!("{}", summary.human_line());
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).expect("summary serializes")
-        );
-    }
-    if summary.sequence_errors > 0 {
-        return Err(Error::Verification {
-            sequence_errors: summary.sequence_errors,
-        });
-    }
-    Ok(())
-}
-
-/// SIGINT, SIGTERM and SIGHUP stop the heartbeat and let the pipeline drain.
-/// Installed before the graph is built, so steady_state's own Ctrl-C hook
-/// (which would stop every actor at once and print to stdout) stays out.
-fn install_stop_handler(live: &Arc<Live>) {
-    let live = live.clone();
-    let mut signals = 0u32;
-    let installed = ctrlc::set_handler(move || {
-        signals += 1;
-        if signals == 1 {
-            eprintln!(
-                "fizzflow: stopping: draining the beats already sent (signal again to exit at once)"
-            );
-            live.request_stop();
-        } else {
-            eprintln!("fizzflow: second signal: exiting without draining");
-            std::process::exit(130);
-        }
-    });
-    if let Err(e) = installed {
-        eprintln!(
-            "fizzflow: warning: cannot install the signal handler ({e}); Ctrl-C will stop at once"
-        );
     }
 }
 

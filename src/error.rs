@@ -17,13 +17,29 @@ pub enum Error {
         action: &'static str,
         source: std::io::Error,
     },
+    /// Another process holds the state dir (exit 3).
+    StateInUse { dir: PathBuf, holder: String },
+    /// The state dir cannot be used (exit 4).
+    StateDir { dir: PathBuf, problem: String },
+    /// The checkpoint file cannot be read; it was left untouched (exit 4).
+    Checkpoint { path: PathBuf, problem: String },
+    /// A checkpoint could not be written; the last committed one stands (exit 1).
+    CheckpointWrite { path: PathBuf, problem: String },
+    /// `stats` found nothing to show (exit 1).
+    NoCheckpoint { path: PathBuf, why: &'static str },
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
-            Error::Pipeline(_) | Error::Verification { .. } | Error::Io { .. } => 1,
+            Error::StateInUse { .. } => 3,
+            Error::StateDir { .. } | Error::Checkpoint { .. } => 4,
+            Error::Pipeline(_)
+            | Error::Verification { .. }
+            | Error::Io { .. }
+            | Error::CheckpointWrite { .. }
+            | Error::NoCheckpoint { .. } => 1,
         }
     }
 }
@@ -42,6 +58,36 @@ impl fmt::Display for Error {
                 action,
                 source,
             } => write!(f, "cannot {action} {}: {source}", path.display()),
+            Error::StateInUse { dir, holder } => write!(
+                f,
+                "state dir {} is in use by another fizzflow process{}; wait for it to finish or pass another --state-dir",
+                dir.display(),
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                }
+            ),
+            Error::StateDir { dir, problem } => {
+                write!(
+                    f,
+                    "state dir {} {problem}; pass another --state-dir",
+                    dir.display()
+                )
+            }
+            Error::Checkpoint { path, problem } => write!(
+                f,
+                "checkpoint file {} {problem}. It was left exactly as it was. To start from zero, move it aside (or pass another --state-dir); a file from a newer fizzflow needs that newer fizzflow",
+                path.display()
+            ),
+            Error::CheckpointWrite { path, problem } => write!(
+                f,
+                "cannot write a checkpoint to {}: {problem}. The last committed checkpoint is intact; the next run resumes from it",
+                path.display()
+            ),
+            Error::NoCheckpoint { path, why } => {
+                write!(f, "no checkpoint at {}: {why}", path.display())
+            }
         }
     }
 }

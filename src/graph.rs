@@ -1,14 +1,17 @@
 //! Builds the actor graph: Heartbeat and Generator share one thread (a
-//! troupe), Worker and Logger each get their own.
+//! troupe); Worker, Logger and Checkpoint each get their own.
 //!
 //! ```text
 //!  ┌──────────── troupe ────────────┐
 //!  │ Heartbeat ──32 signals/beat──┐ │
 //!  │                              ▼ │
 //!  │ Generator ──u64 values──▶ Worker ──FizzBuzzMsg──▶ Logger
-//!  └────────────────────────────────┘
+//!  └────────────────────────────────┘                      ▲ │ cut requests
+//!                                                  cuts │ ▼
+//!                                                   Checkpoint ──▶ redb
 //! ```
 
+use crate::actor::checkpoint::{self, CheckpointPlan, CheckpointState};
 use crate::actor::{generator, heartbeat, logger, worker};
 use crate::config::{ActorName, PipelineConfig};
 use crate::live::Live;
@@ -22,13 +25,23 @@ pub struct StateHandles {
     pub generator: SteadyState<generator::GeneratorState>,
     pub worker: SteadyState<worker::WorkerState>,
     pub logger: SteadyState<logger::LoggerState>,
+    pub checkpoint: SteadyState<CheckpointState>,
 }
 
-pub fn build_graph(graph: &mut Graph, cfg: &Arc<PipelineConfig>, live: &Arc<Live>) -> StateHandles {
+pub fn build_graph(
+    graph: &mut Graph,
+    cfg: &Arc<PipelineConfig>,
+    plan: &Arc<CheckpointPlan>,
+    live: &Arc<Live>,
+) -> StateHandles {
     let channels = graph.channel_builder().with_capacity(cfg.channel_capacity);
     let (beats_tx, beats_rx) = channels.build_channel();
     let (values_tx, values_rx) = channels.build_channel();
     let (msgs_tx, msgs_rx) = channels.build_channel();
+    // One request and one answer at a time; a little slack costs nothing.
+    let control = graph.channel_builder().with_capacity(4);
+    let (cuts_tx, cuts_rx) = control.build_channel();
+    let (snapshots_tx, snapshots_rx) = control.build_channel();
 
     let actors = graph
         .actor_builder()
@@ -40,6 +53,7 @@ pub fn build_graph(graph: &mut Graph, cfg: &Arc<PipelineConfig>, live: &Arc<Live
         generator: new_state(),
         worker: new_state(),
         logger: new_state(),
+        checkpoint: new_state(),
     };
 
     let mut troupe = graph.actor_troupe();
@@ -94,7 +108,33 @@ pub fn build_graph(graph: &mut Graph, cfg: &Arc<PipelineConfig>, live: &Arc<Live
     {
         let (state, cfg, live) = (handles.logger.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Logger.as_str()).build(
-            move |a| logger::run(a, msgs_rx.clone(), state.clone(), cfg.clone(), live.clone()),
+            move |a| {
+                logger::run(
+                    a,
+                    msgs_rx.clone(),
+                    cuts_rx.clone(),
+                    snapshots_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+    }
+    {
+        let (state, plan, live) = (handles.checkpoint.clone(), plan.clone(), live.clone());
+        actors.with_name("checkpoint").build(
+            move |a| {
+                checkpoint::run(
+                    a,
+                    cuts_tx.clone(),
+                    snapshots_rx.clone(),
+                    state.clone(),
+                    plan.clone(),
+                    live.clone(),
+                )
+            },
             SoloAct,
         );
     }

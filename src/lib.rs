@@ -6,12 +6,17 @@ pub mod config;
 pub mod error;
 pub mod fault;
 pub mod graph;
+pub mod launch;
 pub mod live;
 pub mod message;
+pub mod migrations;
 pub mod pipeline;
 pub mod progress;
+pub mod record;
+pub mod report;
 pub mod ring;
 pub mod stats;
+pub mod store;
 
 #[cfg(test)]
 pub(crate) mod testing;

@@ -4,6 +4,7 @@
 
 use crate::config::ActorName;
 use crate::stats::{LoggerStats, Restarts};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
@@ -13,6 +14,8 @@ pub struct Live {
     messages: AtomicU64,
     batches: AtomicU64,
     restarts: [AtomicU64; 4],
+    checkpoints: AtomicU64,
+    checkpoint_error: Mutex<Option<String>>,
 }
 
 impl Live {
@@ -49,6 +52,33 @@ impl Live {
 
     pub fn record_restarts(&self, actor: ActorName, regeneration: u32) {
         self.restarts[actor.index()].store(u64::from(regeneration), Ordering::Relaxed);
+    }
+
+    pub fn note_checkpoint(&self) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Checkpoints committed by the checkpoint actor in this launch.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
+    }
+
+    /// A checkpoint could not be written: remember why and stop the run,
+    /// since going on would pile up work that can never be made durable.
+    pub fn fail_checkpoint(&self, why: String) {
+        let mut slot = self
+            .checkpoint_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(why);
+        self.request_stop();
+    }
+
+    pub fn checkpoint_error(&self) -> Option<String> {
+        self.checkpoint_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn restarts(&self) -> Restarts {

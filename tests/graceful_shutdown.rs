@@ -7,7 +7,10 @@ use std::time::Duration;
 
 fn stop_with(signal: i32) {
     // Paced so that it is still running when the signal arrives.
+    let dir = state_dir();
     let child = fizzflow(&["--rate", "2", "--beats", "100000", "--json"])
+        .arg("--state-dir")
+        .arg(dir.path())
         .spawn()
         .expect("spawn");
     let pid = child.id() as i32;
@@ -30,6 +33,10 @@ fn stop_with(signal: i32) {
     assert_closed_form(&v);
     assert_whole_beats(&v, 256);
     assert!(done.stderr.contains("stopping"), "{}", done.stderr);
+    // The final checkpoint holds exactly the printed totals.
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
+    assert_eq!(stats["messages"], v["messages"]);
+    assert_eq!(stats["beats"], v["beats"]);
 }
 
 #[test]

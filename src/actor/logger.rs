@@ -15,32 +15,36 @@ use steady_state::*;
 pub struct LoggerState {
     pub stats: LoggerStats,
     pub fault: FaultPoint,
+    /// The checkpoint actor asked for a cut and has not had it yet.
+    pub cut_pending: bool,
 }
 
 pub async fn run(
     actor: SteadyActorShadow,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
+    cuts_rx: SteadyRx<u64>,
+    snapshots_tx: SteadyTx<LoggerStats>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    let actor = actor.into_spotlight([&msgs_rx], []);
-    if actor.use_internal_behavior {
-        internal_behavior(actor, msgs_rx, state, cfg, live).await
-    } else {
-        actor.simulated_behavior(vec![&msgs_rx]).await
-    }
+    let actor = actor.into_spotlight([&msgs_rx, &cuts_rx], [&snapshots_tx]);
+    internal_behavior(actor, msgs_rx, cuts_rx, snapshots_tx, state, cfg, live).await
 }
 
 pub(crate) async fn internal_behavior<A: SteadyActor>(
     mut actor: A,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
+    cuts_rx: SteadyRx<u64>,
+    snapshots_tx: SteadyTx<LoggerStats>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
     live.record_restarts(ActorName::Logger, actor.regeneration());
     let mut rx = msgs_rx.lock().await;
+    let mut cuts = cuts_rx.lock().await;
+    let mut snapshots = snapshots_tx.lock().await;
     let mut state = state
         .lock(|| LoggerState {
             stats: cfg.start.logger,
@@ -48,13 +52,26 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 cfg.panic_every(ActorName::Logger),
                 cfg.start.logger.messages,
             ),
+            cut_pending: false,
         })
         .await;
     let batch = cfg.logger_batch;
     let wake = cfg.logger_wake();
+    let beat = cfg.beat_size();
     let mut shutdown_requested = false;
 
-    while actor.is_running(|| rx.is_closed_and_empty()) {
+    while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
+        if !state.cut_pending && actor.try_take(&mut cuts).is_some() {
+            state.cut_pending = true;
+        }
+        // A cut is taken at a beat boundary: there the generator's position
+        // is exactly our next expected value and every beat is whole.
+        if state.cut_pending
+            && state.stats.messages % beat == 0
+            && actor.try_send(&mut snapshots, state.stats).is_sent()
+        {
+            state.cut_pending = false;
+        }
         // The periodic wake flushes a partial batch when input stops; it
         // arms a timer, so only wait when there is not enough already.
         if actor.avail_units(&mut rx) < wake {
@@ -66,11 +83,16 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         let avail = actor.avail_units(&mut rx);
         // Whole batches while they are there; a partial one only when the
         // wait ended without a whole batch (idle, or the end of the run).
-        let n = if avail >= batch {
+        let mut n = if avail >= batch {
             avail / batch * batch
         } else {
             avail
         };
+        if state.cut_pending {
+            // Stop at the next beat boundary so the cut can be taken there.
+            let to_boundary = beat - state.stats.messages % beat;
+            n = n.min(to_boundary as usize);
+        }
         if n > 0 {
             let mut stats = state.stats;
             ring::for_each_chunk(actor.peek_slice(&mut rx), n, batch, |a, b| {
@@ -115,6 +137,14 @@ mod tests {
     ) -> LoggerStats {
         let mut graph = GraphBuilder::for_testing().build(());
         let (tx, rx) = graph.channel_builder().with_capacity(4096).build_channel();
+        let (_cuts_tx, cuts_rx) = graph
+            .channel_builder()
+            .with_capacity(4)
+            .build_channel::<u64>();
+        let (snaps_tx, _snaps_rx) = graph
+            .channel_builder()
+            .with_capacity(4)
+            .build_channel::<LoggerStats>();
         let cfg = Arc::new(PipelineConfig {
             logger_batch,
             inject_panic: panic_every
@@ -134,6 +164,8 @@ mod tests {
                 internal_behavior(
                     context,
                     rx.clone(),
+                    cuts_rx.clone(),
+                    snaps_tx.clone(),
                     state.clone(),
                     cfg.clone(),
                     live.clone(),

@@ -15,6 +15,14 @@ pub struct Finished {
     pub stderr: String,
 }
 
+/// A fresh state dir for one test (removed when dropped).
+pub fn state_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("fizzflow-test")
+        .tempdir()
+        .expect("temp dir")
+}
+
 impl Finished {
     pub fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
@@ -26,13 +34,16 @@ impl Finished {
     }
 }
 
-/// A fizzflow command with telemetry and progress off (tests run in
-/// parallel and must not fight over port 9900).
+/// A fizzflow command. Runs get telemetry and progress off (tests run in
+/// parallel and must not fight over port 9900); the caller names the state
+/// dir, or [`run`] makes a throwaway one.
 pub fn fizzflow(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
-    cmd.args(args)
-        .arg("--no-telemetry")
-        .arg("--no-progress")
+    cmd.args(args);
+    if args.first() != Some(&"stats") && !args.contains(&"--help") {
+        cmd.arg("--no-telemetry").arg("--no-progress");
+    }
+    cmd.env_remove("FIZZFLOW_STATE_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -75,9 +86,24 @@ pub fn wait_with_deadline(mut child: Child, limit: Duration) -> Finished {
     }
 }
 
+/// Runs fizzflow to the end; a run without `--state-dir` gets a throwaway one.
 pub fn run(args: &[&str], limit: Duration) -> Finished {
-    let child = fizzflow(args).spawn().expect("spawn fizzflow");
+    let scratch = state_dir();
+    let mut cmd = fizzflow(args);
+    if !args.contains(&"--state-dir") && args.first() != Some(&"stats") {
+        cmd.arg("--state-dir").arg(scratch.path());
+    }
+    let child = cmd.spawn().expect("spawn fizzflow");
     wait_with_deadline(child, limit)
+}
+
+pub fn run_in(dir: &std::path::Path, args: &[&str], limit: Duration) -> Finished {
+    let mut all = vec!["--state-dir", dir.to_str().expect("utf-8 path")];
+    all.extend_from_slice(args);
+    if args.first() == Some(&"stats") {
+        all.rotate_left(2); // `stats` must come first
+    }
+    run(&all, limit)
 }
 
 pub fn field(v: &Value, name: &str) -> u64 {

@@ -1,0 +1,222 @@
+//! `fizzflow stats`: what a state dir's checkpoint file says, as a table,
+//! as JSON, or as a history with a sparkline.
+//!
+//! The file is read from a private copy, so this works while a run holds
+//! the state dir (it then shows the newest committed checkpoint).
+
+use crate::cli::StatsArgs;
+use crate::error::Error;
+use crate::record::{CheckpointRecord, unix_ms_now};
+use crate::stats::Summary;
+use crate::store::{self, Inspection};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Serialize)]
+struct StatsJson {
+    #[serde(flatten)]
+    summary: Summary,
+    schema_version: u64,
+    launches: u64,
+    checkpoints: u64,
+    checkpoint_unix_ms: u64,
+}
+
+pub fn stats(args: &StatsArgs) -> Result<(), Error> {
+    let dir = &args.state_dir;
+    if !dir.exists() {
+        return Err(Error::NoCheckpoint {
+            path: dir.clone(),
+            why: "the state dir does not exist (nothing has run with this --state-dir yet)",
+        });
+    }
+    if !dir.is_dir() {
+        return Err(Error::StateDir {
+            dir: dir.clone(),
+            problem: "is not a directory".into(),
+        });
+    }
+    let path = store::checkpoint_path(dir);
+    if !path.exists() {
+        return Err(Error::NoCheckpoint {
+            path,
+            why: "nothing has been checkpointed in this state dir yet",
+        });
+    }
+    let seen = store::inspect(&path)?;
+    let Some(latest) = seen.latest() else {
+        return Err(Error::NoCheckpoint {
+            path,
+            why: "the file holds no checkpoints",
+        });
+    };
+    if args.json {
+        let json = StatsJson {
+            summary: latest.summary(),
+            schema_version: seen.schema_version,
+            launches: latest.launches,
+            checkpoints: latest.checkpoints,
+            checkpoint_unix_ms: latest.unix_ms,
+        };
+        println!("{}", serde_json::to_string(&json).expect("stats serialize"));
+    } else if args.history {
+        print!("{}", history(&seen));
+    } else {
+        print!("{}", table(&path.display().to_string(), &seen, latest));
+    }
+    Ok(())
+}
+
+fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
+    let s = r.summary();
+    let age_secs = unix_ms_now().saturating_sub(r.unix_ms) as f64 / 1000.0;
+    let mut out = String::new();
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(out, "{k:<22}{v}");
+    };
+    row(
+        "checkpoint file",
+        format!("{file} (schema {})", seen.schema_version),
+    );
+    row(
+        "last checkpoint",
+        format!("{} ({:.0} s ago)", utc(r.unix_ms), age_secs),
+    );
+    row(
+        "beats",
+        format!(
+            "{} / {} ({})",
+            r.beats,
+            r.beats_target,
+            if r.unfinished() {
+                "unfinished: `fizzflow run` resumes it"
+            } else {
+                "finished"
+            }
+        ),
+    );
+    row("messages", s.messages.to_string());
+    row("  fizz", s.fizz.to_string());
+    row("  buzz", s.buzz.to_string());
+    row("  fizzbuzz", s.fizzbuzz.to_string());
+    row("  value", s.value.to_string());
+    let avg = if s.batches > 0 {
+        s.messages as f64 / s.batches as f64
+    } else {
+        0.0
+    };
+    row(
+        "batches",
+        format!(
+            "{} (average {:.1}, largest {})",
+            s.batches, avg, s.max_batch
+        ),
+    );
+    row(
+        "lifetime rate",
+        format!(
+            "{:.1} M msgs/s over {:.1} s",
+            s.msgs_per_sec / 1e6,
+            s.elapsed_secs
+        ),
+    );
+    row("launches", r.launches.to_string());
+    row(
+        "restarts",
+        format!(
+            "heartbeat {}  generator {}  worker {}  logger {}",
+            r.restarts.heartbeat, r.restarts.generator, r.restarts.worker, r.restarts.logger
+        ),
+    );
+    row("sequence errors", s.sequence_errors.to_string());
+    row("duplicates dropped", s.duplicates_dropped.to_string());
+    row("checkpoints written", r.checkpoints.to_string());
+    out
+}
+
+fn history(seen: &Inspection) -> String {
+    let mut out = format!(
+        "{:>6}  {:<20}  {:>14}  {:>14}\n",
+        "seq", "time (UTC)", "messages", "msgs/s"
+    );
+    let mut rates = Vec::new();
+    let mut prev: Option<&CheckpointRecord> = None;
+    for r in &seen.history {
+        let rate = prev.and_then(|p| {
+            let dt = r.run_secs - p.run_secs;
+            (dt > 0.0).then(|| (r.logger.messages - p.logger.messages) as f64 / dt)
+        });
+        let shown = rate
+            .map(|x| format!("{:.0}", x))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<20}  {:>14}  {:>14}",
+            r.seq,
+            utc(r.unix_ms),
+            r.logger.messages,
+            shown
+        );
+        rates.extend(rate);
+        prev = Some(r);
+    }
+    let _ = writeln!(out, "msgs/s  {}", sparkline(&rates));
+    out
+}
+
+/// One bar per value, scaled from 0 to the largest.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().cloned().fold(0.0f64, f64::max);
+    values
+        .iter()
+        .map(|&v| {
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC, without a date crate (Howard Hinnant's
+/// days-to-civil algorithm).
+pub fn utc(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_000_000_123), "2026-11-18 11:06:40");
+    }
+
+    #[test]
+    fn sparkline_scales_to_the_largest() {
+        assert_eq!(sparkline(&[0.0, 50.0, 100.0]), "▁▅█");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
+    }
+}

@@ -1,0 +1,344 @@
+//! The state directory: its lock, and the redb checkpoint file inside it.
+//!
+//! A file is never opened for writing before a copy of it has been opened,
+//! repaired if need be, and read completely: a corrupt, foreign, empty or
+//! newer file is refused (exit 4) and stays byte-identical.
+
+use crate::error::Error;
+use crate::migrations::{self, CHECKPOINTS};
+use crate::record::CheckpointRecord;
+use redb::{Database, Durability, ReadableTable};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub const FILE_NAME: &str = "checkpoints.redb";
+const LOCK_NAME: &str = "fizzflow.lock";
+/// The first bytes of every redb file.
+const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
+
+pub fn checkpoint_path(dir: &Path) -> PathBuf {
+    dir.join(FILE_NAME)
+}
+
+/// Exclusive use of a state dir for as long as it lives (an flock on
+/// `fizzflow.lock`, released by the kernel even on SIGKILL).
+#[derive(Debug)]
+pub struct DirLock {
+    _file: File,
+}
+
+impl DirLock {
+    pub fn acquire(dir: &Path) -> Result<DirLock, Error> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(Error::StateDir {
+                dir: dir.to_path_buf(),
+                problem: "exists and is not a directory".into(),
+            });
+        }
+        fs::create_dir_all(dir).map_err(|e| Error::StateDir {
+            dir: dir.to_path_buf(),
+            problem: format!("cannot be created: {e}"),
+        })?;
+        let path = dir.join(LOCK_NAME);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::Io {
+                path: path.clone(),
+                action: "open the lock file",
+                source: e,
+            })?;
+        // SAFETY: flock on a file descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            return Err(Error::StateInUse {
+                dir: dir.to_path_buf(),
+                holder: holder.trim().to_string(),
+            });
+        }
+        // Tell a second process who holds it; advisory only.
+        let _ = file.set_len(0);
+        let _ = write!(file, "{}", std::process::id());
+        Ok(DirLock { _file: file })
+    }
+}
+
+/// Everything a checkpoint file holds, read from a private copy.
+#[derive(Debug)]
+pub struct Inspection {
+    pub schema_version: u64,
+    pub history: Vec<CheckpointRecord>,
+}
+
+impl Inspection {
+    pub fn latest(&self) -> Option<&CheckpointRecord> {
+        self.history.last()
+    }
+}
+
+/// Reads a checkpoint file without touching it: the bytes are copied, the
+/// copy is opened (and repaired, if the writer died), upgraded in memory of
+/// the copy only, and every record is decoded and checked.
+pub fn inspect(path: &Path) -> Result<Inspection, Error> {
+    let bad = |problem: String| Error::Checkpoint {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let mut header = [0u8; REDB_MAGIC.len()];
+    let mut file = File::open(path).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        action: "open",
+        source: e,
+    })?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    if len == 0 {
+        return Err(bad("is empty (0 bytes)".into()));
+    }
+    if file.read_exact(&mut header).is_err() || header != REDB_MAGIC {
+        return Err(bad(
+            "is not a redb database (its first bytes are not redb's header)".into(),
+        ));
+    }
+    drop(file);
+
+    let scratch = tempfile::Builder::new()
+        .prefix("fizzflow-inspect")
+        .tempdir()
+        .map_err(|e| Error::Io {
+            path: std::env::temp_dir(),
+            action: "create a scratch dir in",
+            source: e,
+        })?;
+    let copy = scratch.path().join(FILE_NAME);
+    fs::copy(path, &copy).map_err(|e| Error::Io {
+        path: path.to_path_buf(),
+        action: "copy",
+        source: e,
+    })?;
+
+    // redb reports most damage as errors but may panic on some; either way
+    // the file is unreadable, and the original was never opened.
+    match std::panic::catch_unwind(|| read_copy(&copy)) {
+        Ok(result) => result.map_err(bad),
+        Err(_) => Err(bad("is damaged (redb gave up reading it)".into())),
+    }
+}
+
+fn read_copy(copy: &Path) -> Result<Inspection, String> {
+    let db = Database::builder()
+        .open(copy)
+        .map_err(|e| format!("cannot be opened as a database: {e}"))?;
+    let txn = db
+        .begin_write()
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let schema_version = migrations::schema_version(&txn)?;
+    if schema_version > migrations::CURRENT {
+        return Err(format!(
+            "was written by a newer fizzflow (schema {schema_version}; this build reads up to {})",
+            migrations::CURRENT
+        ));
+    }
+    if schema_version == 0 {
+        return Err("has no fizzflow schema (it is some other redb database)".into());
+    }
+    migrations::upgrade(&txn, schema_version).map_err(|e| format!("cannot be upgraded: {e}"))?;
+    let history = read_history(&txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?)?;
+    txn.abort().map_err(|e| e.to_string())?;
+    Ok(Inspection {
+        schema_version,
+        history,
+    })
+}
+
+fn read_history(
+    table: &impl ReadableTable<u64, &'static [u8]>,
+) -> Result<Vec<CheckpointRecord>, String> {
+    let mut history = Vec::new();
+    for row in table
+        .iter()
+        .map_err(|e| format!("cannot list checkpoints: {e}"))?
+    {
+        let (seq, bytes) = row.map_err(|e| format!("cannot read a checkpoint: {e}"))?;
+        let rec = CheckpointRecord::decode(bytes.value())
+            .map_err(|e| format!("checkpoint {}: {e}", seq.value()))?;
+        if rec.seq != seq.value() {
+            return Err(format!(
+                "checkpoint {} claims to be number {}",
+                seq.value(),
+                rec.seq
+            ));
+        }
+        rec.check()
+            .map_err(|e| format!("checkpoint {} is inconsistent: {e}", rec.seq))?;
+        history.push(rec);
+    }
+    Ok(history)
+}
+
+/// The open checkpoint file of a running launch.
+pub struct Store {
+    path: PathBuf,
+    db: Database,
+    keep: u64,
+}
+
+impl Store {
+    /// Opens (or creates) the checkpoint file for writing, after
+    /// [`inspect`] has vouched for it; brings an older schema up to date in
+    /// one transaction.
+    pub fn open(dir: &Path, keep: u64) -> Result<(Store, Option<CheckpointRecord>), Error> {
+        let path = checkpoint_path(dir);
+        let previous = if path.exists() {
+            inspect(&path)?.latest().cloned()
+        } else {
+            None
+        };
+        let db = Self::open_db(&path)?;
+        let store = Store {
+            path,
+            db,
+            keep: keep.max(1),
+        };
+        store.upgrade()?;
+        Ok((store, previous))
+    }
+
+    fn open_db(path: &Path) -> Result<Database, Error> {
+        Database::builder()
+            .create(path)
+            .map_err(|e| Error::Checkpoint {
+                path: path.to_path_buf(),
+                problem: format!("cannot be opened for writing: {e}"),
+            })
+    }
+
+    fn upgrade(&self) -> Result<(), Error> {
+        let fail = |e: String| Error::CheckpointWrite {
+            path: self.path.clone(),
+            problem: e,
+        };
+        let txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
+        let from = migrations::schema_version(&txn).map_err(fail)?;
+        if from < migrations::CURRENT {
+            migrations::upgrade(&txn, from).map_err(|e| fail(e.to_string()))?;
+            txn.commit().map_err(|e| fail(e.to_string()))?;
+        } else {
+            txn.abort().map_err(|e| fail(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// After a panic in the middle of a commit redb wants a fresh handle.
+    pub fn reopen(&mut self) -> Result<(), Error> {
+        // The old handle must be gone before the file can be opened again.
+        let placeholder = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| Error::CheckpointWrite {
+                path: self.path.clone(),
+                problem: e.to_string(),
+            })?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        self.db = Self::open_db(&self.path)?;
+        Ok(())
+    }
+
+    /// Commits one record durably (fsync) in one transaction and drops the
+    /// records older than the newest `keep`.
+    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<(), Error> {
+        self.commit_with(rec, || {})
+    }
+
+    /// As [`Store::commit`], running `before_commit` after the data is
+    /// written and before the commit (where fault injection aborts).
+    pub fn commit_with(
+        &mut self,
+        rec: &CheckpointRecord,
+        before_commit: impl FnOnce(),
+    ) -> Result<(), Error> {
+        let fail = |e: String| Error::CheckpointWrite {
+            path: self.path.clone(),
+            problem: e,
+        };
+        let mut txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| fail(e.to_string()))?;
+        txn.set_quick_repair(true);
+        {
+            let mut table = txn
+                .open_table(CHECKPOINTS)
+                .map_err(|e| fail(e.to_string()))?;
+            table
+                .insert(rec.seq, rec.encode().as_slice())
+                .map_err(|e| fail(e.to_string()))?;
+            if rec.seq > self.keep {
+                table
+                    .retain_in(..=rec.seq - self.keep, |_, _| false)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        before_commit();
+        txn.commit().map_err(|e| fail(e.to_string()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PipelineConfig;
+    use crate::record::Ledger;
+
+    #[test]
+    fn commits_are_read_back_and_history_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, previous) = Store::open(dir.path(), 3).unwrap();
+        assert!(previous.is_none());
+        let mut rec = Ledger::launch(None, &PipelineConfig::default());
+        for _ in 0..5 {
+            store.commit(&rec).unwrap();
+            rec.seq += 1;
+            rec.checkpoints += 1;
+        }
+        drop(store);
+        let seen = inspect(&checkpoint_path(dir.path())).unwrap();
+        assert_eq!(seen.schema_version, migrations::CURRENT);
+        assert_eq!(
+            seen.history.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = DirLock::acquire(dir.path()).unwrap();
+        match DirLock::acquire(dir.path()) {
+            Err(Error::StateInUse { holder, .. }) => {
+                assert_eq!(holder, std::process::id().to_string())
+            }
+            other => panic!("expected StateInUse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_and_empty_files_are_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = checkpoint_path(dir.path());
+        for (bytes, expect) in [
+            (&b""[..], "empty"),
+            (&b"hello, not a database"[..], "not a redb database"),
+        ] {
+            fs::write(&path, bytes).unwrap();
+            let err = Store::open(dir.path(), 8).err().expect("refused");
+            assert!(err.to_string().contains(expect), "{err}");
+            assert_eq!(err.exit_code(), 4);
+            assert_eq!(fs::read(&path).unwrap(), bytes);
+        }
+    }
+}

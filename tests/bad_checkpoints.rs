@@ -1,0 +1,124 @@
+//! A checkpoint file that cannot be trusted — corrupt, truncated, empty, not
+//! redb, or from a newer schema — stops the run with exit 4 and stays
+//! byte-identical. fizzflow never silently starts from zero.
+
+mod common;
+use common::*;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+fn good_file(dir: &Path) -> Vec<u8> {
+    let done = run_in(
+        dir,
+        &["--rate", "0", "--beats", "20", "--checkpoint-history", "4"],
+        Duration::from_secs(60),
+    );
+    assert!(done.status.success(), "{}", done.stderr);
+    fs::read(dir.join("checkpoints.redb")).expect("checkpoint file")
+}
+
+fn refused(dir: &Path, expect: &str) {
+    let path = dir.join("checkpoints.redb");
+    let before = fs::read(&path).expect("file");
+    for args in [&["--rate", "0", "--beats", "5"][..], &["stats"][..]] {
+        let done = run_in(dir, args, Duration::from_secs(60));
+        assert_eq!(done.status.code(), Some(4), "{args:?}: {}", done.stderr);
+        assert!(
+            done.stderr.contains(expect),
+            "{args:?}: expected '{expect}' in {}",
+            done.stderr
+        );
+        assert!(
+            done.stderr.contains("left exactly as it was"),
+            "{}",
+            done.stderr
+        );
+        assert_eq!(
+            fs::read(&path).expect("file"),
+            before,
+            "{args:?} changed the file"
+        );
+    }
+}
+
+#[test]
+fn zero_length_file() {
+    let dir = state_dir();
+    fs::write(dir.path().join("checkpoints.redb"), b"").unwrap();
+    refused(dir.path(), "is empty");
+}
+
+#[test]
+fn not_a_redb_file() {
+    let dir = state_dir();
+    fs::write(dir.path().join("checkpoints.redb"), b"{\"messages\": 12}\n").unwrap();
+    refused(dir.path(), "not a redb database");
+}
+
+#[test]
+fn truncated_file() {
+    let dir = state_dir();
+    let bytes = good_file(dir.path());
+    fs::write(
+        dir.path().join("checkpoints.redb"),
+        &bytes[..bytes.len() / 3],
+    )
+    .unwrap();
+    refused(dir.path(), "checkpoint file");
+}
+
+#[test]
+fn header_overwritten_with_garbage() {
+    let dir = state_dir();
+    let mut bytes = good_file(dir.path());
+    for b in bytes.iter_mut().skip(9).take(500) {
+        *b ^= 0x5A;
+    }
+    fs::write(dir.path().join("checkpoints.redb"), &bytes).unwrap();
+    refused(dir.path(), "checkpoint file");
+}
+
+#[test]
+fn newer_schema() {
+    let dir = state_dir();
+    good_file(dir.path());
+    {
+        let db = redb::Database::create(dir.path().join("checkpoints.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(fizzflow::migrations::META)
+            .unwrap()
+            .insert("schema_version", "99")
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    refused(dir.path(), "newer fizzflow (schema 99");
+}
+
+#[test]
+fn state_dir_that_is_a_file() {
+    let parent = state_dir();
+    let file = parent.path().join("plain-file");
+    fs::write(&file, b"keep me").unwrap();
+    for sub in ["", "under"] {
+        let target = if sub.is_empty() {
+            file.clone()
+        } else {
+            file.join(sub)
+        };
+        let done = run(
+            &[
+                "--rate",
+                "0",
+                "--beats",
+                "5",
+                "--state-dir",
+                target.to_str().unwrap(),
+            ],
+            Duration::from_secs(30),
+        );
+        assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+        assert!(done.stderr.contains("state dir"), "{}", done.stderr);
+    }
+    assert_eq!(fs::read(&file).unwrap(), b"keep me");
+}

@@ -1,0 +1,97 @@
+//! SIGKILL at random moments, relaunch, repeat, then let it finish: the
+//! totals equal one uninterrupted run's, and every retained checkpoint is a
+//! consistent cut. Seeded: the seed is printed, and FIZZFLOW_TORTURE_SEED
+//! replays it.
+
+mod common;
+use common::*;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// xorshift64*: enough randomness for kill timings, and replayable.
+struct Rng(u64);
+impl Rng {
+    fn from_env() -> Rng {
+        let seed = std::env::var("FIZZFLOW_TORTURE_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        eprintln!("FIZZFLOW_TORTURE_SEED={seed}");
+        Rng(seed)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+#[test]
+fn kill_and_relaunch_keeps_exact_totals() {
+    let mut rng = Rng::from_env();
+    let dir = state_dir();
+    let beats = 1500u64; // about 1.5 s of beats at --rate 1
+    let args = [
+        "--rate",
+        "1",
+        "--beats",
+        "1500",
+        "--checkpoint-interval",
+        "50",
+    ];
+    let (mut kills, mut starts) = (0u64, 0u64);
+    let mut last_messages = 0u64;
+    for _ in 0..6 {
+        let child = fizzflow(&args)
+            .arg("--state-dir")
+            .arg(dir.path())
+            .spawn()
+            .expect("spawn");
+        starts += 1;
+        std::thread::sleep(Duration::from_millis(rng.below(900)));
+        // SAFETY: kill has no memory-safety preconditions.
+        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+        let done = wait_with_deadline(child, Duration::from_secs(30));
+        if done.status.code().is_none() {
+            kills += 1;
+        }
+        let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30));
+        if stats.status.code() == Some(1) && stats.stderr.contains("no checkpoint") {
+            continue; // killed before the state dir had a file: nothing to check yet
+        }
+        assert!(
+            stats.status.success(),
+            "stats after a kill:\n{}",
+            stats.stderr
+        );
+        let v = stats.json();
+        assert_closed_form(&v);
+        assert_whole_beats(&v, 256);
+        assert!(
+            field(&v, "messages") >= last_messages,
+            "totals went backwards: {v}"
+        );
+        last_messages = field(&v, "messages");
+    }
+    // Let it finish (it may already have).
+    let done = run_in(dir.path(), &args, Duration::from_secs(120));
+    starts += 1;
+    assert!(done.status.success(), "{}", done.stderr);
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30));
+    let v = stats.json();
+    assert_closed_form(&v);
+    assert_whole_beats(&v, 256);
+    assert_eq!(field(&v, "beats_target"), field(&v, "beats"));
+    assert!(field(&v, "beats") >= beats);
+    assert_eq!(
+        field(&v, "launches"),
+        starts,
+        "launches = every start ({kills} of them killed)"
+    );
+}
