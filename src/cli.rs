@@ -38,6 +38,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show the totals in a state dir's checkpoint file without running anything
     Stats(StatsArgs),
+    /// Measure configurations side by side (ratios from one invocation)
+    Bench(crate::bench::BenchArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -175,6 +177,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Some(Command::Run(args)) => launch::run(&args),
         Some(Command::Stats(args)) => report::stats(&args),
+        Some(Command::Bench(args)) => crate::bench::bench(&args),
         None => launch::run(&cli.run),
     };
     match result {
