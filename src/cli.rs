@@ -40,6 +40,9 @@ pub enum Command {
     Stats(StatsArgs),
     /// Measure configurations side by side (ratios from one invocation)
     Bench(crate::bench::BenchArgs),
+    /// Inject hundreds of faults into runs on one state dir and check that
+    /// no total is ever lost or counted twice
+    Torture(crate::torture::TortureArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -57,7 +60,8 @@ pub struct StatsArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// One row per retained checkpoint, with a sparkline of msgs/s
+    /// One row per retained checkpoint, with a sparkline of msgs/s (with
+    /// --json: every retained record as a JSON array)
     #[arg(long)]
     pub history: bool,
 }
@@ -130,9 +134,22 @@ pub struct RunArgs {
     #[arg(long, value_name = "ACTOR:N", hide = true)]
     pub inject_panic: Vec<PanicSpec>,
 
-    /// Fault injection for tests: abort inside the commit of the file's N-th checkpoint
-    #[arg(long, value_name = "N", hide = true)]
+    /// Fault injection for tests: abort inside this launch's N-th checkpoint
+    /// commit (1 = the launch record), after the data is written
+    #[arg(long, value_name = "checkpoint:N", hide = true, value_parser = parse_abort)]
     pub inject_abort: Option<u64>,
+}
+
+fn parse_abort(s: &str) -> Result<u64, String> {
+    let n = s
+        .strip_prefix("checkpoint:")
+        .ok_or_else(|| format!("'{s}' is not checkpoint:N"))?;
+    match n.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "'{n}' in '{s}' is not a whole number of at least 1"
+        )),
+    }
 }
 
 impl RunArgs {
@@ -173,11 +190,16 @@ pub fn log_level(flag: Option<&str>, rust_log: Option<&str>) -> LogLevel {
 
 /// Everything `main` does; returns the process exit code.
 pub fn main() -> i32 {
+    // Past a file-size limit the kernel would kill us with SIGXFSZ; ignored,
+    // the write fails with EFBIG instead and we can say what happened.
+    // SAFETY: setting a signal to SIG_IGN before any thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => launch::run(&args),
         Some(Command::Stats(args)) => report::stats(&args),
         Some(Command::Bench(args)) => crate::bench::bench(&args),
+        Some(Command::Torture(args)) => crate::torture::torture(&args),
         None => launch::run(&cli.run),
     };
     match result {

@@ -89,6 +89,9 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
 
     let _lock = DirLock::acquire(&args.state_dir)?;
     let (mut store, previous) = Store::open(&args.state_dir, args.checkpoint_history)?;
+    if let Some(n) = args.inject_abort {
+        store.abort_inside_commit(n);
+    }
     let (cfg, note) = plan(args, previous.as_ref())?;
     cfg.validate().map_err(Error::Usage)?;
     if let Some(note) = note {
@@ -112,7 +115,6 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         })),
         ledger: ledger.clone(),
         interval: Duration::from_millis(args.checkpoint_interval),
-        abort_at: args.inject_abort,
     };
     let opts = RunOptions {
         telemetry: !args.no_telemetry,

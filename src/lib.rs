@@ -18,6 +18,7 @@ pub mod report;
 pub mod ring;
 pub mod stats;
 pub mod store;
+pub mod torture;
 
 #[cfg(test)]
 pub(crate) mod testing;

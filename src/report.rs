@@ -24,17 +24,26 @@ struct StatsJson {
 
 pub fn stats(args: &StatsArgs) -> Result<(), Error> {
     let dir = &args.state_dir;
-    if !dir.exists() {
-        return Err(Error::NoCheckpoint {
-            path: dir.clone(),
-            why: "the state dir does not exist (nothing has run with this --state-dir yet)",
-        });
-    }
-    if !dir.is_dir() {
-        return Err(Error::StateDir {
-            dir: dir.clone(),
-            problem: "is not a directory".into(),
-        });
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoCheckpoint {
+                path: dir.clone(),
+                why: "the state dir does not exist (nothing has run with this --state-dir yet)",
+            });
+        }
+        Err(e) => {
+            return Err(Error::StateDir {
+                dir: dir.clone(),
+                problem: format!("cannot be used: {e}"),
+            });
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::StateDir {
+                dir: dir.clone(),
+                problem: "is not a directory".into(),
+            });
+        }
+        Ok(_) => {}
     }
     let path = store::checkpoint_path(dir);
     if !path.exists() {
@@ -50,7 +59,14 @@ pub fn stats(args: &StatsArgs) -> Result<(), Error> {
             why: "the file holds no checkpoints",
         });
     };
-    if args.json {
+    if args.json && args.history {
+        // Every kept record as stored, oldest first: for scripts that check
+        // each cut, not just the newest.
+        println!(
+            "{}",
+            serde_json::to_string(&seen.history).expect("records serialize")
+        );
+    } else if args.json {
         let json = StatsJson {
             summary: latest.summary(),
             schema_version: seen.schema_version,

@@ -186,6 +186,9 @@ pub struct Store {
     path: PathBuf,
     db: Database,
     keep: u64,
+    /// Commits made through this handle, for `--inject-abort`.
+    commits: u64,
+    abort_at: Option<u64>,
 }
 
 impl Store {
@@ -194,27 +197,69 @@ impl Store {
     /// one transaction.
     pub fn open(dir: &Path, keep: u64) -> Result<(Store, Option<CheckpointRecord>), Error> {
         let path = checkpoint_path(dir);
-        let previous = if path.exists() {
-            inspect(&path)?.latest().cloned()
-        } else {
-            None
-        };
+        if !path.exists() {
+            let store = Self::create(dir, keep)?;
+            return Ok((store, None));
+        }
+        let previous = inspect(&path)?.latest().cloned();
         let db = Self::open_db(&path)?;
         let store = Store {
             path,
             db,
             keep: keep.max(1),
+            commits: 0,
+            abort_at: None,
         };
         store.upgrade()?;
         Ok((store, previous))
     }
 
+    /// A new file appears under its real name only once it holds a
+    /// committed schema: it is built under a temporary name and renamed, so
+    /// a full disk or a kill cannot leave a half-made file that every later
+    /// run would have to refuse.
+    fn create(dir: &Path, keep: u64) -> Result<Store, Error> {
+        let path = checkpoint_path(dir);
+        let building = dir.join(format!("{FILE_NAME}.creating"));
+        let _ = fs::remove_file(&building); // a leftover from a killed creation
+        let made = (|| {
+            let db = Self::open_db(&building)?;
+            let store = Store {
+                path: building.clone(),
+                db,
+                keep: keep.max(1),
+                commits: 0,
+                abort_at: None,
+            };
+            store.upgrade()?;
+            fs::rename(&building, &path).map_err(|e| Error::Io {
+                path: building.clone(),
+                action: "rename into place",
+                source: e,
+            })?;
+            // The rename itself must survive a crash too.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+            Ok(Store {
+                path: path.clone(),
+                ..store
+            })
+        })();
+        if made.is_err() {
+            let _ = fs::remove_file(&building);
+        }
+        made
+    }
+
+    /// Its content was vouched for already, so a failure here is the
+    /// disk's (full, read-only, too large), not the file's.
     fn open_db(path: &Path) -> Result<Database, Error> {
         Database::builder()
             .create(path)
-            .map_err(|e| Error::Checkpoint {
+            .map_err(|e| Error::CheckpointWrite {
                 path: path.to_path_buf(),
-                problem: format!("cannot be opened for writing: {e}"),
+                problem: format!("cannot open it for writing: {e}"),
             })
     }
 
@@ -248,19 +293,16 @@ impl Store {
         Ok(())
     }
 
+    /// Fault injection: abort the process inside the `n`-th commit made
+    /// through this handle (1 = the launch record), after the record is
+    /// written and before the commit.
+    pub fn abort_inside_commit(&mut self, n: u64) {
+        self.abort_at = Some(n);
+    }
+
     /// Commits one record durably (fsync) in one transaction and drops the
     /// records older than the newest `keep`.
     pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<(), Error> {
-        self.commit_with(rec, || {})
-    }
-
-    /// As [`Store::commit`], running `before_commit` after the data is
-    /// written and before the commit (where fault injection aborts).
-    pub fn commit_with(
-        &mut self,
-        rec: &CheckpointRecord,
-        before_commit: impl FnOnce(),
-    ) -> Result<(), Error> {
         let fail = |e: String| Error::CheckpointWrite {
             path: self.path.clone(),
             problem: e,
@@ -282,7 +324,14 @@ impl Store {
                     .map_err(|e| fail(e.to_string()))?;
             }
         }
-        before_commit();
+        self.commits += 1;
+        if self.abort_at == Some(self.commits) {
+            eprintln!(
+                "fizzflow: injected abort inside checkpoint commit {} (--inject-abort)",
+                self.commits
+            );
+            std::process::abort();
+        }
         txn.commit().map_err(|e| fail(e.to_string()))?;
         Ok(())
     }

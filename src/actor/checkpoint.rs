@@ -3,7 +3,6 @@
 //! transaction. Only this actor touches the disk; the others never wait on
 //! it (requests and cuts travel over channels and are sent with try_send).
 
-use crate::error::Error as FizzError;
 use crate::live::Live;
 use crate::record::{CheckpointRecord, Ledger};
 use crate::stats::LoggerStats;
@@ -25,9 +24,6 @@ pub struct CheckpointPlan {
     pub ledger: Ledger,
     /// Zero: no periodic checkpoints (the final one is still written).
     pub interval: Duration,
-    /// Fault injection: abort the process inside this checkpoint's commit
-    /// (counted over the file's life), after the data is written.
-    pub abort_at: Option<u64>,
 }
 
 pub async fn run(
@@ -89,10 +85,13 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if let Some(cut) = actor.try_take(&mut snapshots) {
             awaiting = false;
             let rec = plan.ledger.cut(&state.last, &cut, live.restarts());
-            match commit(&mut state.store, &rec, plan.abort_at) {
+            match state.store.commit(&rec) {
                 Ok(()) => {
                     state.last = rec;
                     live.note_checkpoint();
+                }
+                Err(crate::error::Error::CheckpointWrite { problem, .. }) => {
+                    live.fail_checkpoint(problem)
                 }
                 Err(e) => live.fail_checkpoint(e.to_string()),
             }
@@ -106,20 +105,4 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
     }
     Ok(())
-}
-
-fn commit(
-    store: &mut Store,
-    rec: &CheckpointRecord,
-    abort_at: Option<u64>,
-) -> Result<(), FizzError> {
-    store.commit_with(rec, || {
-        if abort_at == Some(rec.checkpoints) {
-            eprintln!(
-                "fizzflow: injected abort inside checkpoint {} (--inject-abort)",
-                rec.checkpoints
-            );
-            std::process::abort();
-        }
-    })
 }

@@ -40,7 +40,11 @@ impl Finished {
 pub fn fizzflow(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    if args.first() != Some(&"stats") && !args.contains(&"--help") {
+    let is_run = !matches!(
+        args.first(),
+        Some(&"stats") | Some(&"torture") | Some(&"bench")
+    );
+    if is_run && !args.contains(&"--help") {
         cmd.arg("--no-telemetry").arg("--no-progress");
     }
     cmd.env_remove("FIZZFLOW_STATE_DIR")
