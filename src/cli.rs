@@ -194,6 +194,17 @@ pub fn main() -> i32 {
     // the write fails with EFBIG instead and we can say what happened.
     // SAFETY: setting a signal to SIG_IGN before any thread exists.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == crate::probe::SUBCOMMAND) {
+        // Internal: not part of the command line people use.
+        return match args.get(2) {
+            Some(copy) => crate::probe::run_probe(std::path::Path::new(copy)),
+            None => 2,
+        };
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        crate::probe::use_child_processes(exe);
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Some(Command::Run(args)) => launch::run(&args),

@@ -23,6 +23,9 @@ pub enum Error {
     StateDir { dir: PathBuf, problem: String },
     /// The checkpoint file cannot be read; it was left untouched (exit 4).
     Checkpoint { path: PathBuf, problem: String },
+    /// The checkpoint file could not be checked for a reason of the
+    /// machine's (disk full, file-size limit); it was not changed (exit 1).
+    CheckpointIo { path: PathBuf, problem: String },
     /// A checkpoint could not be written; the last committed one stands (exit 1).
     CheckpointWrite { path: PathBuf, problem: String },
     /// `stats` found nothing to show (exit 1).
@@ -39,6 +42,7 @@ impl Error {
             | Error::Verification { .. }
             | Error::Io { .. }
             | Error::CheckpointWrite { .. }
+            | Error::CheckpointIo { .. }
             | Error::NoCheckpoint { .. } => 1,
         }
     }
@@ -83,6 +87,11 @@ impl fmt::Display for Error {
             Error::CheckpointWrite { path, problem } => write!(
                 f,
                 "cannot write a checkpoint to {}: {problem}. The last committed checkpoint is intact; the next run resumes from it",
+                path.display()
+            ),
+            Error::CheckpointIo { path, problem } => write!(
+                f,
+                "cannot check checkpoint file {}: it {problem}. That is the machine's problem (disk full? a file-size limit?), not the file's; it was not changed",
                 path.display()
             ),
             Error::NoCheckpoint { path, why } => {

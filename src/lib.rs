@@ -12,6 +12,7 @@ pub mod live;
 pub mod message;
 pub mod migrations;
 pub mod pipeline;
+pub mod probe;
 pub mod progress;
 pub mod record;
 pub mod report;

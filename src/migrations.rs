@@ -17,6 +17,16 @@ pub const CURRENT: u64 = STEPS.len() as u64;
 /// The tables of the current schema.
 pub use v1::{CHECKPOINTS, META};
 
+/// The table names a file of each schema has, sorted (index = schema).
+const TABLES: [&[&str]; 2] = [&[], &["checkpoints", "meta"]];
+
+pub fn tables_at(schema: u64) -> Vec<String> {
+    TABLES
+        .get(schema as usize)
+        .map(|names| names.iter().map(|n| n.to_string()).collect())
+        .unwrap_or_default()
+}
+
 pub const SCHEMA_KEY: &str = "schema_version";
 pub const VERSION_KEY: &str = "fizzflow_version";
 

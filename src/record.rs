@@ -98,22 +98,48 @@ impl CheckpointRecord {
         )
     }
 
+    /// bincode 2 bytes followed by their FNV-1a 64 checksum: redb does not
+    /// verify page checksums on every read, and a record whose bytes changed
+    /// on disk must not decode into different totals.
     pub fn encode(&self) -> Vec<u8> {
-        bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .expect("a record always encodes")
+        let mut bytes = bincode::serde::encode_to_vec(self, bincode::config::standard())
+            .expect("a record always encodes");
+        let sum = fnv1a64(&bytes);
+        bytes.extend_from_slice(&sum.to_le_bytes());
+        bytes
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let (rec, used) = bincode::serde::decode_from_slice(bytes, bincode::config::standard())
+        let Some(split) = bytes.len().checked_sub(8) else {
+            return Err(format!(
+                "checkpoint record is too short ({} bytes)",
+                bytes.len()
+            ));
+        };
+        let (body, sum) = bytes.split_at(split);
+        if fnv1a64(body).to_le_bytes() != sum {
+            return Err("checkpoint record is damaged (its checksum does not match)".into());
+        }
+        let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
             .map_err(|e| format!("cannot decode a checkpoint record: {e}"))?;
-        if used != bytes.len() {
+        if used != body.len() {
             return Err(format!(
                 "checkpoint record has {} trailing bytes",
-                bytes.len() - used
+                body.len() - used
             ));
         }
         Ok(rec)
     }
+}
+
+/// FNV-1a, 64 bits. Each step maps the state bijectively for a given byte,
+/// and for a given state maps distinct bytes to distinct states, so any one
+/// changed byte always changes the sum; more changes collide with
+/// probability about 2^-64.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 pub fn unix_ms_now() -> u64 {
@@ -202,13 +228,19 @@ mod tests {
         let rec = Ledger::launch(None, &cfg);
         assert_eq!(CheckpointRecord::decode(&rec.encode()).unwrap(), rec);
         assert!(CheckpointRecord::decode(b"nonsense").is_err());
-        let mut long = rec.encode();
+        let good = rec.encode();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                CheckpointRecord::decode(&bad).is_err(),
+                "flip at byte {i} went unnoticed"
+            );
+        }
+        assert!(CheckpointRecord::decode(&good[..5]).is_err());
+        let mut long = good.clone();
         long.push(0);
-        assert!(
-            CheckpointRecord::decode(&long)
-                .unwrap_err()
-                .contains("trailing")
-        );
+        assert!(CheckpointRecord::decode(&long).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 use crate::error::Error;
 use crate::migrations::{self, CHECKPOINTS};
 use crate::record::CheckpointRecord;
-use redb::{Database, Durability, ReadableTable};
+use redb::{Database, Durability, ReadableTable, TableHandle};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
@@ -70,7 +70,7 @@ impl DirLock {
 }
 
 /// Everything a checkpoint file holds, read from a private copy.
-#[derive(Debug)]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Inspection {
     pub schema_version: u64,
     pub history: Vec<CheckpointRecord>,
@@ -122,34 +122,86 @@ pub fn inspect(path: &Path) -> Result<Inspection, Error> {
         source: e,
     })?;
 
-    // redb reports most damage as errors but may panic on some; either way
-    // the file is unreadable, and the original was never opened.
-    match std::panic::catch_unwind(|| read_copy(&copy)) {
-        Ok(result) => result.map_err(bad),
-        Err(_) => Err(bad("is damaged (redb gave up reading it)".into())),
+    crate::probe::probe(&copy).map_err(|p| match p {
+        Problem::Damaged(why) => bad(why),
+        Problem::Io(why) => Error::CheckpointIo {
+            path: path.to_path_buf(),
+            problem: why,
+        },
+    })
+}
+
+/// Why a copy could not be read.
+#[derive(Debug, PartialEq)]
+pub enum Problem {
+    /// The file's content: refuse it (exit 4) and leave it alone.
+    Damaged(String),
+    /// The machine's: a full disk, a file-size limit… (exit 1).
+    Io(String),
+}
+
+/// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
+fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
+    move |e| match e {
+        redb::Error::Io(_) => Problem::Io(format!("{what}: {e}")),
+        e => Problem::Damaged(format!("{what}: {e}")),
     }
 }
 
-fn read_copy(copy: &Path) -> Result<Inspection, String> {
+/// Reads everything and exercises the write path (a commit that inserts and
+/// removes a record, then a clean close), on a copy that nobody else uses.
+/// Damage can make redb panic, even twice over (a destructor panicking while
+/// unwinding aborts the process), which is why the binary runs this in a
+/// child process (see probe.rs).
+pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
     let db = Database::builder()
         .open(copy)
-        .map_err(|e| format!("cannot be opened as a database: {e}"))?;
+        .map_err(|e| problem("cannot be opened as a database")(e.into()))?;
     let txn = db
         .begin_write()
-        .map_err(|e| format!("cannot be read: {e}"))?;
-    let schema_version = migrations::schema_version(&txn)?;
+        .map_err(|e| problem("cannot be read")(e.into()))?;
+    // Before anything opens (and so creates) a table: a damaged table name
+    // would otherwise read as an empty history, i.e. a silent start from zero.
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .map_err(|e| problem("cannot list its tables")(e.into()))?
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    let schema_version = migrations::schema_version(&txn).map_err(Problem::Damaged)?;
     if schema_version > migrations::CURRENT {
-        return Err(format!(
+        return Err(Problem::Damaged(format!(
             "was written by a newer fizzflow (schema {schema_version}; this build reads up to {})",
             migrations::CURRENT
-        ));
+        )));
     }
     if schema_version == 0 {
-        return Err("has no fizzflow schema (it is some other redb database)".into());
+        return Err(Problem::Damaged(
+            "has no fizzflow schema (it is some other redb database)".into(),
+        ));
     }
-    migrations::upgrade(&txn, schema_version).map_err(|e| format!("cannot be upgraded: {e}"))?;
-    let history = read_history(&txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?)?;
-    txn.abort().map_err(|e| e.to_string())?;
+    let expected = migrations::tables_at(schema_version);
+    if names != expected {
+        return Err(Problem::Damaged(format!(
+            "is damaged (tables {names:?}, expected {expected:?} for schema {schema_version})"
+        )));
+    }
+    migrations::upgrade(&txn, schema_version).map_err(problem("cannot be upgraded"))?;
+    let history = {
+        let mut table = txn
+            .open_table(CHECKPOINTS)
+            .map_err(|e| problem("cannot open its checkpoints")(e.into()))?;
+        let history = read_history(&table).map_err(Problem::Damaged)?;
+        let write = problem("is damaged (a test write failed)");
+        table
+            .insert(u64::MAX, &b"probe"[..])
+            .map_err(|e| write(e.into()))?;
+        table.remove(u64::MAX).map_err(|e| write(e.into()))?;
+        history
+    };
+    txn.commit()
+        .map_err(|e| problem("is damaged (a test commit failed)")(e.into()))?;
+    drop(db);
     Ok(Inspection {
         schema_version,
         history,

@@ -122,3 +122,36 @@ fn state_dir_that_is_a_file() {
     }
     assert_eq!(fs::read(&file).unwrap(), b"keep me");
 }
+
+/// Flips one bit at the first place `needle` occurs in the file.
+fn flip_inside(dir: &Path, needle: &[u8]) {
+    let path = dir.join("checkpoints.redb");
+    let mut bytes = fs::read(&path).unwrap();
+    let at = bytes
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("the bytes are in the file");
+    bytes[at + needle.len() / 2] ^= 0x10;
+    fs::write(&path, &bytes).unwrap();
+}
+
+#[test]
+fn a_changed_byte_inside_a_record() {
+    // redb does not check page checksums on every read; the record's own
+    // checksum must catch this, or the totals would silently change.
+    let dir = state_dir();
+    good_file(dir.path());
+    let seen = fizzflow::store::inspect(&dir.path().join("checkpoints.redb")).unwrap();
+    let latest = seen.latest().expect("a checkpoint").encode();
+    flip_inside(dir.path(), &latest[..latest.len() - 8]);
+    refused(dir.path(), "checksum");
+}
+
+#[test]
+fn a_damaged_table_name() {
+    // Would otherwise read as an empty history: a silent start from zero.
+    let dir = state_dir();
+    good_file(dir.path());
+    flip_inside(dir.path(), b"checkpoints");
+    refused(dir.path(), "is damaged");
+}
