@@ -44,14 +44,30 @@ pub const CYCLE: [Kind; 15] = [
 pub struct FizzBuzzMsg {
     pub value: u64,
     pub kind: Kind,
+    /// Always zero. Spelled out so the struct has no padding: then every
+    /// one of its 16 bytes is initialised and it can be compared as a u128.
+    pad: [u8; 7],
 }
 
 impl FizzBuzzMsg {
-    pub fn new(value: u64) -> Self {
+    pub const fn with_kind(value: u64, kind: Kind) -> Self {
         FizzBuzzMsg {
             value,
-            kind: classify(value),
+            kind,
+            pad: [0; 7],
         }
+    }
+
+    pub fn new(value: u64) -> Self {
+        Self::with_kind(value, classify(value))
+    }
+
+    /// The message's 16 bytes as one number, for one-instruction compares.
+    #[inline(always)]
+    pub fn bits(self) -> u128 {
+        // SAFETY: repr(C) with fields 8 + 1 + 7 bytes at align 8 is exactly
+        // 16 bytes with no padding, all initialised (Kind is a u8).
+        unsafe { std::mem::transmute::<FizzBuzzMsg, u128>(self) }
     }
 }
 
@@ -78,24 +94,74 @@ pub fn next_phase(phase: usize) -> usize {
 
 /// Classifies `src` into `dst` (same length). Values are classified as they
 /// are, but a run of consecutive values (the normal case) takes the fast
-/// path that walks [`CYCLE`] instead of dividing.
+/// path that writes whole 15-value cycles of the table instead of dividing.
 pub fn classify_into(src: &[u64], dst: &mut [std::mem::MaybeUninit<FizzBuzzMsg>]) {
     debug_assert_eq!(src.len(), dst.len());
     let Some(&first) = src.first() else { return };
     if is_consecutive(src, first) {
-        let mut phase = phase_of(first);
-        for (i, slot) in dst.iter_mut().enumerate() {
-            slot.write(FizzBuzzMsg {
-                value: first + i as u64,
-                kind: CYCLE[phase],
-            });
-            phase = next_phase(phase);
-        }
+        write_run(first, dst);
     } else {
         for (slot, &v) in dst.iter_mut().zip(src) {
             slot.write(FizzBuzzMsg::new(v));
         }
     }
+}
+
+/// Writes the messages for `first, first + 1, …` into `dst`.
+fn write_run(first: u64, dst: &mut [std::mem::MaybeUninit<FizzBuzzMsg>]) {
+    let lead = lead_in(first, dst.len());
+    let (head, rest) = dst.split_at_mut(lead);
+    for (i, slot) in head.iter_mut().enumerate() {
+        slot.write(FizzBuzzMsg::new(first.wrapping_add(i as u64)));
+    }
+    // From here every block starts at a multiple of 15, so its kinds are the
+    // table itself: constants the compiler unrolls into plain stores.
+    let mut base = first.wrapping_add(lead as u64);
+    let mut blocks = rest.chunks_exact_mut(15);
+    for block in &mut blocks {
+        for (j, slot) in block.iter_mut().enumerate() {
+            slot.write(FizzBuzzMsg::with_kind(
+                base.wrapping_add(j as u64),
+                CYCLE[j],
+            ));
+        }
+        base = base.wrapping_add(15);
+    }
+    for (j, slot) in blocks.into_remainder().iter_mut().enumerate() {
+        slot.write(FizzBuzzMsg::with_kind(
+            base.wrapping_add(j as u64),
+            CYCLE[j],
+        ));
+    }
+}
+
+/// How many values from `first` come before the next multiple of 15.
+fn lead_in(first: u64, len: usize) -> usize {
+    ((15 - phase_of(first)) % 15).min(len)
+}
+
+/// True when `msgs[i]` is exactly the message for `first + i` (value and
+/// kind) for every i. One branch-free pass of 16-byte compares.
+pub fn is_exact_run(msgs: &[FizzBuzzMsg], first: u64) -> bool {
+    let lead = lead_in(first, msgs.len());
+    let (head, rest) = msgs.split_at(lead);
+    let mut diff = 0u128;
+    for (i, m) in head.iter().enumerate() {
+        diff |= m.bits() ^ FizzBuzzMsg::new(first.wrapping_add(i as u64)).bits();
+    }
+    let mut base = first.wrapping_add(lead as u64);
+    let blocks = rest.chunks_exact(15);
+    let tail = blocks.remainder();
+    for block in blocks {
+        for (j, m) in block.iter().enumerate() {
+            diff |= m.bits() ^ FizzBuzzMsg::with_kind(base.wrapping_add(j as u64), CYCLE[j]).bits();
+        }
+        base = base.wrapping_add(15);
+    }
+    for (j, m) in tail.iter().enumerate() {
+        diff |= m.bits() ^ FizzBuzzMsg::with_kind(base.wrapping_add(j as u64), CYCLE[j]).bits();
+    }
+    diff == 0
 }
 
 fn is_consecutive(src: &[u64], first: u64) -> bool {
@@ -128,6 +194,24 @@ impl KindCounts {
             fizzbuzz,
             value: n - fizz - buzz - fizzbuzz,
         }
+    }
+
+    /// The counts over the values `[start, end)`.
+    pub fn of_range(start: u64, end: u64) -> Self {
+        let (a, b) = (Self::closed_form(start), Self::closed_form(end));
+        KindCounts {
+            fizz: b.fizz - a.fizz,
+            buzz: b.buzz - a.buzz,
+            fizzbuzz: b.fizzbuzz - a.fizzbuzz,
+            value: b.value - a.value,
+        }
+    }
+
+    pub fn add_counts(&mut self, other: &KindCounts) {
+        self.fizz += other.fizz;
+        self.buzz += other.buzz;
+        self.fizzbuzz += other.fizzbuzz;
+        self.value += other.value;
     }
 
     pub fn total(&self) -> u64 {
@@ -201,9 +285,56 @@ mod tests {
 
     #[test]
     fn classify_into_fast_path_equals_slow_path() {
-        let src: Vec<u64> = (1_000_003..1_000_003 + 300).collect();
-        let expected: Vec<FizzBuzzMsg> = src.iter().map(|&v| FizzBuzzMsg::new(v)).collect();
-        assert_eq!(classify_all(&src), expected);
+        for start in [0u64, 1, 7, 14, 15, 1_000_003] {
+            for len in [0u64, 1, 14, 15, 16, 29, 30, 300] {
+                let src: Vec<u64> = (start..start + len).collect();
+                let expected: Vec<FizzBuzzMsg> = src.iter().map(|&v| FizzBuzzMsg::new(v)).collect();
+                assert_eq!(classify_all(&src), expected, "start {start} len {len}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_runs_are_recognised_at_every_phase_and_length() {
+        for first in 0..40u64 {
+            for len in 0..50u64 {
+                let msgs: Vec<FizzBuzzMsg> = (first..first + len).map(FizzBuzzMsg::new).collect();
+                assert!(is_exact_run(&msgs, first), "first {first} len {len}");
+                for k in 0..len as usize {
+                    let mut bad = msgs.clone();
+                    bad[k].kind = if bad[k].kind == Kind::Value {
+                        Kind::Fizz
+                    } else {
+                        Kind::Value
+                    };
+                    assert!(
+                        !is_exact_run(&bad, first),
+                        "kind at {k}, first {first} len {len}"
+                    );
+                    let mut bad = msgs.clone();
+                    bad[k].value ^= 1 << 40;
+                    assert!(
+                        !is_exact_run(&bad, first),
+                        "value at {k}, first {first} len {len}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counts_of_a_range_match_counting() {
+        for start in 0..60u64 {
+            for end in start..start + 60 {
+                let mut counted = KindCounts::default();
+                (start..end).for_each(|v| counted.add(classify(v)));
+                assert_eq!(
+                    KindCounts::of_range(start, end),
+                    counted,
+                    "[{start}, {end})"
+                );
+            }
+        }
     }
 
     #[test]

@@ -56,13 +56,11 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             actor.wait_shutdown().await;
             continue;
         }
-        // A periodic wait arms a timer, which costs a wake-up of the timer
-        // thread: only wait when there is no room already.
-        if actor.vacant_units(&mut tx) < wake {
-            await_for_any!(
-                actor.wait_periodic(super::POLL),
-                actor.wait_vacant(&mut tx, wake)
-            );
+        // No timer in this wait (arming one costs a wake-up of the timer
+        // thread each time): when the worker finishes it empties this
+        // channel, and the room that makes wakes us to see it is done.
+        if !super::spin_until(|| actor.vacant_units(&mut tx) >= wake) {
+            actor.wait_vacant(&mut tx, wake).await;
         }
         let n = actor.vacant_units(&mut tx) / batch * batch;
         if n == 0 {

@@ -63,10 +63,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)
             );
         } else if actor.vacant_units(&mut tx) < SIGNALS_PER_BEAT {
-            await_for_any!(
-                actor.wait_periodic(super::POLL),
-                actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)
-            );
+            // A stop request is seen as soon as the worker takes a beat.
+            actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT).await;
         }
         // Paced: one beat per period. Unpaced: as many as there is room for.
         let room = actor.vacant_units(&mut tx) / SIGNALS_PER_BEAT;

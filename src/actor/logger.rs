@@ -72,12 +72,19 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         {
             state.cut_pending = false;
         }
-        // The periodic wake flushes a partial batch when input stops; it
-        // arms a timer, so only wait when there is not enough already.
-        if actor.avail_units(&mut rx) < wake {
+        // Wait for half a channel of whole batches, but never for more than
+        // a beat (so a paced beat is counted when it arrives) nor past the
+        // boundary where a requested cut is due. No timer: the wait also
+        // ends on a cut request, when the worker closes the channel, and
+        // (with telemetry) on each telemetry tick.
+        let mut want = wake.min(beat as usize);
+        if state.cut_pending {
+            want = want.min((beat - state.stats.messages % beat) as usize);
+        }
+        if !super::spin_until(|| actor.avail_units(&mut rx) >= want) {
             await_for_any!(
-                actor.wait_periodic(super::POLL),
-                actor.wait_avail(&mut rx, wake)
+                actor.wait_avail(&mut rx, want),
+                actor.wait_avail(&mut cuts, 1)
             );
         }
         let avail = actor.avail_units(&mut rx);

@@ -67,22 +67,29 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 if !finished {
                     tx.mark_closed();
                     live.set_worker_done();
+                    // Values beyond the last credit are discarded; emptying
+                    // the channel also wakes the generator to see we are done.
+                    let left = actor.avail_units(&mut values);
+                    actor.advance_take_index(&mut values, left);
                     finished = true;
                 }
                 actor.wait_shutdown().await;
             } else {
-                await_for_any!(
-                    actor.wait_periodic(super::POLL),
-                    actor.wait_avail(&mut beats, 1)
-                );
+                // Returns on a new signal or when the heartbeat closes.
+                actor.wait_avail(&mut beats, 1).await;
             }
             continue;
         }
         let want = state.owed.min(cfg.channel_capacity as u64) as usize;
-        await_for_all!(
-            actor.wait_avail(&mut values, want.min(input_wake)),
-            actor.wait_vacant(&mut tx, want.min(output_wake))
-        );
+        let (want_in, want_out) = (want.min(input_wake), want.min(output_wake));
+        if !super::spin_until(|| {
+            actor.avail_units(&mut values) >= want_in && actor.vacant_units(&mut tx) >= want_out
+        }) {
+            await_for_all!(
+                actor.wait_avail(&mut values, want_in),
+                actor.wait_vacant(&mut tx, want_out)
+            );
+        }
 
         let src = actor.peek_slice(&mut values);
         let dst = actor.poke_slice(&mut tx);
