@@ -32,6 +32,22 @@ impl Rng {
     }
 }
 
+/// Polls `stats` until the file records `launches` launches (bounded).
+fn wait_for_launch(dir: &std::path::Path, launches: u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = run_in(dir, &["stats", "--json"], Duration::from_secs(30));
+        if stats.status.success() && field(&stats.json(), "launches") >= launches {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "launch {launches} never recorded"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn kill_and_relaunch_keeps_exact_totals() {
     let mut rng = Rng::from_env();
@@ -54,6 +70,10 @@ fn kill_and_relaunch_keeps_exact_totals() {
             .spawn()
             .expect("spawn");
         starts += 1;
+        // A launch counts once it has recorded itself (its first commit,
+        // milliseconds after start); kill at a random moment after that.
+        // Kills before it are the torture's `kill-at-start` case.
+        wait_for_launch(dir.path(), starts);
         std::thread::sleep(Duration::from_millis(rng.below(900)));
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };

@@ -48,6 +48,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         .await;
     let batch = cfg.generator_batch;
     let wake = cfg.generator_wake();
+    let spinner = super::Spinner::new(&cfg);
 
     // Values beyond the last credit are never needed, but the worker may
     // need more until it has spent its last one: stop only after that.
@@ -59,7 +60,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         // No timer in this wait (arming one costs a wake-up of the timer
         // thread each time): when the worker finishes it empties this
         // channel, and the room that makes wakes us to see it is done.
-        if !super::spin_until(|| actor.vacant_units(&mut tx) >= wake) {
+        if !spinner.spin_until(|| actor.vacant_units(&mut tx) >= wake) {
             actor.wait_vacant(&mut tx, wake).await;
         }
         let n = actor.vacant_units(&mut tx) / batch * batch;

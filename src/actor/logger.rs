@@ -58,6 +58,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let batch = cfg.logger_batch;
     let wake = cfg.logger_wake();
     let beat = cfg.beat_size();
+    let spinner = super::Spinner::new(&cfg);
     let mut shutdown_requested = false;
 
     while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
@@ -81,7 +82,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if state.cut_pending {
             want = want.min((beat - state.stats.messages % beat) as usize);
         }
-        if !super::spin_until(|| actor.avail_units(&mut rx) >= want) {
+        if !spinner.spin_until(|| actor.avail_units(&mut rx) >= want) {
             await_for_any!(
                 actor.wait_avail(&mut rx, want),
                 actor.wait_avail(&mut cuts, 1)

@@ -55,6 +55,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let credit = cfg.worker_batch as u64;
     let (input_wake, output_wake) = (cfg.worker_input_wake(), cfg.worker_output_wake());
     let mut finished = false;
+    let spinner = super::Spinner::new(&cfg);
 
     while actor.is_running(|| finished && tx.mark_closed()) {
         let signals = actor.avail_units(&mut beats);
@@ -82,7 +83,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
         let want = state.owed.min(cfg.channel_capacity as u64) as usize;
         let (want_in, want_out) = (want.min(input_wake), want.min(output_wake));
-        if !super::spin_until(|| {
+        if !spinner.spin_until(|| {
             actor.avail_units(&mut values) >= want_in && actor.vacant_units(&mut tx) >= want_out
         }) {
             await_for_all!(
