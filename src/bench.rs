@@ -3,49 +3,126 @@
 //! default configuration measured in the same invocation (absolute numbers
 //! on shared machines drift; ratios from one run are what can be compared).
 
+use crate::baseline::{self, BaselineRun};
 use crate::error::Error;
+use crate::progress::ProcSample;
 use clap::Args;
 use std::process::{Command, Stdio};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Beats per unpaced run (8192 messages each with the default worker batch)
+    /// Beats per unpaced run of the default configuration (8192 messages
+    /// each); configurations with another worker batch run the same number
+    /// of messages
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     pub beats: u64,
 
     /// Beats per paced run (--rate 2), for CPU per message; 0 skips them
-    #[arg(long, value_name = "N", default_value_t = 1_000)]
+    #[arg(long, value_name = "N", default_value_t = 2_500)]
     pub paced_beats: u64,
 
     /// Rounds; each round runs every configuration once, in turn
     #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
 
-    /// Only these configurations (comma-separated names; default and the
-    /// ones named), e.g. --only checkpoints-off
+    /// Only these configurations (comma-separated names; the default always
+    /// runs), e.g. --only checkpoints-off,telemetry-off
     #[arg(long, value_name = "NAMES", value_delimiter = ',')]
     pub only: Vec<String>,
+
+    /// Afterwards, run the default configuration paced for this many
+    /// seconds and report its RSS at 10 s and at the end (0 = skip)
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub soak_secs: u64,
 }
 
-/// One configuration: a name and the flags it adds to the default run.
+/// What one configuration is.
+enum Kind {
+    /// This binary with extra flags; `worker_batch` sets the beat size.
+    Run {
+        flags: &'static [&'static str],
+        worker_batch: u64,
+        paced: bool,
+        messages_scale: f64,
+    },
+    PlainThreads,
+    Fused,
+}
+
 struct Config {
     name: &'static str,
+    kind: Kind,
+}
+
+const fn run(
     flags: &'static [&'static str],
+    worker_batch: u64,
+    paced: bool,
+    messages_scale: f64,
+) -> Kind {
+    Kind::Run {
+        flags,
+        worker_batch,
+        paced,
+        messages_scale,
+    }
 }
 
 const CONFIGS: &[Config] = &[
     Config {
         name: "default",
-        flags: &[],
+        kind: run(&[], 256, true, 1.0),
     },
     Config {
         name: "checkpoints-off",
-        flags: &["--checkpoint-interval", "0"],
+        kind: run(&["--checkpoint-interval", "0"], 256, true, 1.0),
     },
     Config {
         name: "telemetry-off",
-        flags: &["--no-telemetry"],
+        kind: run(&["--no-telemetry"], 256, true, 1.0),
+    },
+    // Batch 1 is slow: it runs the default's number of beats (1/256 of the
+    // messages) so a round stays short; msgs/s is still comparable.
+    Config {
+        name: "batch-1",
+        kind: run(
+            &[
+                "--generator-batch",
+                "1",
+                "--worker-batch",
+                "1",
+                "--logger-batch",
+                "1",
+            ],
+            1,
+            false,
+            1.0 / 256.0,
+        ),
+    },
+    Config {
+        name: "channel-1M",
+        kind: run(&["--channel-capacity", "1048576"], 256, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-64",
+        kind: run(&["--worker-batch", "64"], 64, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-1024",
+        kind: run(&["--worker-batch", "1024"], 1024, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-4096",
+        kind: run(&["--worker-batch", "4096"], 4096, true, 1.0),
+    },
+    Config {
+        name: "plain-threads",
+        kind: Kind::PlainThreads,
+    },
+    Config {
+        name: "fused-loop",
+        kind: Kind::Fused,
     },
 ];
 
@@ -65,67 +142,92 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
             args.only.is_empty() || c.name == "default" || args.only.iter().any(|o| o == c.name)
         })
         .collect();
-    let mut unpaced: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
-    let mut paced: Vec<Vec<Sample>> = vec![Vec::new(); configs.len()];
+    let default_messages = args.beats * 8192;
+    let mut unpaced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    let mut paced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
     for round in 1..=args.rounds {
         for (i, c) in configs.iter().enumerate() {
-            let s = run_child(&me, c, 0, args.beats)?;
+            let rate = match &c.kind {
+                Kind::Run {
+                    flags,
+                    worker_batch,
+                    paced: pace,
+                    messages_scale,
+                } => {
+                    let messages = (default_messages as f64 * messages_scale) as u64;
+                    let beats = (messages / (32 * worker_batch)).max(1);
+                    let s = run_child(&me, c.name, flags, 0, beats)?;
+                    if *pace && args.paced_beats > 0 {
+                        let beats = (args.paced_beats * 256 / worker_batch).max(1);
+                        let p = run_child(&me, c.name, flags, 2, beats)?;
+                        let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
+                        eprintln!(
+                            "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs",
+                            c.name
+                        );
+                        paced[i].push(cpu);
+                    }
+                    s.msgs_per_sec
+                }
+                Kind::PlainThreads => {
+                    checked(baseline::plain_threads(default_messages, 8192, 256))?
+                }
+                Kind::Fused => checked(baseline::fused(default_messages))?,
+            };
             eprintln!(
                 "round {round}: {:<18} unpaced {:>8.1} M msgs/s",
                 c.name,
-                s.msgs_per_sec / 1e6
+                rate / 1e6
             );
-            unpaced[i].push(s);
-            if args.paced_beats > 0 {
-                let s = run_child(&me, c, 2, args.paced_beats)?;
-                eprintln!(
-                    "round {round}: {:<18} paced   {:>8.2} CPU s per G msgs",
-                    c.name,
-                    cpu_per_billion(&s)
-                );
-                paced[i].push(s);
-            }
+            unpaced[i].push(rate);
         }
     }
-    let base_rate = median(unpaced[0].iter().map(|s| s.msgs_per_sec));
-    let base_cpu = median(paced[0].iter().map(cpu_per_billion));
-    println!(
-        "{:<18} {:>14} {:>9} {:>22} {:>9}",
-        "configuration", "M msgs/s", "ratio", "paced CPU s / G msgs", "ratio"
-    );
-    for (i, c) in configs.iter().enumerate() {
-        let rate = median(unpaced[i].iter().map(|s| s.msgs_per_sec));
-        let cpu = median(paced[i].iter().map(cpu_per_billion));
-        println!(
-            "{:<18} {:>14.1} {:>9.3} {:>22} {:>9}",
-            c.name,
-            rate / 1e6,
-            rate / base_rate,
-            if cpu.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{cpu:.2}")
-            },
-            if cpu.is_nan() {
-                "-".to_string()
-            } else {
-                format!("{:.3}", cpu / base_cpu)
-            },
-        );
+    print_table(args, &configs, &unpaced, &paced);
+    if args.soak_secs > 0 {
+        soak(&me, args.soak_secs)?;
     }
-    println!(
-        "(medians of {} rounds; unpaced: --rate 0 --beats {}; paced: --rate 2 --beats {})",
-        args.rounds, args.beats, args.paced_beats
-    );
     Ok(())
 }
 
-fn cpu_per_billion(s: &Sample) -> f64 {
-    s.cpu_secs / (s.messages as f64 / 1e9)
+fn checked(run: BaselineRun) -> Result<f64, Error> {
+    if run.counts != crate::message::KindCounts::closed_form(run.messages) {
+        return Err(Error::Pipeline(format!(
+            "a baseline counted wrong: {run:?}"
+        )));
+    }
+    Ok(run.msgs_per_sec())
 }
 
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut v: Vec<f64> = values.filter(|x| x.is_finite()).collect();
+fn print_table(args: &BenchArgs, configs: &[&Config], unpaced: &[Vec<f64>], paced: &[Vec<f64>]) {
+    let base_rate = median(&unpaced[0]);
+    let base_cpu = median(&paced[0]);
+    let cell = |x: f64, fmt: fn(f64) -> String| if x.is_nan() { "-".to_string() } else { fmt(x) };
+    println!(
+        "| configuration | unpaced M msgs/s | ratio to default | paced CPU s per G msgs | ratio to default |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (i, c) in configs.iter().enumerate() {
+        let rate = median(&unpaced[i]);
+        let cpu = median(&paced[i]);
+        println!(
+            "| {} | {} | {} | {} | {} |",
+            c.name,
+            cell(rate / 1e6, |x| format!("{x:.1}")),
+            cell(rate / base_rate, |x| format!("{x:.3}")),
+            cell(cpu, |x| format!("{x:.2}")),
+            cell(cpu / base_cpu, |x| format!("{x:.3}")),
+        );
+    }
+    println!(
+        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1: 1/256 of that); paced: --rate 2, {} beats of 256-message credits; CPU from the kernel's accounting of each child",
+        args.rounds,
+        args.beats * 8192,
+        args.paced_beats
+    );
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     if v.is_empty() {
         return f64::NAN;
     }
@@ -133,51 +235,109 @@ fn median(values: impl Iterator<Item = f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Runs one child in a fresh state dir; its CPU time comes from the kernel's
-/// accounting of waited-for children.
-fn run_child(me: &std::path::Path, c: &Config, rate: u64, beats: u64) -> Result<Sample, Error> {
-    let dir = tempfile::Builder::new()
+fn scratch_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
         .prefix("fizzflow-bench")
         .tempdir()
-        .map_err(|e| Error::Pipeline(format!("cannot make a scratch state dir: {e}")))?;
+        .map_err(|e| Error::Pipeline(format!("cannot make a scratch state dir: {e}")))
+}
+
+fn child(
+    me: &std::path::Path,
+    dir: &std::path::Path,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Command {
+    let mut cmd = Command::new(me);
+    cmd.args([
+        "run",
+        "--json",
+        "--no-progress",
+        "--rate",
+        &rate.to_string(),
+        "--beats",
+        &beats.to_string(),
+    ])
+    .arg("--state-dir")
+    .arg(dir)
+    .args(flags)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs one child in a fresh state dir; its CPU time comes from the kernel's
+/// accounting of waited-for children. The rate is the run's own (graph
+/// start to stop), so process start-up is not in it.
+fn run_child(
+    me: &std::path::Path,
+    name: &str,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Result<Sample, Error> {
+    let dir = scratch_dir()?;
     let cpu_before = children_cpu_secs();
-    let started = Instant::now();
-    let out = Command::new(me)
-        .args([
-            "run",
-            "--json",
-            "--no-progress",
-            "--rate",
-            &rate.to_string(),
-            "--beats",
-            &beats.to_string(),
-        ])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .args(c.flags)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
+    let out = child(me, dir.path(), flags, rate, beats)
         .output()
         .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
-    let wall = started.elapsed().as_secs_f64();
     if !out.status.success() {
         return Err(Error::Pipeline(format!(
-            "configuration {} failed ({}):\n{}",
-            c.name,
+            "configuration {name} failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         )));
     }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|e| {
-        Error::Pipeline(format!("configuration {} printed no summary: {e}", c.name))
-    })?;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Pipeline(format!("configuration {name} printed no summary: {e}")))?;
     let messages = v["messages"].as_u64().unwrap_or(0);
-    let elapsed = v["elapsed_secs"].as_f64().unwrap_or(wall);
+    let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
     Ok(Sample {
         msgs_per_sec: messages as f64 / elapsed,
         cpu_secs: children_cpu_secs() - cpu_before,
         messages,
     })
+}
+
+/// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
+fn soak(me: &std::path::Path, secs: u64) -> Result<(), Error> {
+    let dir = scratch_dir()?;
+    let beats = secs * 1000 / 2;
+    eprintln!("soak: default configuration, --rate 2 for about {secs} s");
+    let mut proc = child(me, dir.path(), &[], 2, beats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
+    let pid = proc.id();
+    let started = Instant::now();
+    let mut at_10 = None;
+    let mut last = None;
+    while proc
+        .try_wait()
+        .map_err(|e| Error::Pipeline(e.to_string()))?
+        .is_none()
+    {
+        let rss = ProcSample::read_pid(pid).map(|s| s.rss_bytes);
+        if at_10.is_none() && started.elapsed() >= Duration::from_secs(10) {
+            at_10 = rss;
+        }
+        last = rss.or(last);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    match (at_10, last) {
+        (Some(a), Some(b)) => println!(
+            "soak: RSS at 10 s {:.1} MiB, at the end ({:.0} s) {:.1} MiB, ratio {:.3}",
+            a as f64 / 1048576.0,
+            started.elapsed().as_secs_f64(),
+            b as f64 / 1048576.0,
+            b as f64 / a as f64
+        ),
+        _ => println!("soak: the run ended before 10 s; no RSS comparison"),
+    }
+    Ok(())
 }
 
 fn children_cpu_secs() -> f64 {

@@ -1,6 +1,7 @@
 //! fizzflow: a fast, exact FizzBuzz actor pipeline on steady_state.
 
 pub mod actor;
+pub mod baseline;
 pub mod bench;
 pub mod cli;
 pub mod config;

@@ -17,8 +17,17 @@ pub struct ProcSample {
 impl ProcSample {
     /// None where /proc is missing (not Linux); the line then leaves it out.
     pub fn read() -> Option<ProcSample> {
-        let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        Self::read_from("/proc/self")
+    }
+
+    /// Another process's readings (the bench watches its children).
+    pub fn read_pid(pid: u32) -> Option<ProcSample> {
+        Self::read_from(&format!("/proc/{pid}"))
+    }
+
+    fn read_from(dir: &str) -> Option<ProcSample> {
+        let statm = std::fs::read_to_string(format!("{dir}/statm")).ok()?;
+        let stat = std::fs::read_to_string(format!("{dir}/stat")).ok()?;
         Some(ProcSample {
             rss_bytes: parse_statm_rss_pages(&statm)? * page_size(),
             cpu_secs: parse_stat_cpu_ticks(&stat)? as f64 / clock_ticks_per_sec(),
