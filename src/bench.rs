@@ -253,7 +253,9 @@ fn child(
     cmd.args([
         "run",
         "--json",
-        "--no-progress",
+        "--progress",
+        "off",
+        "--no-metrics",
         "--rate",
         &rate.to_string(),
         "--beats",

@@ -1,8 +1,9 @@
 //! The command line: parsing (clap derive), checks that span flags, and the
 //! glue from flags to a pipeline run.
 
-use crate::config::{PanicSpec, PipelineConfig, StartPoint};
+use crate::config::{DelaySpec, PanicSpec, PipelineConfig, StartPoint};
 use crate::error::Error;
+use crate::progress::ProgressMode;
 use crate::{launch, report};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -126,13 +127,35 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// No once-a-second progress line on stderr
-    #[arg(long)]
+    /// Progress on stderr once a second: one line, wide (every field), or off.
+    /// On a terminal the line is rewritten in place; otherwise one line each
+    #[arg(long, value_name = "MODE", value_enum, default_value_t = ProgressMode::One)]
+    pub progress: ProgressMode,
+
+    /// Same as --progress off
+    #[arg(long, hide = true)]
     pub no_progress: bool,
+
+    /// Where fizzflow's own Prometheus metrics are served (/metrics); port 0
+    /// picks a free port (printed at start)
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9901")]
+    pub metrics_addr: SocketAddr,
+
+    /// Do not serve fizzflow's metrics
+    #[arg(long)]
+    pub no_metrics: bool,
+
+    /// Keep serving metrics this long after the run ends (for a last scrape)
+    #[arg(long, value_name = "MS", default_value_t = 0, hide = true)]
+    pub metrics_linger: u64,
 
     /// Fault injection for tests: panic in ACTOR once every N units it handles
     #[arg(long, value_name = "ACTOR:N", hide = true)]
     pub inject_panic: Vec<PanicSpec>,
+
+    /// Fault injection for tests: ACTOR (or checkpoint) sleeps MICROS per batch
+    #[arg(long, value_name = "ACTOR:MICROS", hide = true)]
+    pub inject_delay: Vec<DelaySpec>,
 
     /// Fault injection for tests: abort inside this launch's N-th checkpoint
     /// commit (1 = the launch record), after the data is written
@@ -153,6 +176,14 @@ fn parse_abort(s: &str) -> Result<u64, String> {
 }
 
 impl RunArgs {
+    pub fn progress_mode(&self) -> ProgressMode {
+        if self.no_progress {
+            ProgressMode::Off
+        } else {
+            self.progress
+        }
+    }
+
     pub fn pipeline_config(&self, start: StartPoint) -> PipelineConfig {
         PipelineConfig {
             rate_ms: self.rate,
@@ -162,6 +193,7 @@ impl RunArgs {
             logger_batch: self.logger_batch as usize,
             channel_capacity: self.channel_capacity as usize,
             inject_panic: self.inject_panic.clone(),
+            inject_delay: self.inject_delay.clone(),
             start,
         }
     }

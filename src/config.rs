@@ -82,6 +82,35 @@ impl FromStr for PanicSpec {
     }
 }
 
+/// `--inject-delay ACTOR:MICROS`: ACTOR sleeps this long per batch it
+/// handles (per commit for the checkpoint actor), to model a slow stage.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DelaySpec {
+    pub actor: String,
+    pub micros: u64,
+}
+
+impl FromStr for DelaySpec {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (actor, micros) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not ACTOR:MICROS (e.g. logger:200)"))?;
+        if actor != "checkpoint" {
+            actor
+                .parse::<ActorName>()
+                .map_err(|e| format!("{e} or checkpoint"))?;
+        }
+        let micros: u64 = micros
+            .parse()
+            .map_err(|_| format!("'{micros}' in '{s}' is not a whole number of microseconds"))?;
+        Ok(DelaySpec {
+            actor: actor.to_string(),
+            micros,
+        })
+    }
+}
+
 /// Where a launch starts: all zero for a fresh run, a checkpoint's cut for a
 /// resumed one. The generator resumes at `logger.next_expected`, the
 /// heartbeat at `beats`.
@@ -102,6 +131,7 @@ pub struct PipelineConfig {
     pub logger_batch: usize,
     pub channel_capacity: usize,
     pub inject_panic: Vec<PanicSpec>,
+    pub inject_delay: Vec<DelaySpec>,
     pub start: StartPoint,
 }
 
@@ -115,6 +145,7 @@ impl Default for PipelineConfig {
             logger_batch: 1024,
             channel_capacity: 8192,
             inject_panic: Vec::new(),
+            inject_delay: Vec::new(),
             start: StartPoint::default(),
         }
     }
@@ -147,6 +178,15 @@ impl PipelineConfig {
     /// Most output room the worker may wait for, likewise against the logger.
     pub fn worker_output_wake(&self) -> usize {
         self.channel_capacity + 1 - self.logger_wake()
+    }
+
+    /// The injected per-batch delay of `actor` ("checkpoint" included).
+    pub fn delay_for(&self, actor: &str) -> Option<std::time::Duration> {
+        self.inject_delay
+            .iter()
+            .rev()
+            .find(|d| d.actor == actor && d.micros > 0)
+            .map(|d| std::time::Duration::from_micros(d.micros))
     }
 
     pub fn panic_every(&self, actor: ActorName) -> Option<u64> {

@@ -7,6 +7,7 @@ use crate::cli::{RunArgs, log_level};
 use crate::config::{PipelineConfig, StartPoint};
 use crate::error::Error;
 use crate::live::Live;
+use crate::metrics::MetricsServer;
 use crate::pipeline::{self, RunOptions};
 use crate::record::{CheckpointRecord, Ledger, RunSettings};
 use crate::stats::Summary;
@@ -99,11 +100,31 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     }
     // The launch is on record before anything runs, so a launch killed
     // before its first checkpoint still counts.
-    let launch = Ledger::launch(previous.as_ref(), &cfg);
-    store.commit(&launch)?;
-
     let live = Arc::new(Live::default());
+    let launch = Ledger::launch(previous.as_ref(), &cfg);
+    let committing = Instant::now();
+    store.commit(&launch)?;
+    live.note_checkpoint(launch.unix_ms, committing.elapsed().as_micros() as u64);
+    live.publish(&launch.logger);
+
     install_stop_handler(&live);
+    let metrics = if args.no_metrics {
+        None
+    } else {
+        match MetricsServer::start(args.metrics_addr, live.clone(), cfg.channel_capacity) {
+            Ok(server) => {
+                eprintln!("fizzflow: metrics at http://{}/metrics", server.addr());
+                Some(server)
+            }
+            // Metrics are a convenience; the run goes on without them.
+            Err(e) => {
+                eprintln!(
+                    "fizzflow: warning: no metrics endpoint: {e} (pass --metrics-addr or --no-metrics)"
+                );
+                None
+            }
+        }
+    };
     let ledger = Ledger {
         base: launch.clone(),
         started: Instant::now(),
@@ -115,10 +136,11 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
         })),
         ledger: ledger.clone(),
         interval: Duration::from_millis(args.checkpoint_interval),
+        delay: cfg.delay_for("checkpoint"),
     };
     let opts = RunOptions {
         telemetry: !args.no_telemetry,
-        progress: !args.no_progress,
+        progress: args.progress_mode(),
     };
     let mut final_record = None;
     let outcome = pipeline::run(cfg, plan, opts, live.clone(), |state, outcome| {
@@ -147,6 +169,10 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
             "{}",
             serde_json::to_string(&summary).expect("summary serializes")
         );
+    }
+    if let Some(server) = metrics {
+        std::thread::sleep(Duration::from_millis(args.metrics_linger));
+        server.finish();
     }
     if outcome.stats.sequence_errors > 0 {
         return Err(Error::Verification {

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod launch;
 pub mod live;
 pub mod message;
+pub mod metrics;
 pub mod migrations;
 pub mod pipeline;
 pub mod probe;

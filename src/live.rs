@@ -1,20 +1,53 @@
-//! Values shared between the actors, the progress reporter and the signal
-//! handler. Everything here is advisory or monotonic; the exact totals live
-//! in the logger's steady state.
+//! Values shared between the actors, the progress reporter, the metrics
+//! endpoint and the signal handler. Everything here is advisory or
+//! monotonic (relaxed atomics, written once per batch, never per message);
+//! the exact totals live in the logger's steady state.
 
 use crate::config::ActorName;
 use crate::stats::{LoggerStats, Restarts};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+/// The pipeline's channels, for fill gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Beats,
+    Values,
+    Messages,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 3] = [Channel::Beats, Channel::Values, Channel::Messages];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Beats => "heartbeat_to_worker",
+            Channel::Values => "generator_to_worker",
+            Channel::Messages => "worker_to_logger",
+        }
+    }
+}
+
+/// Stages that write in batches, for batch-efficiency gauges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    Generator,
+    Worker,
+}
+
 #[derive(Debug, Default)]
 pub struct Live {
     stop: AtomicBool,
     worker_done: AtomicBool,
-    messages: AtomicU64,
-    batches: AtomicU64,
+    logger: [AtomicU64; 8],
     restarts: [AtomicU64; 4],
+    fill: [AtomicU64; 3],
+    /// (operations, items) per batching stage.
+    batches: [[AtomicU64; 2]; 2],
     checkpoints: AtomicU64,
+    last_checkpoint_unix_ms: AtomicU64,
+    last_commit_micros: AtomicU64,
+    msgs_per_sec: AtomicU64,
     checkpoint_error: Mutex<Option<String>>,
 }
 
@@ -37,16 +70,50 @@ impl Live {
         self.worker_done.load(Ordering::Acquire)
     }
 
-    pub fn publish(&self, stats: &LoggerStats) {
-        self.messages.store(stats.messages, Ordering::Relaxed);
-        self.batches.store(stats.batches, Ordering::Relaxed);
+    /// The logger's statistics, once per batch run.
+    pub fn publish(&self, s: &LoggerStats) {
+        let values = [
+            s.messages,
+            s.batches,
+            s.counts.fizz,
+            s.counts.buzz,
+            s.counts.fizzbuzz,
+            s.counts.value,
+            s.sequence_errors,
+            s.duplicates_dropped,
+        ];
+        for (slot, v) in self.logger.iter().zip(values) {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The logger's statistics as last published (not a consistent cut:
+    /// each field is read on its own).
+    pub fn logger(&self) -> LoggerStats {
+        let v: Vec<u64> = self
+            .logger
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect();
+        let mut s = LoggerStats {
+            messages: v[0],
+            batches: v[1],
+            ..Default::default()
+        };
+        s.counts.fizz = v[2];
+        s.counts.buzz = v[3];
+        s.counts.fizzbuzz = v[4];
+        s.counts.value = v[5];
+        s.sequence_errors = v[6];
+        s.duplicates_dropped = v[7];
+        s
     }
 
     /// (messages, batches) as last published by the logger.
     pub fn progress(&self) -> (u64, u64) {
         (
-            self.messages.load(Ordering::Relaxed),
-            self.batches.load(Ordering::Relaxed),
+            self.logger[0].load(Ordering::Relaxed),
+            self.logger[1].load(Ordering::Relaxed),
         )
     }
 
@@ -54,13 +121,63 @@ impl Live {
         self.restarts[actor.index()].store(u64::from(regeneration), Ordering::Relaxed);
     }
 
-    pub fn note_checkpoint(&self) {
-        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+    pub fn restarts(&self) -> Restarts {
+        let mut r = Restarts::default();
+        for actor in ActorName::ALL {
+            *r.get_mut(actor) = self.restarts[actor.index()].load(Ordering::Relaxed);
+        }
+        r
     }
 
-    /// Checkpoints committed by the checkpoint actor in this launch.
+    /// How many items a channel holds, as its consumer last saw it.
+    pub fn set_fill(&self, channel: Channel, items: usize) {
+        self.fill[channel as usize].store(items as u64, Ordering::Relaxed);
+    }
+
+    pub fn fill(&self, channel: Channel) -> u64 {
+        self.fill[channel as usize].load(Ordering::Relaxed)
+    }
+
+    /// One write of `items` by a batching stage.
+    pub fn note_batch(&self, stage: Stage, items: usize) {
+        let [ops, total] = &self.batches[stage as usize];
+        ops.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// (writes, items) by a batching stage so far.
+    pub fn batches(&self, stage: Stage) -> (u64, u64) {
+        let [ops, total] = &self.batches[stage as usize];
+        (ops.load(Ordering::Relaxed), total.load(Ordering::Relaxed))
+    }
+
+    /// A checkpoint was committed at `unix_ms`, taking `micros`.
+    pub fn note_checkpoint(&self, unix_ms: u64, micros: u64) {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.last_checkpoint_unix_ms
+            .store(unix_ms, Ordering::Relaxed);
+        self.last_commit_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Checkpoints committed in this launch.
     pub fn checkpoints(&self) -> u64 {
         self.checkpoints.load(Ordering::Relaxed)
+    }
+
+    /// (unix ms of the last commit, its duration in µs); (0, 0) before any.
+    pub fn last_checkpoint(&self) -> (u64, u64) {
+        (
+            self.last_checkpoint_unix_ms.load(Ordering::Relaxed),
+            self.last_commit_micros.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_msgs_per_sec(&self, rate: f64) {
+        self.msgs_per_sec.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn msgs_per_sec(&self) -> f64 {
+        f64::from_bits(self.msgs_per_sec.load(Ordering::Relaxed))
     }
 
     /// A checkpoint could not be written: remember why and stop the run,
@@ -79,13 +196,5 @@ impl Live {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-    }
-
-    pub fn restarts(&self) -> Restarts {
-        let mut r = Restarts::default();
-        for actor in ActorName::ALL {
-            *r.get_mut(actor) = self.restarts[actor.index()].load(Ordering::Relaxed);
-        }
-        r
     }
 }

@@ -6,7 +6,7 @@ use crate::config::PipelineConfig;
 use crate::error::Error;
 use crate::graph::build_graph;
 use crate::live::Live;
-use crate::progress::Reporter;
+use crate::progress::{ProgressMode, Reporter};
 use crate::stats::{LoggerStats, Restarts};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +19,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy, Debug)]
 pub struct RunOptions {
     pub telemetry: bool,
-    pub progress: bool,
+    pub progress: ProgressMode,
 }
 
 /// What a launch leaves behind: the verified totals.
@@ -48,14 +48,10 @@ pub fn run(
 
     let started = Instant::now();
     graph.start();
-    let reporter = opts
-        .progress
-        .then(|| Reporter::spawn(live.clone(), cfg.logger_batch, started));
+    let reporter = Reporter::spawn(live.clone(), cfg.clone(), opts.progress, started);
     let stopped = graph.block_until_stopped(STOP_TIMEOUT);
     let elapsed = started.elapsed().as_secs_f64();
-    if let Some(r) = reporter {
-        r.finish();
-    }
+    reporter.finish();
     stopped.map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
 
     let stats = released(

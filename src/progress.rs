@@ -1,13 +1,27 @@
-//! The once-a-second progress line on stderr, and the process readings it
-//! needs (RSS and CPU time from /proc).
+//! The once-a-second sampler: it computes the rates the progress line and
+//! the metrics endpoint show, and prints the progress line on stderr. Process
+//! and per-thread readings come from /proc.
 
-use crate::live::Live;
+use crate::config::PipelineConfig;
+use crate::live::{Channel, Live, Stage};
+use crate::record::unix_ms_now;
 use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Resident memory and CPU time of this process, from /proc/self.
+/// How much progress to print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// One short line a second
+    One,
+    /// Every field: per-stage batches, beats, process CPU
+    Wide,
+    /// Nothing until the summary
+    Off,
+}
+
+/// Resident memory and CPU time of a process, from /proc.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct ProcSample {
     pub rss_bytes: u64,
@@ -20,7 +34,7 @@ impl ProcSample {
         Self::read_from("/proc/self")
     }
 
-    /// Another process's readings (the bench watches its children).
+    /// Another process's readings (the bench and tests watch children).
     pub fn read_pid(pid: u32) -> Option<ProcSample> {
         Self::read_from(&format!("/proc/{pid}"))
     }
@@ -62,19 +76,138 @@ fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// The reporter thread; dropping `stop` (or calling [`Reporter::finish`])
-/// ends it.
+/// The pipeline's threads, by the names steady_state gives them.
+const THREADS: [(&str, &str); 4] = [
+    ("Troupe", "hb+gen"),
+    ("worker", "worker"),
+    ("logger", "logger"),
+    ("checkpoint", "ckpt"),
+];
+
+/// CPU seconds so far of each pipeline thread: (label, thread id, seconds).
+fn thread_cpu() -> Vec<(&'static str, u64, f64)> {
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        let path = task.path();
+        let Some(tid) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok())
+        else {
+            continue;
+        };
+        let (Ok(comm), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            continue;
+        };
+        if let (Some((_, label)), Some(ticks)) = (
+            THREADS
+                .iter()
+                .find(|(prefix, _)| comm.trim().starts_with(prefix)),
+            parse_stat_cpu_ticks(&stat),
+        ) {
+            out.push((*label, tid, ticks as f64 / clock_ticks_per_sec()));
+        }
+    }
+    out
+}
+
+/// CPU share per label between two readings, counting only threads seen in
+/// both (a restarted or finished thread would otherwise read as negative).
+fn thread_shares(
+    before: &[(&'static str, u64, f64)],
+    now: &[(&'static str, u64, f64)],
+    dt: f64,
+) -> Vec<(&'static str, f64)> {
+    THREADS
+        .iter()
+        .map(|(_, label)| {
+            let used: f64 = now
+                .iter()
+                .filter(|(l, _, _)| l == label)
+                .filter_map(|(_, tid, b)| {
+                    before
+                        .iter()
+                        .find(|(_, t, _)| t == tid)
+                        .map(|(_, _, a)| b - a)
+                })
+                .fold(0.0, |sum, d| sum + d); // not sum(), which starts at -0.0
+            (*label, 100.0 * used / dt)
+        })
+        .collect()
+}
+
+/// One reading, a second apart from the next.
+#[derive(Clone, Debug)]
+struct Reading {
+    at: Instant,
+    messages: u64,
+    logger_batches: u64,
+    stages: [(u64, u64); 2],
+    process: Option<ProcSample>,
+    threads: Vec<(&'static str, u64, f64)>,
+}
+
+impl Reading {
+    fn take(live: &Live) -> Reading {
+        let (messages, logger_batches) = live.progress();
+        Reading {
+            at: Instant::now(),
+            messages,
+            logger_batches,
+            stages: [live.batches(Stage::Generator), live.batches(Stage::Worker)],
+            process: ProcSample::read(),
+            threads: thread_cpu(),
+        }
+    }
+}
+
+/// The sampler thread; [`Reporter::finish`] ends it.
 pub struct Reporter {
     stop: mpsc::Sender<()>,
     handle: JoinHandle<()>,
 }
 
 impl Reporter {
-    pub fn spawn(live: Arc<Live>, logger_batch: usize, started: Instant) -> Reporter {
+    pub fn spawn(
+        live: Arc<Live>,
+        cfg: Arc<PipelineConfig>,
+        mode: ProgressMode,
+        started: Instant,
+    ) -> Reporter {
         let (stop, ticks) = mpsc::channel::<()>();
+        // SAFETY: isatty only inspects the descriptor.
+        let tty = unsafe { libc::isatty(2) } == 1;
         let handle = std::thread::Builder::new()
             .name("progress".into())
-            .spawn(move || report_loop(&live, logger_batch, started, &ticks))
+            .spawn(move || {
+                let mut last = Reading::take(&live);
+                let mut printed = false;
+                while let Err(RecvTimeoutError::Timeout) =
+                    ticks.recv_timeout(Duration::from_secs(1))
+                {
+                    let now = Reading::take(&live);
+                    let line = progress_line(&live, &cfg, mode, started, &last, &now);
+                    if mode != ProgressMode::Off {
+                        if tty {
+                            // Rewrite one status line in place on a terminal.
+                            eprint!("\r\x1b[2K{line}");
+                        } else {
+                            eprintln!("{line}");
+                        }
+                        printed = true;
+                    }
+                    last = now;
+                }
+                if tty && printed {
+                    eprintln!();
+                }
+            })
             .expect("spawn the progress thread");
         Reporter { stop, handle }
     }
@@ -85,46 +218,89 @@ impl Reporter {
     }
 }
 
-fn report_loop(live: &Live, logger_batch: usize, started: Instant, ticks: &mpsc::Receiver<()>) {
-    let mut last = (Instant::now(), live.progress(), ProcSample::read());
-    loop {
-        match ticks.recv_timeout(Duration::from_secs(1)) {
-            Err(RecvTimeoutError::Timeout) => {}
-            _ => return,
-        }
-        let now = (Instant::now(), live.progress(), ProcSample::read());
-        eprintln!("{}", progress_line(started, &last, &now, logger_batch));
-        last = now;
+fn pct(part: f64, whole: f64) -> String {
+    if whole > 0.0 {
+        format!("{:.0}%", 100.0 * part / whole)
+    } else {
+        "-".into()
     }
 }
 
-type Reading = (Instant, (u64, u64), Option<ProcSample>);
-
-fn progress_line(started: Instant, before: &Reading, now: &Reading, logger_batch: usize) -> String {
-    let dt = now.0.duration_since(before.0).as_secs_f64().max(1e-9);
-    let (msgs, batches) = now.1;
-    let d_msgs = msgs.saturating_sub(before.1.0);
-    let d_batches = batches.saturating_sub(before.1.1);
-    let fill = if d_batches > 0 {
-        format!(
-            "{:.0}%",
-            100.0 * d_msgs as f64 / d_batches as f64 / logger_batch as f64
-        )
-    } else {
-        "-".to_string()
-    };
+/// Builds the line, and stores the rate for the metrics endpoint.
+fn progress_line(
+    live: &Live,
+    cfg: &PipelineConfig,
+    mode: ProgressMode,
+    started: Instant,
+    before: &Reading,
+    now: &Reading,
+) -> String {
+    let dt = now.at.duration_since(before.at).as_secs_f64().max(1e-9);
+    let d_msgs = now.messages.saturating_sub(before.messages);
+    let rate = d_msgs as f64 / dt;
+    live.set_msgs_per_sec(rate);
+    let d_batches = now.logger_batches.saturating_sub(before.logger_batches);
     let mut line = format!(
-        "[{:>6.1}s] {} msgs  {:.1} M msgs/s  batch fill {}",
-        now.0.duration_since(started).as_secs_f64(),
-        msgs,
-        d_msgs as f64 / dt / 1e6,
-        fill
+        "[{:>6.1}s] {} msgs  {:.1} M msgs/s",
+        now.at.duration_since(started).as_secs_f64(),
+        now.messages,
+        rate / 1e6
     );
-    if let (Some(a), Some(b)) = (before.2, now.2) {
+    let cpu: Vec<String> = thread_shares(&before.threads, &now.threads, dt)
+        .into_iter()
+        .filter(|(label, _)| mode == ProgressMode::Wide || *label != "ckpt")
+        .map(|(label, share)| format!("{label} {share:.0}%"))
+        .collect();
+    line.push_str(&format!("  cpu {}", cpu.join(" ")));
+    let cap = cfg.channel_capacity as f64;
+    let fills: Vec<String> = Channel::ALL
+        .iter()
+        .map(|c| pct(live.fill(*c) as f64, cap))
+        .collect();
+    line.push_str(&format!("  fill {}", fills.join("/")));
+    line.push_str(&format!(
+        "  batch {}",
+        if d_batches > 0 {
+            pct(d_msgs as f64 / d_batches as f64, cfg.logger_batch as f64)
+        } else {
+            "-".into()
+        }
+    ));
+    let (at_ms, micros) = live.last_checkpoint();
+    if at_ms > 0 {
+        let age = unix_ms_now().saturating_sub(at_ms) as f64 / 1000.0;
         line.push_str(&format!(
-            "  rss {:.1} MiB  cpu {:.0}%",
-            b.rss_bytes as f64 / (1024.0 * 1024.0),
-            100.0 * (b.cpu_secs - a.cpu_secs) / dt
+            "  ckpt {age:.1}s ago ({:.1} ms)",
+            micros as f64 / 1000.0
+        ));
+    }
+    if let Some(p) = now.process {
+        line.push_str(&format!("  rss {:.1} MiB", p.rss_bytes as f64 / 1048576.0));
+        if let (ProgressMode::Wide, Some(a)) = (mode, before.process) {
+            line.push_str(&format!(
+                "  process cpu {:.0}%",
+                100.0 * (p.cpu_secs - a.cpu_secs) / dt
+            ));
+        }
+    }
+    if mode == ProgressMode::Wide {
+        let avg = |(ops0, items0): (u64, u64), (ops1, items1): (u64, u64)| {
+            (items1 - items0)
+                .checked_div(ops1.saturating_sub(ops0))
+                .map_or_else(|| "-".to_string(), |avg| avg.to_string())
+        };
+        line.push_str(&format!(
+            "  avg batch gen {}/{} worker {}/{} logger {}/{}  beats {}/{}",
+            avg(before.stages[0], now.stages[0]),
+            cfg.generator_batch,
+            avg(before.stages[1], now.stages[1]),
+            cfg.worker_batch,
+            d_msgs
+                .checked_div(d_batches)
+                .map_or_else(|| "-".to_string(), |avg| avg.to_string()),
+            cfg.logger_batch,
+            now.messages / cfg.beat_size(),
+            cfg.beats_target,
         ));
     }
     line
@@ -143,34 +319,53 @@ mod tests {
     }
 
     #[test]
-    fn reads_this_process() {
+    fn reads_this_process_and_its_threads() {
         let s = ProcSample::read().expect("linux /proc");
         assert!(s.rss_bytes > 0);
+        // A test thread is none of the pipeline's.
+        assert!(thread_cpu().is_empty());
+    }
+
+    fn reading(at: Instant, messages: u64, batches: u64, rss: u64) -> Reading {
+        Reading {
+            at,
+            messages,
+            logger_batches: batches,
+            stages: [(0, 0), (0, 0)],
+            process: Some(ProcSample {
+                rss_bytes: rss,
+                cpu_secs: 0.0,
+            }),
+            threads: vec![("worker", 7, 0.0)],
+        }
     }
 
     #[test]
-    fn line_shows_rate_fill_and_resources() {
+    fn line_shows_rate_fill_batches_and_resources() {
+        let live = Live::default();
+        live.set_fill(Channel::Values, 4096);
+        live.note_checkpoint(unix_ms_now(), 1500);
+        let cfg = PipelineConfig::default();
         let t0 = Instant::now();
-        let before = (
-            t0,
-            (0, 0),
-            Some(ProcSample {
-                rss_bytes: 0,
-                cpu_secs: 1.0,
-            }),
-        );
-        let now = (
-            t0 + Duration::from_secs(1),
-            (2048, 4),
-            Some(ProcSample {
-                rss_bytes: 10 * 1024 * 1024,
-                cpu_secs: 2.5,
-            }),
-        );
-        let line = progress_line(t0, &before, &now, 1024);
-        assert!(line.contains("2048 msgs"), "{line}");
-        assert!(line.contains("batch fill 50%"), "{line}");
-        assert!(line.contains("rss 10.0 MiB"), "{line}");
-        assert!(line.contains("cpu 150%"), "{line}");
+        let before = reading(t0, 0, 0, 0);
+        let mut now = reading(t0 + Duration::from_secs(1), 2048, 4, 10 * 1024 * 1024);
+        now.threads = vec![("worker", 7, 0.5), ("logger", 8, 9.0)];
+        let line = progress_line(&live, &cfg, ProgressMode::One, t0, &before, &now);
+        // The logger thread is new since `before`: no share yet, not 900%.
+        for part in [
+            "2048 msgs",
+            "batch 50%",
+            "rss 10.0 MiB",
+            "worker 50%",
+            "logger 0%",
+            "fill 0%/50%/0%",
+            "(1.5 ms)",
+        ] {
+            assert!(line.contains(part), "'{part}' in {line}");
+        }
+        assert_eq!(live.msgs_per_sec(), 2048.0);
+        let wide = progress_line(&live, &cfg, ProgressMode::Wide, t0, &before, &now);
+        assert!(wide.contains("logger 512/1024"), "{wide}");
+        assert!(wide.contains("beats 0/5000"), "{wide}");
     }
 }

@@ -202,7 +202,9 @@ impl Engine {
             "--checkpoint-interval",
             &interval.to_string(),
             "--no-telemetry",
-            "--no-progress",
+            "--progress",
+            "off",
+            "--no-metrics",
             "--json",
             "--state-dir",
             self.dir.to_str().expect("utf-8 state dir"),
@@ -487,7 +489,9 @@ impl Engine {
                 "--beats",
                 "1",
                 "--no-telemetry",
-                "--no-progress",
+                "--progress",
+                "off",
+                "--no-metrics",
             ][..],
         ] {
             let mut args: Vec<&str> = sub.to_vec();

@@ -8,6 +8,7 @@ use fizzflow::actor::checkpoint::{CheckpointPlan, CheckpointState};
 use fizzflow::config::PipelineConfig;
 use fizzflow::live::Live;
 use fizzflow::pipeline::{self, RunOptions};
+use fizzflow::progress::ProgressMode;
 use fizzflow::record::Ledger;
 use fizzflow::store::Store;
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -61,11 +62,12 @@ fn allocations_for(beats: u64) -> (u64, u64) {
             started: Instant::now(),
         },
         interval: Duration::ZERO,
+        delay: None,
     };
     let live = Arc::new(Live::default());
     let opts = RunOptions {
         telemetry: false,
-        progress: false,
+        progress: ProgressMode::Off,
     };
     let (a0, b0) = (
         ALLOCATIONS.load(Ordering::Relaxed),

@@ -24,6 +24,8 @@ pub struct CheckpointPlan {
     pub ledger: Ledger,
     /// Zero: no periodic checkpoints (the final one is still written).
     pub interval: Duration,
+    /// Fault injection: a slow disk, this much longer per commit.
+    pub delay: Option<Duration>,
 }
 
 pub async fn run(
@@ -85,10 +87,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if let Some(cut) = actor.try_take(&mut snapshots) {
             awaiting = false;
             let rec = plan.ledger.cut(&state.last, &cut, live.restarts());
+            if let Some(d) = plan.delay {
+                std::thread::sleep(d);
+            }
+            let started = Instant::now();
             match state.store.commit(&rec) {
                 Ok(()) => {
+                    live.note_checkpoint(rec.unix_ms, started.elapsed().as_micros() as u64);
                     state.last = rec;
-                    live.note_checkpoint();
                 }
                 Err(crate::error::Error::CheckpointWrite { problem, .. }) => {
                     live.fail_checkpoint(problem)

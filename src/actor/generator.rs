@@ -3,7 +3,7 @@
 
 use crate::config::{ActorName, PipelineConfig};
 use crate::fault::{self, FaultPoint};
-use crate::live::Live;
+use crate::live::{Live, Stage};
 use crate::ring;
 use std::sync::Arc;
 use steady_state::*;
@@ -49,6 +49,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let batch = cfg.generator_batch;
     let wake = cfg.generator_wake();
     let spinner = super::Spinner::new(&cfg);
+    let delay = cfg.delay_for(ActorName::Generator.as_str());
 
     // Values beyond the last credit are never needed, but the worker may
     // need more until it has spent its last one: stop only after that.
@@ -82,6 +83,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
         let sent = actor.advance_send_index(&mut tx, n).item_count();
         state.next_value += sent as u64;
+        live.note_batch(Stage::Generator, sent);
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
     }
     Ok(())
 }

@@ -45,6 +45,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         .await;
     let rate = std::time::Duration::from_millis(cfg.rate_ms);
     let mut burst = [0u64; SIGNALS_PER_BEAT];
+    let delay = cfg.delay_for(ActorName::Heartbeat.as_str());
     let mut closed = false;
 
     while actor.is_running(|| tx.mark_closed()) {
@@ -82,6 +83,9 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             let sent = actor.send_slice(&mut tx, &burst[..]).item_count();
             debug_assert_eq!(sent, SIGNALS_PER_BEAT, "room was checked");
             state.beats_sent += 1;
+            if let Some(d) = delay {
+                std::thread::sleep(d);
+            }
         }
         super::back_off_if_stopping(actor.is_liveliness_stop_requested() && beats == 0);
     }

@@ -5,7 +5,7 @@
 
 use crate::config::{ActorName, PipelineConfig};
 use crate::fault::{self, FaultPoint};
-use crate::live::Live;
+use crate::live::{Channel, Live};
 use crate::message::FizzBuzzMsg;
 use crate::ring;
 use crate::stats::LoggerStats;
@@ -59,6 +59,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let wake = cfg.logger_wake();
     let beat = cfg.beat_size();
     let spinner = super::Spinner::new(&cfg);
+    let delay = cfg.delay_for(ActorName::Logger.as_str());
     let mut shutdown_requested = false;
 
     while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
@@ -89,6 +90,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             );
         }
         let avail = actor.avail_units(&mut rx);
+        live.set_fill(Channel::Messages, avail);
         // Whole batches while they are there; a partial one only when the
         // wait ended without a whole batch (idle, or the end of the run).
         let mut n = if avail >= batch {
@@ -121,6 +123,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             }
             actor.advance_take_index(&mut rx, n);
             live.publish(&stats);
+            if let Some(d) = delay {
+                // Per batch, as a slow consumer would be.
+                std::thread::sleep(d * n.div_ceil(batch) as u32);
+            }
         } else if rx.is_closed_and_empty() && !shutdown_requested {
             // Everything the last beat credited has been counted.
             shutdown_requested = true;

@@ -4,7 +4,7 @@
 
 use crate::config::{ActorName, PipelineConfig};
 use crate::fault::{self, FaultPoint};
-use crate::live::Live;
+use crate::live::{Channel, Live, Stage};
 use crate::message::{FizzBuzzMsg, classify_into};
 use crate::ring;
 use std::sync::Arc;
@@ -56,9 +56,11 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let (input_wake, output_wake) = (cfg.worker_input_wake(), cfg.worker_output_wake());
     let mut finished = false;
     let spinner = super::Spinner::new(&cfg);
+    let delay = cfg.delay_for(ActorName::Worker.as_str());
 
     while actor.is_running(|| finished && tx.mark_closed()) {
         let signals = actor.avail_units(&mut beats);
+        live.set_fill(Channel::Beats, signals);
         if signals > 0 {
             state.owed += signals as u64 * credit;
             actor.advance_take_index(&mut beats, signals);
@@ -101,6 +103,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             super::back_off_if_stopping(actor.is_liveliness_stop_requested());
             continue;
         }
+        live.set_fill(Channel::Values, src.0.len() + src.1.len());
         ring::zip_parts(src, dst, n, classify_into);
         let sent = actor.advance_send_index(&mut tx, n).item_count();
         debug_assert_eq!(sent, n);
@@ -113,6 +116,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         actor.advance_take_index(&mut values, n);
         state.owed -= n as u64;
         state.processed += n as u64;
+        live.note_batch(Stage::Worker, n);
+        if let Some(d) = delay {
+            std::thread::sleep(d);
+        }
     }
     Ok(())
 }

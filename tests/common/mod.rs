@@ -45,7 +45,10 @@ pub fn fizzflow(args: &[&str]) -> Command {
         Some(&"stats") | Some(&"torture") | Some(&"bench")
     );
     if is_run && !args.contains(&"--help") {
-        cmd.arg("--no-telemetry").arg("--no-progress");
+        cmd.arg("--no-telemetry")
+            .arg("--progress")
+            .arg("off")
+            .arg("--no-metrics");
     }
     cmd.env_remove("FIZZFLOW_STATE_DIR")
         .stdin(Stdio::null())
@@ -88,6 +91,27 @@ pub fn wait_with_deadline(mut child: Child, limit: Duration) -> Finished {
         stdout: out_reader.join().unwrap_or_default(),
         stderr: err_reader.join().unwrap_or_default(),
     }
+}
+
+/// As [`wait_with_deadline`], also sampling the child's resident memory;
+/// returns the highest sample.
+pub fn wait_watching_rss(child: Child, limit: Duration) -> (Finished, u64) {
+    let pid = child.id();
+    let peak = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let watching = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (p, w) = (peak.clone(), watching.clone());
+    let watcher = std::thread::spawn(move || {
+        while w.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Some(s) = fizzflow::progress::ProcSample::read_pid(pid) {
+                p.fetch_max(s.rss_bytes, std::sync::atomic::Ordering::Relaxed);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    });
+    let done = wait_with_deadline(child, limit);
+    watching.store(false, std::sync::atomic::Ordering::Relaxed);
+    let _ = watcher.join();
+    (done, peak.load(std::sync::atomic::Ordering::Relaxed))
 }
 
 /// Runs fizzflow to the end; a run without `--state-dir` gets a throwaway one.
