@@ -3,6 +3,7 @@
 pub mod actor;
 pub mod baseline;
 pub mod bench;
+pub mod child;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -5,12 +5,12 @@
 //! hidden — and treats a crashed child as a damaged file. Without a known
 //! fizzflow binary (the library's own unit tests), it reads in-process.
 
+use crate::child::{WaitError, wait_bounded};
 use crate::store::{Inspection, Problem, read_and_exercise};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The hidden subcommand the child runs.
 pub const SUBCOMMAND: &str = "probe-checkpoint";
@@ -40,7 +40,7 @@ pub fn probe(copy: &Path) -> Result<Inspection, Problem> {
 }
 
 fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
-    let mut child = Command::new(exe)
+    let child = Command::new(exe)
         .arg(SUBCOMMAND)
         .arg(copy)
         .stdin(Stdio::null())
@@ -53,38 +53,18 @@ fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
                 exe.display()
             ))
         })?;
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        let _ = out.read_to_end(&mut v);
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + LIMIT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                let why = format!("is damaged (reading it did not finish within {LIMIT:?})");
-                return Err(Problem::Damaged(why));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(2)),
-            Err(e) => return Err(Problem::Io(format!("cannot be checked: {e}"))),
+    let done = match wait_bounded(child, LIMIT) {
+        Ok(done) => done,
+        Err(WaitError::TimedOut(_)) => {
+            return Err(Problem::Damaged(format!(
+                "is damaged (reading it did not finish within {LIMIT:?})"
+            )));
         }
+        Err(WaitError::Io(e)) => return Err(Problem::Io(format!("cannot be checked: {e}"))),
     };
-    let (out, err) = (
-        out.join().unwrap_or_default(),
-        err.join().unwrap_or_default(),
-    );
+    let (status, out, err) = (done.status, done.stdout, done.stderr);
     match status.code() {
-        Some(0) => serde_json::from_slice(&out)
+        Some(0) => serde_json::from_str(&out)
             .map_err(|e| Problem::Io(format!("cannot be checked (probe output: {e})"))),
         Some(DAMAGED) => Err(Problem::Damaged(err.trim().to_string())),
         Some(IO_FAILED) => Err(Problem::Io(err.trim().to_string())),

@@ -14,6 +14,7 @@
 //! Exit code 0 only if every invariant held. The seed is printed; passing it
 //! again (`--seed` or FIZZFLOW_TORTURE_SEED) replays the same faults.
 
+use crate::child::{Finished, WaitError, wait_bounded};
 use crate::error::Error;
 use crate::message::KindCounts;
 use crate::record::CheckpointRecord;
@@ -21,7 +22,6 @@ use crate::store;
 use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -66,12 +66,6 @@ impl Rng {
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
-}
-
-struct Finished {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
 }
 
 /// Longest any single child may take before the torture counts it as hung.
@@ -718,37 +712,9 @@ fn same_bytes(path: &Path, expected: &[u8], what: &str) -> Result<(), String> {
     }
 }
 
-fn wait(mut child: Child) -> Result<Finished, String> {
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + CHILD_LIMIT;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(format!(
-                "a child hung for {CHILD_LIMIT:?}: {}",
-                err.join().unwrap_or_default()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    Ok(Finished {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+fn wait(child: Child) -> Result<Finished, String> {
+    wait_bounded(child, CHILD_LIMIT).map_err(|e| match e {
+        WaitError::TimedOut(stderr) => format!("a child hung for {CHILD_LIMIT:?}: {stderr}"),
+        WaitError::Io(e) => e.to_string(),
     })
 }

@@ -51,8 +51,9 @@ fn check(delay: &str, beats: &str) {
 
 #[test]
 fn a_slow_logger_holds_everyone_back_without_buffering() {
-    // 200 µs per 1024-message batch: ~5 M msgs/s, a hundredth of full speed.
-    check("logger:200", "400");
+    // 300 µs per 1024-message batch: ~3.4 M msgs/s, about a hundredth of
+    // what a release build does unhindered.
+    check("logger:300", "400");
 }
 
 #[test]

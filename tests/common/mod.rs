@@ -3,9 +3,8 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use serde_json::Value;
-use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fizzflow");
 
@@ -59,37 +58,17 @@ pub fn fizzflow(args: &[&str]) -> Command {
 
 /// Waits for `child` until `limit`, killing it and failing the test if it
 /// is still running then.
-pub fn wait_with_deadline(mut child: Child, limit: Duration) -> Finished {
-    let deadline = Instant::now() + limit;
-    // Drain the pipes on their own threads so a chatty child cannot block.
-    let mut out = child.stdout.take().expect("piped stdout");
-    let mut err = child.stderr.take().expect("piped stderr");
-    let out_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
+pub fn wait_with_deadline(child: Child, limit: Duration) -> Finished {
+    match fizzflow::child::wait_bounded(child, limit) {
+        Ok(done) => Finished {
+            status: done.status,
+            stdout: done.stdout,
+            stderr: done.stderr,
+        },
+        Err(fizzflow::child::WaitError::TimedOut(stderr)) => {
+            panic!("fizzflow did not finish within {limit:?}; stderr:\n{stderr}")
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            let stderr = err_reader.join().unwrap_or_default();
-            panic!("fizzflow did not finish within {limit:?}; stderr:\n{stderr}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Finished {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
+        Err(fizzflow::child::WaitError::Io(e)) => panic!("cannot wait for fizzflow: {e}"),
     }
 }
 
