@@ -21,27 +21,29 @@ cargo build --release --quiet
 (cd "$ref_src" && CARGO_TARGET_DIR="$ref_target" cargo build --release --quiet)
 ref_bin="$ref_target/release/performant"
 ff_bin=target/release/fizzflow
-flags=(--rate 0 --beats 150000 --no-progress --checkpoint-interval 1000)
+flags=(--rate 0 --beats 150000 --progress off --no-metrics --checkpoint-interval 1000)
 [ "$telemetry" = off ] && flags+=(--no-telemetry)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 now() { date +%s.%N; }
+# rate MESSAGES T0 T1 → messages per second
+rate() { awk -v m="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", m / (b - a) }'; }
 ref_rates=() ff_rates=()
 for i in $(seq 1 "$runs"); do
   t0=$(now)
   total=$(cd "$work" && "$ref_bin" --rate 2 --beats 2500 2>&1 | sed -n 's/.*Logger shutting down. Total: \([0-9]*\).*/\1/p' | tail -1)
   t1=$(now)
-  ref_rates+=("$(echo "$total / ($t1 - $t0)" | bc -l)")
+  ref_rates+=("$(rate "$total" "$t0" "$t1")")
   t0=$(now)
   msgs=$("$ff_bin" run --state-dir "$work/ff$i" "${flags[@]}" --json 2>/dev/null | sed -n 's/.*"messages":\([0-9]*\).*/\1/p')
   t1=$(now)
-  ff_rates+=("$(echo "$msgs / ($t1 - $t0)" | bc -l)")
-  printf 'run %d: reference %6.1f M msgs/s (%d msgs)   fizzflow %6.1f M msgs/s (%d msgs)\n' \
-    "$i" "$(echo "${ref_rates[-1]} / 1000000" | bc -l)" "$total" "$(echo "${ff_rates[-1]} / 1000000" | bc -l)" "$msgs"
+  ff_rates+=("$(rate "$msgs" "$t0" "$t1")")
+  awk -v i="$i" -v r="${ref_rates[-1]}" -v t="$total" -v f="${ff_rates[-1]}" -v m="$msgs" \
+    'BEGIN { printf "run %d: reference %6.1f M msgs/s (%d msgs)   fizzflow %6.1f M msgs/s (%d msgs)\n", i, r / 1e6, t, f / 1e6, m }'
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ref_med=$(median "${ref_rates[@]}")
 ff_med=$(median "${ff_rates[@]}")
-printf 'median: reference %.1f M msgs/s, fizzflow %.1f M msgs/s (telemetry %s), ratio %.2f\n' \
-  "$(echo "$ref_med / 1000000" | bc -l)" "$(echo "$ff_med / 1000000" | bc -l)" "$telemetry" "$(echo "$ff_med / $ref_med" | bc -l)"
+awk -v r="$ref_med" -v f="$ff_med" -v t="$telemetry" \
+  'BEGIN { printf "median: reference %.1f M msgs/s, fizzflow %.1f M msgs/s (telemetry %s), ratio %.2f\n", r / 1e6, f / 1e6, t, f / r }'
