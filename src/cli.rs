@@ -46,16 +46,32 @@ pub enum Command {
     Torture(crate::torture::TortureArgs),
 }
 
+/// `--state-dir`, shared by the commands that use one.
 #[derive(Args, Debug, Clone)]
-pub struct StatsArgs {
-    /// State directory holding checkpoints.redb
+pub struct StateDirArg {
+    /// State directory: its checkpoints.redb holds the lifetime totals, and a
+    /// relaunch resumes from it
     #[arg(
-        long,
+        long = "state-dir",
         value_name = "DIR",
         env = "FIZZFLOW_STATE_DIR",
-        default_value = "fizzflow-state"
+        default_value = "fizzflow-state",
+        value_parser = parse_state_dir
     )]
-    pub state_dir: PathBuf,
+    pub dir: PathBuf,
+}
+
+fn parse_state_dir(s: &str) -> Result<PathBuf, String> {
+    if s.trim().is_empty() {
+        return Err("the state dir must not be empty".into());
+    }
+    Ok(PathBuf::from(s))
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub state: StateDirArg,
 
     /// Print one JSON object instead of the table
     #[arg(long)]
@@ -93,15 +109,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
     pub channel_capacity: u64,
 
-    /// State directory: its checkpoints.redb holds the lifetime totals, and a
-    /// relaunch resumes from it
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "FIZZFLOW_STATE_DIR",
-        default_value = "fizzflow-state"
-    )]
-    pub state_dir: PathBuf,
+    #[command(flatten)]
+    pub state: StateDirArg,
 
     /// Milliseconds between checkpoints; 0 = only at the start and the end
     #[arg(long, value_name = "MS", default_value_t = 1000)]

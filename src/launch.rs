@@ -88,8 +88,8 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     );
     let _ = steady_state::init_logging(level, None);
 
-    let _lock = DirLock::acquire(&args.state_dir)?;
-    let (mut store, previous) = Store::open(&args.state_dir, args.checkpoint_history)?;
+    let _lock = DirLock::acquire(&args.state.dir)?;
+    let (mut store, previous) = Store::open(&args.state.dir, args.checkpoint_history)?;
     if let Some(n) = args.inject_abort {
         store.abort_inside_commit(n);
     }
@@ -146,7 +146,7 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     let outcome = pipeline::run(cfg, plan, opts, live.clone(), |state, outcome| {
         if let Some(why) = live.checkpoint_error() {
             return Err(Error::CheckpointWrite {
-                path: crate::store::checkpoint_path(&args.state_dir),
+                path: crate::store::checkpoint_path(&args.state.dir),
                 problem: why,
             });
         }

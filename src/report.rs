@@ -23,7 +23,7 @@ struct StatsJson {
 }
 
 pub fn stats(args: &StatsArgs) -> Result<(), Error> {
-    let dir = &args.state_dir;
+    let dir = &args.state.dir;
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NoCheckpoint {

@@ -55,6 +55,11 @@ fn unknown_actor_in_inject_panic() {
 }
 
 #[test]
+fn empty_state_dir() {
+    rejected(&["--state-dir", ""], "must not be empty");
+}
+
+#[test]
 fn unknown_flag() {
     rejected(&["--rates", "3"], "--rates");
 }
