@@ -7,13 +7,7 @@ use std::time::Duration;
 
 fn check(args: &[&str], beats: u64, worker_batch: u64) {
     let done = run(args, Duration::from_secs(120));
-    assert!(
-        done.status.success(),
-        "exit {:?}\n{}",
-        done.status,
-        done.stderr
-    );
-    let v = done.json();
+    let v = done.success_json();
     assert_eq!(field(&v, "beats"), beats);
     assert_eq!(field(&v, "beats_target"), beats);
     assert_closed_form(&v);

@@ -19,13 +19,7 @@ fn survives(spec: &str, actor: &str) {
         ],
         Duration::from_secs(120),
     );
-    assert!(
-        done.status.success(),
-        "exit {:?}\n{}",
-        done.status,
-        done.stderr
-    );
-    let v = done.json();
+    let v = done.success_json();
     assert!(
         v["restarts"][actor].as_u64().unwrap_or(0) > 0,
         "{actor} never restarted: {v}"
@@ -75,13 +69,7 @@ fn all_actors_panicking_at_once() {
         ],
         Duration::from_secs(120),
     );
-    assert!(
-        done.status.success(),
-        "exit {:?}\n{}",
-        done.status,
-        done.stderr
-    );
-    let v = done.json();
+    let v = done.success_json();
     for actor in ["heartbeat", "generator", "worker", "logger"] {
         assert!(
             v["restarts"][actor].as_u64().unwrap_or(0) > 0,

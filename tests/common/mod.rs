@@ -23,6 +23,17 @@ pub fn state_dir() -> tempfile::TempDir {
 }
 
 impl Finished {
+    /// The JSON summary of a run that must have exited 0.
+    pub fn success_json(&self) -> Value {
+        assert!(
+            self.status.success(),
+            "exit {:?}\n{}",
+            self.status,
+            self.stderr
+        );
+        self.json()
+    }
+
     pub fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
             panic!(
