@@ -1,6 +1,7 @@
 //! The hot path allocates nothing per message or per batch: a run of 10 M
-//! messages through the real generator → worker → logger graph allocates no
-//! more than a run of 1 M (graph set-up is the same for both).
+//! messages through the real generator → worker → logger graph allocates as
+//! much as a run of 1 M (graph set-up is the same for both), give or take a
+//! few allocations when a loaded machine makes actors park more often.
 //!
 //! One test in its own binary, so no other test's allocations are counted.
 
@@ -99,11 +100,14 @@ fn ten_times_the_messages_allocate_no_more() {
         "1 M messages: {} allocations, {} bytes; 10 M: {} allocations, {} bytes",
         small.0, small.1, large.0, large.1
     );
-    // Per message or per batch would be ≥ 9 M (or 9 000 batches) more.
-    // Set-up varies by a few allocations from run to run (thread start-up,
-    // scheduling); a few dozen is the slack, not a per-batch cost.
+    // Per message would be 9 M more, per batch about 8 800 more (10 M vs 1 M
+    // messages in 1024-message batches). On a quiet machine the two runs
+    // allocate exactly the same; on a loaded one actors park more often, and
+    // a park inside steady_state's async waits can allocate a little. So the
+    // bound is well under one allocation per batch, not zero.
+    let extra_batches = (1221 - 122) * 8;
     assert!(
-        large.0 <= small.0 + 64,
-        "allocations grew with messages: {small:?} → {large:?}"
+        large.0 < small.0 + extra_batches / 4,
+        "allocations grew with the work: {small:?} → {large:?}"
     );
 }
