@@ -18,8 +18,8 @@ pub struct LoggerStats {
 }
 
 impl LoggerStats {
-    /// A logger that starts at `position` with nothing counted: used by
-    /// tests and by a fresh state.
+    /// A logger that expects `position` next, with nothing counted yet
+    /// (tests use it to start mid-sequence).
     pub fn starting_at(position: u64) -> Self {
         LoggerStats {
             next_expected: position,
