@@ -102,9 +102,8 @@ pub fn run(args: &RunArgs) -> Result<(), Error> {
     // before its first checkpoint still counts.
     let live = Arc::new(Live::default());
     let launch = Ledger::launch(previous.as_ref(), &cfg);
-    let committing = Instant::now();
-    store.commit(&launch)?;
-    live.note_checkpoint(launch.unix_ms, committing.elapsed().as_micros() as u64);
+    let took = store.commit(&launch)?;
+    live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
 
     install_stop_handler(&live);

@@ -151,8 +151,9 @@ impl Live {
         (ops.load(Ordering::Relaxed), total.load(Ordering::Relaxed))
     }
 
-    /// A checkpoint was committed at `unix_ms`, taking `micros`.
-    pub fn note_checkpoint(&self, unix_ms: u64, micros: u64) {
+    /// A checkpoint was committed at `unix_ms`, taking `took`.
+    pub fn note_checkpoint(&self, unix_ms: u64, took: std::time::Duration) {
+        let micros = took.as_micros() as u64;
         self.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.last_checkpoint_unix_ms
             .store(unix_ms, Ordering::Relaxed);

@@ -344,7 +344,7 @@ mod tests {
     fn line_shows_rate_fill_batches_and_resources() {
         let live = Live::default();
         live.set_fill(Channel::Values, 4096);
-        live.note_checkpoint(unix_ms_now(), 1500);
+        live.note_checkpoint(unix_ms_now(), Duration::from_micros(1500));
         let cfg = PipelineConfig::default();
         let t0 = Instant::now();
         let before = reading(t0, 0, 0, 0);

@@ -354,7 +354,9 @@ impl Store {
 
     /// Commits one record durably (fsync) in one transaction and drops the
     /// records older than the newest `keep`.
-    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<(), Error> {
+    /// Returns how long the commit took, fsync included.
+    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<std::time::Duration, Error> {
+        let started = std::time::Instant::now();
         let fail = |e: String| Error::CheckpointWrite {
             path: self.path.clone(),
             problem: e,
@@ -385,7 +387,7 @@ impl Store {
             std::process::abort();
         }
         txn.commit().map_err(|e| fail(e.to_string()))?;
-        Ok(())
+        Ok(started.elapsed())
     }
 }
 

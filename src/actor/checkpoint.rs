@@ -90,10 +90,9 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             if let Some(d) = plan.delay {
                 std::thread::sleep(d);
             }
-            let started = Instant::now();
             match state.store.commit(&rec) {
-                Ok(()) => {
-                    live.note_checkpoint(rec.unix_ms, started.elapsed().as_micros() as u64);
+                Ok(took) => {
+                    live.note_checkpoint(rec.unix_ms, took);
                     state.last = rec;
                 }
                 Err(crate::error::Error::CheckpointWrite { problem, .. }) => {
