@@ -154,15 +154,16 @@ struct Reading {
 }
 
 impl Reading {
-    fn take(live: &Live) -> Reading {
+    /// `with_proc`: also read /proc (only the printed line needs it).
+    fn take(live: &Live, with_proc: bool) -> Reading {
         let (messages, logger_batches) = live.progress();
         Reading {
             at: Instant::now(),
             messages,
             logger_batches,
             stages: [live.batches(Stage::Generator), live.batches(Stage::Worker)],
-            process: ProcSample::read(),
-            threads: thread_cpu(),
+            process: if with_proc { ProcSample::read() } else { None },
+            threads: if with_proc { thread_cpu() } else { Vec::new() },
         }
     }
 }
@@ -186,14 +187,18 @@ impl Reporter {
         let handle = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
-                let mut last = Reading::take(&live);
+                let printing = mode != ProgressMode::Off;
+                let mut last = Reading::take(&live, printing);
                 let mut printed = false;
                 while let Err(RecvTimeoutError::Timeout) =
                     ticks.recv_timeout(Duration::from_secs(1))
                 {
-                    let now = Reading::take(&live);
-                    let line = progress_line(&live, &cfg, mode, started, &last, &now);
-                    if mode != ProgressMode::Off {
+                    let now = Reading::take(&live, printing);
+                    if !printing {
+                        // Only the metrics endpoint's rate gauge is wanted.
+                        live.set_msgs_per_sec(rate(&last, &now));
+                    } else {
+                        let line = progress_line(&live, &cfg, mode, started, &last, &now);
                         if tty {
                             // Rewrite one status line in place on a terminal.
                             eprint!("\r\x1b[2K{line}");
@@ -218,6 +223,12 @@ impl Reporter {
     }
 }
 
+/// Messages per second between two readings.
+fn rate(before: &Reading, now: &Reading) -> f64 {
+    let dt = now.at.duration_since(before.at).as_secs_f64().max(1e-9);
+    now.messages.saturating_sub(before.messages) as f64 / dt
+}
+
 fn pct(part: f64, whole: f64) -> String {
     if whole > 0.0 {
         format!("{:.0}%", 100.0 * part / whole)
@@ -237,7 +248,7 @@ fn progress_line(
 ) -> String {
     let dt = now.at.duration_since(before.at).as_secs_f64().max(1e-9);
     let d_msgs = now.messages.saturating_sub(before.messages);
-    let rate = d_msgs as f64 / dt;
+    let rate = rate(before, now);
     live.set_msgs_per_sec(rate);
     let d_batches = now.logger_batches.saturating_sub(before.logger_batches);
     let mut line = format!(
