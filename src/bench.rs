@@ -26,9 +26,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
     pub rounds: u64,
 
-    /// Only these configurations (comma-separated names; the default always
-    /// runs), e.g. --only checkpoints-off,telemetry-off
-    #[arg(long, value_name = "NAMES", value_delimiter = ',')]
+    /// Only these configurations, comma-separated (the default always runs
+    /// too), e.g. --only checkpoints-off,telemetry-off
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(CONFIG_NAMES))]
     pub only: Vec<String>,
 
     /// Afterwards, run the default configuration paced for this many
@@ -54,6 +54,20 @@ struct Config {
     name: &'static str,
     kind: Kind,
 }
+
+/// The names `--only` accepts, in the order of [`CONFIGS`].
+const CONFIG_NAMES: [&str; 10] = [
+    "default",
+    "checkpoints-off",
+    "telemetry-off",
+    "batch-1",
+    "channel-1M",
+    "worker-batch-64",
+    "worker-batch-1024",
+    "worker-batch-4096",
+    "plain-threads",
+    "fused-loop",
+];
 
 const fn run(
     flags: &'static [&'static str],
@@ -162,10 +176,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
                         let beats = (args.paced_beats * 256 / worker_batch).max(1);
                         let p = run_child(&me, c.name, flags, 2, beats)?;
                         let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
-                        eprintln!(
+                        note(&format!(
                             "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs",
                             c.name
-                        );
+                        ));
                         paced[i].push(cpu);
                     }
                     s.msgs_per_sec
@@ -175,17 +189,19 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
                 }
                 Kind::Fused => checked(baseline::fused(default_messages))?,
             };
-            eprintln!(
+            note(&format!(
                 "round {round}: {:<18} unpaced {:>8.1} M msgs/s",
                 c.name,
                 rate / 1e6
-            );
+            ));
             unpaced[i].push(rate);
         }
     }
-    print_table(args, &configs, &unpaced, &paced);
+    let table = table(args, &configs, &unpaced, &paced);
+    crate::output::report("bench table", crate::output::stdout_text(&table))?;
     if args.soak_secs > 0 {
-        soak(&me, args.soak_secs)?;
+        let line = soak(&me, args.soak_secs)?;
+        crate::output::report("soak result", crate::output::stdout_line(&line))?;
     }
     Ok(())
 }
@@ -199,18 +215,30 @@ fn checked(run: BaselineRun) -> Result<f64, Error> {
     Ok(run.msgs_per_sec())
 }
 
-fn print_table(args: &BenchArgs, configs: &[&Config], unpaced: &[Vec<f64>], paced: &[Vec<f64>]) {
+/// Progress of the bench on stderr.
+fn note(line: &str) {
+    let _ = crate::output::stderr_line(line);
+}
+
+fn table(
+    args: &BenchArgs,
+    configs: &[&Config],
+    unpaced: &[Vec<f64>],
+    paced: &[Vec<f64>],
+) -> String {
+    use std::fmt::Write as _;
     let base_rate = median(&unpaced[0]);
     let base_cpu = median(&paced[0]);
     let cell = |x: f64, fmt: fn(f64) -> String| if x.is_nan() { "-".to_string() } else { fmt(x) };
-    println!(
-        "| configuration | unpaced M msgs/s | ratio to default | paced CPU s per G msgs | ratio to default |"
+    let mut out = String::new();
+    out.push_str(
+        "| configuration | unpaced M msgs/s | ratio to default | paced CPU s per G msgs | ratio to default |\n|---|---:|---:|---:|---:|\n",
     );
-    println!("|---|---:|---:|---:|---:|");
     for (i, c) in configs.iter().enumerate() {
         let rate = median(&unpaced[i]);
         let cpu = median(&paced[i]);
-        println!(
+        let _ = writeln!(
+            out,
             "| {} | {} | {} | {} | {} |",
             c.name,
             cell(rate / 1e6, |x| format!("{x:.1}")),
@@ -219,12 +247,14 @@ fn print_table(args: &BenchArgs, configs: &[&Config], unpaced: &[Vec<f64>], pace
             cell(cpu / base_cpu, |x| format!("{x:.3}")),
         );
     }
-    println!(
+    let _ = writeln!(
+        out,
         "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; CPU from the kernel's accounting of each child",
         args.rounds,
         args.beats * 8192,
         args.paced_beats
     );
+    out
 }
 
 fn median(values: &[f64]) -> f64 {
@@ -305,10 +335,12 @@ fn run_child(
 }
 
 /// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
-fn soak(me: &std::path::Path, secs: u64) -> Result<(), Error> {
+fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
     let dir = scratch_dir()?;
     let beats = secs * 1000 / 2;
-    eprintln!("soak: default configuration, --rate 2 for about {secs} s");
+    note(&format!(
+        "soak: default configuration, --rate 2 for about {secs} s"
+    ));
     let mut proc = child(me, dir.path(), &[], 2, beats)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -330,17 +362,16 @@ fn soak(me: &std::path::Path, secs: u64) -> Result<(), Error> {
         last = rss.or(last);
         std::thread::sleep(Duration::from_millis(250));
     }
-    match (at_10, last) {
-        (Some(a), Some(b)) => println!(
+    Ok(match (at_10, last) {
+        (Some(a), Some(b)) => format!(
             "soak: RSS at 10 s {:.1} MiB, at the end ({:.0} s) {:.1} MiB, ratio {:.3}",
             a as f64 / 1048576.0,
             started.elapsed().as_secs_f64(),
             b as f64 / 1048576.0,
             b as f64 / a as f64
         ),
-        _ => println!("soak: the run ended before 10 s; no RSS comparison"),
-    }
-    Ok(())
+        _ => "soak: the run ended before 10 s; no RSS comparison".to_string(),
+    })
 }
 
 fn children_cpu_secs() -> f64 {
@@ -349,4 +380,15 @@ fn children_cpu_secs() -> f64 {
     unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_accepts_the_configuration_names() {
+        let names: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
+        assert_eq!(names, CONFIG_NAMES);
+    }
 }

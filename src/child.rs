@@ -1,8 +1,11 @@
 //! Waiting for a child process with a deadline, its pipes drained on their
-//! own threads so a chatty child cannot block on a full pipe.
+//! own threads so a chatty child cannot block on a full pipe; optionally
+//! telling the caller the moment the child prints a given line.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ExitStatus};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 pub struct Finished {
@@ -11,7 +14,7 @@ pub struct Finished {
     pub stderr: String,
 }
 
-/// Why [`wait_bounded`] gave up.
+/// Why a wait gave up.
 #[derive(Debug)]
 pub enum WaitError {
     /// Still running at the deadline; it was killed. Its stderr so far.
@@ -19,45 +22,92 @@ pub enum WaitError {
     Io(std::io::Error),
 }
 
-/// Waits for `child` (stdout and stderr piped) until `limit`, killing it if
-/// it is still running then.
-pub fn wait_bounded(mut child: Child, limit: Duration) -> Result<Finished, WaitError> {
-    let drain = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
+/// A running child whose output is being collected.
+pub struct Watched {
+    child: Child,
+    stdout: JoinHandle<String>,
+    stderr: JoinHandle<String>,
+    marker: mpsc::Receiver<()>,
+    marked: bool,
+}
+
+impl Watched {
+    /// Starts draining `child`'s piped stdout and stderr. Each stderr line
+    /// that starts with `marker` is announced to [`Watched::wait_for_marker`].
+    pub fn new(mut child: Child, marker: Option<&'static str>) -> Watched {
+        let out = child.stdout.take();
+        let stdout = std::thread::spawn(move || {
             let mut s = String::new();
-            if let Some(mut p) = pipe {
+            if let Some(mut p) = out {
                 let _ = p.read_to_string(&mut s);
             }
             s
+        });
+        let err = child.stderr.take();
+        let (seen, marker_rx) = mpsc::channel();
+        let stderr = std::thread::spawn(move || {
+            let mut s = String::new();
+            let Some(p) = err else { return s };
+            let mut lines = BufReader::new(p);
+            let mut line = String::new();
+            while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                if marker.is_some_and(|m| line.starts_with(m)) {
+                    let _ = seen.send(());
+                }
+                s.push_str(&line);
+                line.clear();
+            }
+            s
+        });
+        Watched {
+            child,
+            stdout,
+            stderr,
+            marker: marker_rx,
+            marked: false,
+        }
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// True once the marker line has been printed; false if it was not
+    /// printed within `limit` (or the child ended without printing it).
+    pub fn wait_for_marker(&mut self, limit: Duration) -> bool {
+        self.marked = self.marked || self.marker.recv_timeout(limit).is_ok();
+        self.marked
+    }
+
+    /// Whether the child is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Waits until the child ends or `limit` passes (then it is killed).
+    pub fn wait(mut self, limit: Duration) -> Result<Finished, WaitError> {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().map_err(WaitError::Io)? {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(WaitError::TimedOut(self.stderr.join().unwrap_or_default()));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        Ok(Finished {
+            status,
+            stdout: self.stdout.join().unwrap_or_default(),
+            stderr: self.stderr.join().unwrap_or_default(),
         })
-    };
-    let out = drain(
-        child
-            .stdout
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let err = drain(
-        child
-            .stderr
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Read + Send>),
-    );
-    let deadline = Instant::now() + limit;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(WaitError::Io)? {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(WaitError::TimedOut(err.join().unwrap_or_default()));
-        }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    Ok(Finished {
-        status,
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
-    })
+    }
+}
+
+/// Waits for `child` (stdout and stderr piped) until `limit`, killing it if
+/// it is still running then.
+pub fn wait_bounded(child: Child, limit: Duration) -> Result<Finished, WaitError> {
+    Watched::new(child, None).wait(limit)
 }

@@ -1,14 +1,17 @@
 //! The command line: parsing (clap derive), checks that span flags, and the
 //! glue from flags to a pipeline run.
 
-use crate::config::{DelaySpec, PanicSpec, PipelineConfig, StartPoint};
+use crate::config::{DelaySpec, PanicSpec};
 use crate::error::Error;
+use crate::launch::{self, Given};
+use crate::live::Live;
 use crate::progress::ProgressMode;
-use crate::{launch, report};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use crate::report;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use steady_state::LogLevel;
+use std::sync::Arc;
 
 const ABOUT: &str = "A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals";
 
@@ -178,6 +181,14 @@ pub struct RunArgs {
     /// commit (1 = the launch record), after the data is written
     #[arg(long, value_name = "checkpoint:N", hide = true, value_parser = parse_abort)]
     pub inject_abort: Option<u64>,
+
+    /// Which flags were given on the command line (filled in after parsing).
+    #[arg(skip)]
+    pub given: Given,
+
+    /// Whether --telemetry-addr was given (filled in after parsing).
+    #[arg(skip)]
+    pub telemetry_addr_given: bool,
 }
 
 fn parse_abort(s: &str) -> Result<u64, String> {
@@ -201,40 +212,35 @@ impl RunArgs {
         }
     }
 
-    pub fn pipeline_config(&self, start: StartPoint) -> PipelineConfig {
-        PipelineConfig {
-            rate_ms: self.rate,
-            beats_target: start.beats + self.beats,
-            generator_batch: self.generator_batch as usize,
-            worker_batch: self.worker_batch as usize,
-            logger_batch: self.logger_batch as usize,
-            channel_capacity: self.channel_capacity as usize,
-            inject_panic: self.inject_panic.clone(),
-            inject_delay: self.inject_delay.clone(),
-            start,
-        }
+    /// Notes which flags came from the command line rather than defaults.
+    fn note_given(&mut self, m: &ArgMatches) {
+        let given = |id: &str| m.value_source(id) == Some(ValueSource::CommandLine);
+        self.given = Given {
+            beats: given("beats"),
+            generator_batch: given("generator_batch"),
+            worker_batch: given("worker_batch"),
+            logger_batch: given("logger_batch"),
+            channel_capacity: given("channel_capacity"),
+        };
+        self.telemetry_addr_given = given("telemetry_addr");
     }
 }
 
-/// `--log-level` wins; otherwise the first plain level found in RUST_LOG
-/// (`info`, or `fizzflow=debug`); otherwise warn.
-pub fn log_level(flag: Option<&str>, rust_log: Option<&str>) -> LogLevel {
-    let parse = |s: &str| match s.trim().to_ascii_lowercase().as_str() {
-        "off" => Some(LogLevel::Off),
-        "error" => Some(LogLevel::Error),
-        "warn" => Some(LogLevel::Warn),
-        "info" => Some(LogLevel::Info),
-        "debug" => Some(LogLevel::Debug),
-        "trace" => Some(LogLevel::Trace),
-        _ => None,
-    };
-    flag.and_then(parse)
-        .or_else(|| {
-            rust_log?
-                .split(',')
-                .find_map(|d| parse(d.rsplit('=').next().unwrap_or(d)))
-        })
-        .unwrap_or(LogLevel::Warn)
+/// Parses the command line (exit 2 on bad flags), noting which run flags
+/// were given explicitly.
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match &mut cli.command {
+        Some(Command::Run(args)) => {
+            if let Some(m) = matches.subcommand_matches("run") {
+                args.note_given(m);
+            }
+        }
+        None => cli.run.note_given(&matches),
+        _ => {}
+    }
+    cli
 }
 
 /// Everything `main` does; returns the process exit code.
@@ -254,13 +260,13 @@ pub fn main() -> i32 {
     if let Ok(exe) = std::env::current_exe() {
         crate::probe::use_child_processes(exe);
     }
-    let cli = Cli::parse();
+    let cli = parse();
     let result = match cli.command {
-        Some(Command::Run(args)) => launch::run(&args),
+        Some(Command::Run(args)) => run(&args),
         Some(Command::Stats(args)) => report::stats(&args),
         Some(Command::Bench(args)) => crate::bench::bench(&args),
         Some(Command::Torture(args)) => crate::torture::torture(&args),
-        None => launch::run(&cli.run),
+        None => run(&cli.run),
     };
     match result {
         Ok(()) => 0,
@@ -271,27 +277,40 @@ pub fn main() -> i32 {
                     .error(clap::error::ErrorKind::ValueValidation, msg)
                     .exit();
             }
-            eprintln!("fizzflow: error: {e}");
+            crate::output::note(&format!("error: {e}"));
             e.exit_code()
         }
     }
 }
 
+/// `fizzflow run`: the stop handler first, so that a signal at any moment
+/// after this is a clean stop.
+fn run(args: &RunArgs) -> Result<(), Error> {
+    // steady_state reads these when its telemetry server starts; no other
+    // thread exists yet, which is what makes set_var sound here. Its port
+    // scan (the default port taken → the next free one) runs only when the
+    // port is left unset, so an explicit port is passed and the default not.
+    unsafe {
+        std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
+        if args.telemetry_addr_given {
+            std::env::set_var(
+                "TELEMETRY_SERVER_PORT",
+                args.telemetry_addr.port().to_string(),
+            );
+        }
+    }
+    let live = Arc::new(Live::default());
+    launch::install_stop_handler(&live);
+    crate::logging::init(crate::logging::level(
+        args.log_level.as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ));
+    launch::run(args, live)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn log_level_precedence() {
-        assert_eq!(log_level(Some("debug"), Some("trace")), LogLevel::Debug);
-        assert_eq!(log_level(None, Some("info")), LogLevel::Info);
-        assert_eq!(
-            log_level(None, Some("fizzflow=trace,warn")),
-            LogLevel::Trace
-        );
-        assert_eq!(log_level(None, Some("nonsense")), LogLevel::Warn);
-        assert_eq!(log_level(None, None), LogLevel::Warn);
-    }
 
     #[test]
     fn clap_definition_is_consistent() {
@@ -314,7 +333,8 @@ mod tests {
         let Some(Command::Run(args)) = cli.command else {
             panic!("run subcommand")
         };
-        let cfg = args.pipeline_config(StartPoint::default());
+        let start = crate::config::StartPoint::default();
+        let cfg = args.pipeline_config(start, 256, args.target(&start, 256).unwrap());
         assert_eq!(
             (cfg.rate_ms, cfg.beats_target, cfg.worker_batch),
             (0, 7, 256)

@@ -7,6 +7,50 @@ use std::str::FromStr;
 /// One beat is this many signals, each a credit for one worker batch.
 pub const SIGNALS_PER_BEAT: usize = 32;
 
+/// The largest channel the CLI accepts; a stored setting beyond it is not
+/// trusted either (a crafted 2^40 would otherwise abort the allocation).
+pub const MAX_CHANNEL_CAPACITY: u64 = 1 << 28;
+
+/// Messages a state dir may count over its life. Below 2^64 with room to
+/// spare: the generator writes up to a channel's worth of values beyond the
+/// last credit, and those must not wrap either.
+pub const MAX_MESSAGES: u64 = u64::MAX - (1 << 32);
+
+/// The most beats a state dir may reach with beats of `beat_size` messages.
+pub fn max_beats(beat_size: u64) -> u64 {
+    MAX_MESSAGES / beat_size.max(1)
+}
+
+/// The batch geometry rules the CLI enforces, shared with the check of
+/// stored settings so that a file cannot hold what no flag could ask for.
+pub fn check_geometry(
+    generator_batch: u64,
+    worker_batch: u64,
+    logger_batch: u64,
+    channel_capacity: u64,
+) -> Result<(), String> {
+    if !(SIGNALS_PER_BEAT as u64..=MAX_CHANNEL_CAPACITY).contains(&channel_capacity) {
+        return Err(format!(
+            "--channel-capacity {channel_capacity} is out of range: it must be {SIGNALS_PER_BEAT} (one beat of signals) to {MAX_CHANNEL_CAPACITY}"
+        ));
+    }
+    for (flag, v) in [
+        ("--generator-batch", generator_batch),
+        ("--worker-batch", worker_batch),
+        ("--logger-batch", logger_batch),
+    ] {
+        if v == 0 {
+            return Err(format!("{flag} must be 1 or more"));
+        }
+        if v > channel_capacity {
+            return Err(format!(
+                "{flag} {v} is larger than --channel-capacity {channel_capacity}: a batch must fit in its channel (raise --channel-capacity or lower {flag})"
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ActorName {
     Heartbeat,
@@ -199,28 +243,12 @@ impl PipelineConfig {
 
     /// Checks what clap cannot: relations between settings.
     pub fn validate(&self) -> Result<(), String> {
-        for (flag, v) in [
-            ("--generator-batch", self.generator_batch),
-            ("--worker-batch", self.worker_batch),
-            ("--logger-batch", self.logger_batch),
-        ] {
-            if v == 0 {
-                return Err(format!("{flag} must be at least 1"));
-            }
-            if v > self.channel_capacity {
-                return Err(format!(
-                    "{flag} {v} is larger than --channel-capacity {}: a batch must fit in its channel (raise --channel-capacity or lower {flag})",
-                    self.channel_capacity
-                ));
-            }
-        }
-        if self.channel_capacity < SIGNALS_PER_BEAT {
-            return Err(format!(
-                "--channel-capacity {} is too small: one beat of {SIGNALS_PER_BEAT} signals must fit",
-                self.channel_capacity
-            ));
-        }
-        Ok(())
+        check_geometry(
+            self.generator_batch as u64,
+            self.worker_batch as u64,
+            self.logger_batch as u64,
+            self.channel_capacity as u64,
+        )
     }
 }
 
@@ -281,7 +309,7 @@ mod tests {
             logger_batch: 1,
             ..Default::default()
         };
-        assert!(cfg.validate().unwrap_err().contains("too small"));
+        assert!(cfg.validate().unwrap_err().contains("out of range"));
         assert!(PipelineConfig::default().validate().is_ok());
     }
 

@@ -30,20 +30,30 @@ pub enum Error {
     CheckpointWrite { path: PathBuf, problem: String },
     /// `stats` found nothing to show (exit 1).
     NoCheckpoint { path: PathBuf, why: &'static str },
+    /// The checkpoint file changed after it was checked: something else
+    /// writes to it (exit 3). Nothing was written.
+    Changed { path: PathBuf },
+    /// The summary or report could not be written to stdout or stderr
+    /// (exit 1); whatever was committed stays committed.
+    Output {
+        what: &'static str,
+        source: std::io::Error,
+    },
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => 2,
-            Error::StateInUse { .. } => 3,
+            Error::StateInUse { .. } | Error::Changed { .. } => 3,
             Error::StateDir { .. } | Error::Checkpoint { .. } => 4,
             Error::Pipeline(_)
             | Error::Verification { .. }
             | Error::Io { .. }
             | Error::CheckpointWrite { .. }
             | Error::CheckpointIo { .. }
-            | Error::NoCheckpoint { .. } => 1,
+            | Error::NoCheckpoint { .. }
+            | Error::Output { .. } => 1,
         }
     }
 }
@@ -91,12 +101,18 @@ impl fmt::Display for Error {
             ),
             Error::CheckpointIo { path, problem } => write!(
                 f,
-                "cannot check checkpoint file {}: it {problem}. That is the machine's problem (disk full? a file-size limit?), not the file's; it was not changed",
+                "could not check checkpoint file {}: {problem}. This says nothing about the file itself, and it was not changed; try again",
                 path.display()
             ),
             Error::NoCheckpoint { path, why } => {
                 write!(f, "no checkpoint at {}: {why}", path.display())
             }
+            Error::Changed { path } => write!(
+                f,
+                "checkpoint file {} changed while fizzflow was checking it, so another program is using it; nothing was written. Stop that program (or pass another --state-dir) and run again",
+                path.display()
+            ),
+            Error::Output { what, source } => write!(f, "cannot write the {what}: {source}"),
         }
     }
 }
@@ -104,7 +120,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Io { source, .. } => Some(source),
+            Error::Io { source, .. } | Error::Output { source, .. } => Some(source),
             _ => None,
         }
     }

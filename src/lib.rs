@@ -1,5 +1,8 @@
 //! fizzflow: a fast, exact FizzBuzz actor pipeline on steady_state.
 
+// Every write to stdout or stderr goes through `output`, which never panics.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 pub mod actor;
 pub mod baseline;
 pub mod bench;
@@ -9,11 +12,15 @@ pub mod config;
 pub mod error;
 pub mod fault;
 pub mod graph;
+pub mod inspect;
 pub mod launch;
 pub mod live;
+pub mod lock;
+pub mod logging;
 pub mod message;
 pub mod metrics;
 pub mod migrations;
+pub mod output;
 pub mod pipeline;
 pub mod probe;
 pub mod progress;

@@ -5,8 +5,11 @@
 
 use crate::config::ActorName;
 use crate::stats::{LoggerStats, Restarts};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 
 /// The pipeline's channels, for fill gauges.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,16 +52,32 @@ pub struct Live {
     last_commit_micros: AtomicU64,
     msgs_per_sec: AtomicU64,
     checkpoint_error: Mutex<Option<String>>,
+    /// The heartbeat, if it is waiting for its next beat: a stop wakes it.
+    stop_waker: Mutex<Option<Waker>>,
 }
 
 impl Live {
-    /// Asks the heartbeat to stop beating; the beats already sent drain.
+    /// Asks the heartbeat to stop beating, at once, however long its beat
+    /// gap; the beats already sent drain.
     pub fn request_stop(&self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst);
+        let waiting = self
+            .stop_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(waker) = waiting {
+            waker.wake();
+        }
     }
 
     pub fn stop_requested(&self) -> bool {
-        self.stop.load(Ordering::Relaxed)
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Completes once a stop is requested; for the heartbeat's waits.
+    pub fn stop_wait(&self) -> StopWait<'_> {
+        StopWait { live: self }
     }
 
     /// The worker has spent its last credit: the generator may stop.
@@ -197,5 +216,59 @@ impl Live {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+}
+
+/// See [`Live::stop_wait`].
+pub struct StopWait<'a> {
+    live: &'a Live,
+}
+
+impl Future for StopWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.live.stop_requested() {
+            return Poll::Ready(());
+        }
+        {
+            let mut slot = self
+                .live
+                .stop_waker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        // Checked again: a stop between the first check and the waker
+        // being stored would otherwise go unseen until the next beat.
+        if self.live.stop_requested() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_stop_wakes_a_waiter_at_once() {
+        let live = Arc::new(Live::default());
+        let waiter = {
+            let live = live.clone();
+            std::thread::spawn(move || futures::executor::block_on(live.stop_wait()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        live.request_stop();
+        crate::testing::within(std::time::Duration::from_secs(10), move || {
+            waiter.join().unwrap()
+        });
+        // Already stopped: ready at the first poll.
+        futures::executor::block_on(live.stop_wait());
     }
 }

@@ -218,6 +218,14 @@ impl KindCounts {
         self.fizz + self.buzz + self.fizzbuzz + self.value
     }
 
+    /// The total, or None where stored counts would overflow adding up.
+    pub fn checked_total(&self) -> Option<u64> {
+        self.fizz
+            .checked_add(self.buzz)?
+            .checked_add(self.fizzbuzz)?
+            .checked_add(self.value)
+    }
+
     pub fn add(&mut self, kind: Kind) {
         match kind {
             Kind::Value => self.value += 1,

@@ -182,8 +182,7 @@ impl Reporter {
         started: Instant,
     ) -> Reporter {
         let (stop, ticks) = mpsc::channel::<()>();
-        // SAFETY: isatty only inspects the descriptor.
-        let tty = unsafe { libc::isatty(2) } == 1;
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
         let handle = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
@@ -201,16 +200,16 @@ impl Reporter {
                         let line = progress_line(&live, &cfg, mode, started, &last, &now);
                         if tty {
                             // Rewrite one status line in place on a terminal.
-                            eprint!("\r\x1b[2K{line}");
+                            crate::output::stderr_text(&format!("\r\x1b[2K{line}"));
                         } else {
-                            eprintln!("{line}");
+                            let _ = crate::output::stderr_line(&line);
                         }
                         printed = true;
                     }
                     last = now;
                 }
                 if tty && printed {
-                    eprintln!();
+                    crate::output::stderr_text("\n");
                 }
             })
             .expect("spawn the progress thread");

@@ -6,9 +6,10 @@
 
 use crate::cli::StatsArgs;
 use crate::error::Error;
+use crate::inspect::{self, Inspection};
+use crate::output;
 use crate::record::{CheckpointRecord, unix_ms_now};
 use crate::stats::Summary;
-use crate::store::{self, Inspection};
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -45,42 +46,44 @@ pub fn stats(args: &StatsArgs) -> Result<(), Error> {
         }
         Ok(_) => {}
     }
-    let path = store::checkpoint_path(dir);
-    if !path.exists() {
+    let path = inspect::checkpoint_path(dir);
+    let Some(vetted) = inspect::existing(&path)? else {
         return Err(Error::NoCheckpoint {
             path,
             why: "nothing has been checkpointed in this state dir yet",
         });
-    }
-    let seen = store::inspect(&path)?;
+    };
+    let seen = vetted.seen;
     let Some(latest) = seen.latest() else {
         return Err(Error::NoCheckpoint {
             path,
             why: "the file holds no checkpoints",
         });
     };
-    if args.json && args.history {
+    let text = if args.json && args.history {
         // Every kept record as stored, oldest first: for scripts that check
         // each cut, not just the newest.
-        println!(
-            "{}",
-            serde_json::to_string(&seen.history).expect("records serialize")
-        );
+        json_line(&seen.history)?
     } else if args.json {
-        let json = StatsJson {
+        json_line(&StatsJson {
             summary: latest.summary(),
             schema_version: seen.schema_version,
             launches: latest.launches,
             checkpoints: latest.checkpoints,
             checkpoint_unix_ms: latest.unix_ms,
-        };
-        println!("{}", serde_json::to_string(&json).expect("stats serialize"));
+        })?
     } else if args.history {
-        print!("{}", history(&seen));
+        history(&seen)
     } else {
-        print!("{}", table(&path.display().to_string(), &seen, latest));
-    }
-    Ok(())
+        table(&path.display().to_string(), &seen, latest)
+    };
+    output::report("report", output::stdout_text(&text))
+}
+
+fn json_line(value: &impl Serialize) -> Result<String, Error> {
+    serde_json::to_string(value)
+        .map(|json| json + "\n")
+        .map_err(|e| Error::Pipeline(format!("the report cannot be encoded: {e}")))
 }
 
 fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {

@@ -1,302 +1,78 @@
-//! The state directory: its lock, and the redb checkpoint file inside it.
-//!
-//! A file is never opened for writing before a copy of it has been opened,
-//! repaired if need be, and read completely: a corrupt, foreign, empty or
-//! newer file is refused (exit 4) and stays byte-identical.
+//! The open checkpoint file of a running launch: the only code that writes
+//! to it. A file is opened for writing only after [`crate::inspect`] has
+//! vouched for a copy of it and only if its bytes are still those of the
+//! copy; a new file appears under its real name only once it holds the
+//! schema and the first launch record.
 
 use crate::error::Error;
+use crate::inspect::{self, FILE_NAME, Vetted, checkpoint_path};
 use crate::migrations::{self, CHECKPOINTS};
 use crate::record::CheckpointRecord;
-use redb::{Database, Durability, ReadableTable, TableHandle};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::os::fd::AsRawFd;
+use redb::{Database, DatabaseError, Durability, ReadableTable, WriteTransaction};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
-pub const FILE_NAME: &str = "checkpoints.redb";
-const LOCK_NAME: &str = "fizzflow.lock";
-/// The first bytes of every redb file.
-const REDB_MAGIC: [u8; 9] = [b'r', b'e', b'd', b'b', 0x1A, 0x0A, 0xA9, 0x0D, 0x0A];
-
-pub fn checkpoint_path(dir: &Path) -> PathBuf {
-    dir.join(FILE_NAME)
+/// How a store is used for one launch.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Records kept in the history table.
+    pub keep: u64,
+    /// Fault injection: abort inside this commit (1 = the launch record).
+    pub abort_at: Option<u64>,
 }
 
-/// Exclusive use of a state dir for as long as it lives (an flock on
-/// `fizzflow.lock`, released by the kernel even on SIGKILL).
-#[derive(Debug)]
-pub struct DirLock {
-    _file: File,
-}
-
-impl DirLock {
-    pub fn acquire(dir: &Path) -> Result<DirLock, Error> {
-        if dir.exists() && !dir.is_dir() {
-            return Err(Error::StateDir {
-                dir: dir.to_path_buf(),
-                problem: "exists and is not a directory".into(),
-            });
-        }
-        fs::create_dir_all(dir).map_err(|e| Error::StateDir {
-            dir: dir.to_path_buf(),
-            problem: format!("cannot be created: {e}"),
-        })?;
-        let path = dir.join(LOCK_NAME);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::Io {
-                path: path.clone(),
-                action: "open the lock file",
-                source: e,
-            })?;
-        // SAFETY: flock on a file descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            let mut holder = String::new();
-            let _ = file.read_to_string(&mut holder);
-            return Err(Error::StateInUse {
-                dir: dir.to_path_buf(),
-                holder: holder.trim().to_string(),
-            });
-        }
-        // Tell a second process who holds it; advisory only.
-        let _ = file.set_len(0);
-        let _ = write!(file, "{}", std::process::id());
-        Ok(DirLock { _file: file })
-    }
-}
-
-/// Everything a checkpoint file holds, read from a private copy.
-#[derive(Debug, serde::Serialize, serde::Deserialize)]
-pub struct Inspection {
-    pub schema_version: u64,
-    pub history: Vec<CheckpointRecord>,
-}
-
-impl Inspection {
-    pub fn latest(&self) -> Option<&CheckpointRecord> {
-        self.history.last()
-    }
-}
-
-/// Reads a checkpoint file without touching it: the bytes are copied, the
-/// copy is opened (and repaired, if the writer died), upgraded in memory of
-/// the copy only, and every record is decoded and checked.
-pub fn inspect(path: &Path) -> Result<Inspection, Error> {
-    let bad = |problem: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        problem,
-    };
-    let mut header = [0u8; REDB_MAGIC.len()];
-    let mut file = File::open(path).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        action: "open",
-        source: e,
-    })?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if len == 0 {
-        return Err(bad("is empty (0 bytes)".into()));
-    }
-    if file.read_exact(&mut header).is_err() || header != REDB_MAGIC {
-        return Err(bad(
-            "is not a redb database (its first bytes are not redb's header)".into(),
-        ));
-    }
-    drop(file);
-
-    let scratch = tempfile::Builder::new()
-        .prefix("fizzflow-inspect")
-        .tempdir()
-        .map_err(|e| Error::Io {
-            path: std::env::temp_dir(),
-            action: "create a scratch dir in",
-            source: e,
-        })?;
-    let copy = scratch.path().join(FILE_NAME);
-    fs::copy(path, &copy).map_err(|e| Error::Io {
-        path: path.to_path_buf(),
-        action: "copy",
-        source: e,
-    })?;
-
-    crate::probe::probe(&copy).map_err(|p| match p {
-        Problem::Damaged(why) => bad(why),
-        Problem::Io(why) => Error::CheckpointIo {
-            path: path.to_path_buf(),
-            problem: why,
-        },
-    })
-}
-
-/// Why a copy could not be read.
-#[derive(Debug, PartialEq)]
-pub enum Problem {
-    /// The file's content: refuse it (exit 4) and leave it alone.
-    Damaged(String),
-    /// The machine's: a full disk, a file-size limit… (exit 1).
-    Io(String),
-}
-
-/// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
-fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
-    move |e| match e {
-        redb::Error::Io(_) => Problem::Io(format!("{what}: {e}")),
-        e => Problem::Damaged(format!("{what}: {e}")),
-    }
-}
-
-/// Reads everything and exercises the write path (a commit that inserts and
-/// removes a record, then a clean close), on a copy that nobody else uses.
-/// Damage can make redb panic, even twice over (a destructor panicking while
-/// unwinding aborts the process), which is why the binary runs this in a
-/// child process (see probe.rs).
-pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
-    let db = Database::builder()
-        .open(copy)
-        .map_err(|e| problem("cannot be opened as a database")(e.into()))?;
-    let txn = db
-        .begin_write()
-        .map_err(|e| problem("cannot be read")(e.into()))?;
-    // Before anything opens (and so creates) a table: a damaged table name
-    // would otherwise read as an empty history, i.e. a silent start from zero.
-    let mut names: Vec<String> = txn
-        .list_tables()
-        .map_err(|e| problem("cannot list its tables")(e.into()))?
-        .map(|t| t.name().to_string())
-        .collect();
-    names.sort();
-    let schema_version = migrations::schema_version(&txn).map_err(Problem::Damaged)?;
-    if schema_version > migrations::CURRENT {
-        return Err(Problem::Damaged(format!(
-            "was written by a newer fizzflow (schema {schema_version}; this build reads up to {})",
-            migrations::CURRENT
-        )));
-    }
-    if schema_version == 0 {
-        return Err(Problem::Damaged(
-            "has no fizzflow schema (it is some other redb database)".into(),
-        ));
-    }
-    let expected = migrations::tables_at(schema_version);
-    if names != expected {
-        return Err(Problem::Damaged(format!(
-            "is damaged (tables {names:?}, expected {expected:?} for schema {schema_version})"
-        )));
-    }
-    migrations::upgrade(&txn, schema_version).map_err(problem("cannot be upgraded"))?;
-    let history = {
-        let mut table = txn
-            .open_table(CHECKPOINTS)
-            .map_err(|e| problem("cannot open its checkpoints")(e.into()))?;
-        let history = read_history(&table).map_err(Problem::Damaged)?;
-        let write = problem("is damaged (a test write failed)");
-        table
-            .insert(u64::MAX, &b"probe"[..])
-            .map_err(|e| write(e.into()))?;
-        table.remove(u64::MAX).map_err(|e| write(e.into()))?;
-        history
-    };
-    txn.commit()
-        .map_err(|e| problem("is damaged (a test commit failed)")(e.into()))?;
-    drop(db);
-    Ok(Inspection {
-        schema_version,
-        history,
-    })
-}
-
-fn read_history(
-    table: &impl ReadableTable<u64, &'static [u8]>,
-) -> Result<Vec<CheckpointRecord>, String> {
-    let mut history = Vec::new();
-    for row in table
-        .iter()
-        .map_err(|e| format!("cannot list checkpoints: {e}"))?
-    {
-        let (seq, bytes) = row.map_err(|e| format!("cannot read a checkpoint: {e}"))?;
-        let rec = CheckpointRecord::decode(bytes.value())
-            .map_err(|e| format!("checkpoint {}: {e}", seq.value()))?;
-        if rec.seq != seq.value() {
-            return Err(format!(
-                "checkpoint {} claims to be number {}",
-                seq.value(),
-                rec.seq
-            ));
-        }
-        rec.check()
-            .map_err(|e| format!("checkpoint {} is inconsistent: {e}", rec.seq))?;
-        history.push(rec);
-    }
-    Ok(history)
-}
-
-/// The open checkpoint file of a running launch.
 pub struct Store {
     path: PathBuf,
     db: Database,
-    keep: u64,
+    opts: StoreOptions,
     /// Commits made through this handle, for `--inject-abort`.
     commits: u64,
-    abort_at: Option<u64>,
 }
 
 impl Store {
-    /// Opens (or creates) the checkpoint file for writing, after
-    /// [`inspect`] has vouched for it; brings an older schema up to date in
-    /// one transaction.
-    pub fn open(dir: &Path, keep: u64) -> Result<(Store, Option<CheckpointRecord>), Error> {
-        let path = checkpoint_path(dir);
-        if !path.exists() {
-            let store = Self::create(dir, keep)?;
-            return Ok((store, None));
-        }
-        let previous = inspect(&path)?.latest().cloned();
-        let db = Self::open_db(&path)?;
-        let store = Store {
-            path,
-            db,
-            keep: keep.max(1),
-            commits: 0,
-            abort_at: None,
-        };
-        store.upgrade()?;
-        Ok((store, previous))
-    }
-
-    /// A new file appears under its real name only once it holds a
-    /// committed schema: it is built under a temporary name and renamed, so
-    /// a full disk or a kill cannot leave a half-made file that every later
-    /// run would have to refuse.
-    fn create(dir: &Path, keep: u64) -> Result<Store, Error> {
+    /// A fresh state dir. The file is built under a temporary name, holds
+    /// the schema and `first` (the launch record) in one commit, and only
+    /// then gets its real name, so no kill or full disk can leave a file
+    /// with no record in it. Returns the store and how long the commit took.
+    pub fn create(
+        dir: &Path,
+        opts: StoreOptions,
+        first: &CheckpointRecord,
+    ) -> Result<(Store, Duration), Error> {
         let path = checkpoint_path(dir);
         let building = dir.join(format!("{FILE_NAME}.creating"));
-        let _ = fs::remove_file(&building); // a leftover from a killed creation
-        let made = (|| {
-            let db = Self::open_db(&building)?;
-            let store = Store {
-                path: building.clone(),
-                db,
-                keep: keep.max(1),
-                commits: 0,
-                abort_at: None,
-            };
-            store.upgrade()?;
-            fs::rename(&building, &path).map_err(|e| Error::Io {
-                path: building.clone(),
-                action: "rename into place",
-                source: e,
+        // A leftover of a killed creation; never a directory (remove_file
+        // refuses those, and a symlink is removed, not followed).
+        if fs::symlink_metadata(&building).is_ok() {
+            fs::remove_file(&building).map_err(|e| Error::StateDir {
+                dir: dir.to_path_buf(),
+                problem: format!("cannot remove the leftover {}: {e}", building.display()),
             })?;
-            // The rename itself must survive a crash too.
+        }
+        let made = (|| {
+            let mut store = Store {
+                db: Self::open_db(&building)?,
+                path: building.clone(),
+                opts,
+                commits: 0,
+            };
+            let took = store.commit_with(first, |txn| {
+                migrations::upgrade(txn, 0).map_err(|e| e.to_string())
+            })?;
+            // A hard link never replaces what might have appeared at the
+            // real name meanwhile, as a rename would.
+            fs::hard_link(&building, &path).map_err(|e| Error::StateDir {
+                dir: dir.to_path_buf(),
+                problem: format!("cannot put the new checkpoint file in place: {e}"),
+            })?;
+            let _ = fs::remove_file(&building);
+            // The new name itself must survive a crash too.
             if let Ok(d) = File::open(dir) {
                 let _ = d.sync_all();
             }
-            Ok(Store {
-                path: path.clone(),
-                ..store
-            })
+            store.path = path.clone();
+            Ok((store, took))
         })();
         if made.is_err() {
             let _ = fs::remove_file(&building);
@@ -304,31 +80,73 @@ impl Store {
         made
     }
 
-    /// Its content was vouched for already, so a failure here is the
-    /// disk's (full, read-only, too large), not the file's.
-    fn open_db(path: &Path) -> Result<Database, Error> {
-        Database::builder()
-            .create(path)
-            .map_err(|e| Error::CheckpointWrite {
-                path: path.to_path_buf(),
-                problem: format!("cannot open it for writing: {e}"),
-            })
+    /// An existing file that [`inspect::existing`] vouched for. Its schema
+    /// is brought up to date, its newest record is read from the file itself
+    /// and must be the one the check saw, and `launch` is committed, all in
+    /// one transaction.
+    pub fn open(
+        path: &Path,
+        opts: StoreOptions,
+        vetted: &Vetted,
+        launch: &CheckpointRecord,
+    ) -> Result<(Store, Duration), Error> {
+        let changed = || Error::Changed {
+            path: path.to_path_buf(),
+        };
+        if !inspect::still_holds(path, &vetted.bytes) {
+            return Err(changed());
+        }
+        let mut store = Store {
+            db: Self::open_db(path)?,
+            path: path.to_path_buf(),
+            opts,
+            commits: 0,
+        };
+        let expected = vetted.seen.latest();
+        let mut mismatch = false;
+        let took = store.commit_with(launch, |txn| {
+            let from = migrations::schema_version(txn)?;
+            if from < migrations::CURRENT {
+                migrations::upgrade(txn, from).map_err(|e| e.to_string())?;
+            }
+            let table = txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?;
+            let newest = match table.last().map_err(|e| e.to_string())? {
+                Some((_, bytes)) => Some(CheckpointRecord::decode(bytes.value())?),
+                None => None,
+            };
+            if newest.as_ref() != expected {
+                mismatch = true;
+                return Err("changed".into());
+            }
+            Ok(())
+        });
+        match took {
+            Err(_) if mismatch => Err(changed()),
+            other => other.map(|took| (store, took)),
+        }
     }
 
-    fn upgrade(&self) -> Result<(), Error> {
-        let fail = |e: String| Error::CheckpointWrite {
-            path: self.path.clone(),
-            problem: e,
-        };
-        let txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
-        let from = migrations::schema_version(&txn).map_err(fail)?;
-        if from < migrations::CURRENT {
-            migrations::upgrade(&txn, from).map_err(|e| fail(e.to_string()))?;
-            txn.commit().map_err(|e| fail(e.to_string()))?;
-        } else {
-            txn.abort().map_err(|e| fail(e.to_string()))?;
-        }
-        Ok(())
+    /// Its content was vouched for already, so a failure here is the
+    /// disk's (full, read-only, too large) or another process's, not the
+    /// file's.
+    fn open_db(path: &Path) -> Result<Database, Error> {
+        Database::builder().create(path).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => Error::Changed {
+                path: path.to_path_buf(),
+            },
+            DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Error::Checkpoint {
+                    path: path.to_path_buf(),
+                    problem: format!("cannot be opened for writing: {io}"),
+                }
+            }
+            e => Error::CheckpointWrite {
+                path: path.to_path_buf(),
+                problem: format!("cannot open it for writing: {e}"),
+            },
+        })
     }
 
     /// After a panic in the middle of a commit redb wants a fresh handle.
@@ -345,18 +163,20 @@ impl Store {
         Ok(())
     }
 
-    /// Fault injection: abort the process inside the `n`-th commit made
-    /// through this handle (1 = the launch record), after the record is
-    /// written and before the commit.
-    pub fn abort_inside_commit(&mut self, n: u64) {
-        self.abort_at = Some(n);
+    /// Commits one record durably (fsync) in one transaction and drops the
+    /// records older than the newest `keep`. Returns how long the commit
+    /// took, fsync included.
+    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<Duration, Error> {
+        self.commit_with(rec, |_| Ok(()))
     }
 
-    /// Commits one record durably (fsync) in one transaction and drops the
-    /// records older than the newest `keep`.
-    /// Returns how long the commit took, fsync included.
-    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<std::time::Duration, Error> {
-        let started = std::time::Instant::now();
+    /// [`Store::commit`], with `before` run first in the same transaction.
+    fn commit_with(
+        &mut self,
+        rec: &CheckpointRecord,
+        before: impl FnOnce(&WriteTransaction) -> Result<(), String>,
+    ) -> Result<Duration, Error> {
+        let started = Instant::now();
         let fail = |e: String| Error::CheckpointWrite {
             path: self.path.clone(),
             problem: e,
@@ -365,6 +185,7 @@ impl Store {
         txn.set_durability(Durability::Immediate)
             .map_err(|e| fail(e.to_string()))?;
         txn.set_quick_repair(true);
+        before(&txn).map_err(fail)?;
         {
             let mut table = txn
                 .open_table(CHECKPOINTS)
@@ -372,18 +193,18 @@ impl Store {
             table
                 .insert(rec.seq, rec.encode().as_slice())
                 .map_err(|e| fail(e.to_string()))?;
-            if rec.seq > self.keep {
+            if rec.seq > self.opts.keep.max(1) {
                 table
-                    .retain_in(..=rec.seq - self.keep, |_, _| false)
+                    .retain_in(..=rec.seq - self.opts.keep.max(1), |_, _| false)
                     .map_err(|e| fail(e.to_string()))?;
             }
         }
         self.commits += 1;
-        if self.abort_at == Some(self.commits) {
-            eprintln!(
-                "fizzflow: injected abort inside checkpoint commit {} (--inject-abort)",
+        if self.opts.abort_at == Some(self.commits) {
+            crate::output::note(&format!(
+                "injected abort inside checkpoint commit {} (--inject-abort)",
                 self.commits
-            );
+            ));
             std::process::abort();
         }
         txn.commit().map_err(|e| fail(e.to_string()))?;
@@ -397,19 +218,23 @@ mod tests {
     use crate::config::PipelineConfig;
     use crate::record::Ledger;
 
+    const OPTS: StoreOptions = StoreOptions {
+        keep: 3,
+        abort_at: None,
+    };
+
     #[test]
     fn commits_are_read_back_and_history_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut store, previous) = Store::open(dir.path(), 3).unwrap();
-        assert!(previous.is_none());
         let mut rec = Ledger::launch(None, &PipelineConfig::default());
-        for _ in 0..5 {
-            store.commit(&rec).unwrap();
+        let (mut store, _) = Store::create(dir.path(), OPTS, &rec).unwrap();
+        for _ in 0..4 {
             rec.seq += 1;
             rec.checkpoints += 1;
+            store.commit(&rec).unwrap();
         }
         drop(store);
-        let seen = inspect(&checkpoint_path(dir.path())).unwrap();
+        let seen = inspect::inspect(&checkpoint_path(dir.path())).unwrap().seen;
         assert_eq!(seen.schema_version, migrations::CURRENT);
         assert_eq!(
             seen.history.iter().map(|r| r.seq).collect::<Vec<_>>(),
@@ -418,30 +243,39 @@ mod tests {
     }
 
     #[test]
-    fn a_second_lock_on_the_same_dir_is_refused() {
+    fn a_new_file_holds_its_launch_record_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
-        let _held = DirLock::acquire(dir.path()).unwrap();
-        match DirLock::acquire(dir.path()) {
-            Err(Error::StateInUse { holder, .. }) => {
-                assert_eq!(holder, std::process::id().to_string())
-            }
-            other => panic!("expected StateInUse, got {other:?}"),
-        }
+        let rec = Ledger::launch(None, &PipelineConfig::default());
+        let (store, _) = Store::create(dir.path(), OPTS, &rec).unwrap();
+        drop(store);
+        let seen = inspect::inspect(&checkpoint_path(dir.path())).unwrap().seen;
+        assert_eq!(seen.history, vec![rec]);
+        assert!(!dir.path().join(format!("{FILE_NAME}.creating")).exists());
     }
 
     #[test]
-    fn garbage_and_empty_files_are_refused_untouched() {
+    fn a_file_changed_after_its_check_is_not_opened() {
         let dir = tempfile::tempdir().unwrap();
         let path = checkpoint_path(dir.path());
-        for (bytes, expect) in [
-            (&b""[..], "empty"),
-            (&b"hello, not a database"[..], "not a redb database"),
-        ] {
-            fs::write(&path, bytes).unwrap();
-            let err = Store::open(dir.path(), 8).err().expect("refused");
-            assert!(err.to_string().contains(expect), "{err}");
-            assert_eq!(err.exit_code(), 4);
-            assert_eq!(fs::read(&path).unwrap(), bytes);
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        drop(Store::create(dir.path(), OPTS, &first).unwrap());
+        let vetted = inspect::inspect(&path).unwrap();
+        // Another writer commits after the check.
+        {
+            let mut later = first.clone();
+            later.seq += 1;
+            later.checkpoints += 1;
+            let (mut other, _) = Store::open(&path, OPTS, &vetted, &later).unwrap();
+            later.seq += 1;
+            later.checkpoints += 1;
+            other.commit(&later).unwrap();
         }
+        let before = fs::read(&path).unwrap();
+        let launch = Ledger::launch(Some(&first), &PipelineConfig::default());
+        let Err(err) = Store::open(&path, OPTS, &vetted, &launch) else {
+            panic!("a changed file was opened")
+        };
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before, "nothing written");
     }
 }

@@ -141,7 +141,9 @@ fn a_changed_byte_inside_a_record() {
     // checksum must catch this, or the totals would silently change.
     let dir = state_dir();
     good_file(dir.path());
-    let seen = fizzflow::store::inspect(&dir.path().join("checkpoints.redb")).unwrap();
+    let seen = fizzflow::inspect::inspect(&dir.path().join("checkpoints.redb"))
+        .unwrap()
+        .seen;
     let latest = seen.latest().expect("a checkpoint").encode();
     flip_inside(dir.path(), &latest[..latest.len() - 8]);
     refused(dir.path(), "checksum");
@@ -154,4 +156,123 @@ fn a_damaged_table_name() {
     good_file(dir.path());
     flip_inside(dir.path(), b"checkpoints");
     refused(dir.path(), "is damaged");
+}
+
+#[test]
+fn a_dangling_symlink_is_refused_not_replaced() {
+    // Replacing it with a new file would be a silent start from zero.
+    let dir = state_dir();
+    let nowhere = dir.path().join("nowhere.redb");
+    std::os::unix::fs::symlink(&nowhere, dir.path().join("checkpoints.redb")).unwrap();
+    for args in [&["--rate", "0", "--beats", "5"][..], &["stats"][..]] {
+        let done = run_in(dir.path(), args, Duration::from_secs(30));
+        assert_eq!(done.status.code(), Some(4), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.contains("symbolic link"), "{}", done.stderr);
+    }
+    let link = fs::symlink_metadata(dir.path().join("checkpoints.redb")).unwrap();
+    assert!(link.file_type().is_symlink(), "the link is still there");
+    assert!(!nowhere.exists(), "nothing was created through it");
+}
+
+#[test]
+fn a_fifo_is_refused_without_hanging() {
+    let dir = state_dir();
+    let path =
+        std::ffi::CString::new(dir.path().join("checkpoints.redb").to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path this test owns.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    // The deadline is the test: a run or stats that opened the FIFO would
+    // wait for a writer forever.
+    for args in [&["--rate", "0", "--beats", "5"][..], &["stats"][..]] {
+        let done = run_in(dir.path(), args, Duration::from_secs(30));
+        assert_eq!(done.status.code(), Some(4), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.contains("FIFO"), "{}", done.stderr);
+    }
+}
+
+#[test]
+fn a_crafted_record_that_checks_out_is_accepted() {
+    // The control: the crafting itself makes a good file.
+    let dir = crafted(|_| {});
+    let done = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30));
+    assert_eq!(field(&done.json(), "beats"), 1);
+}
+
+#[test]
+fn a_kind_split_off_the_closed_form_is_refused() {
+    let dir = crafted(|r| {
+        r.logger.counts.fizz += 1;
+        r.logger.counts.value -= 1;
+    });
+    refused(dir.path(), "impossible");
+}
+
+#[test]
+fn a_shifted_position_is_refused() {
+    let dir = crafted(|r| {
+        r.logger.next_expected += 15;
+        r.generator_position += 15;
+    });
+    refused(dir.path(), "impossible");
+}
+
+#[test]
+fn a_stored_channel_too_large_to_allocate_is_refused() {
+    let dir = crafted(|r| r.settings.channel_capacity = 1 << 40);
+    refused(dir.path(), "impossible");
+}
+
+#[test]
+fn a_stored_worker_batch_of_zero_is_refused() {
+    let dir = crafted(|r| r.settings.worker_batch = 0);
+    refused(dir.path(), "impossible");
+}
+
+#[test]
+fn a_killed_check_is_not_damage_and_leaves_no_copy_behind() {
+    let dir = state_dir();
+    good_file(dir.path());
+    let tmp = state_dir();
+    let copies = |tmp: &Path| {
+        fs::read_dir(tmp)
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("fizzflow-inspect-")
+            })
+            .count()
+    };
+    let stats = |delay: &str| {
+        fizzflow(&["stats", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path())
+            .env("TMPDIR", tmp.path())
+            .env(fizzflow::probe::TEST_DELAY_ENV, delay)
+            .spawn()
+            .expect("spawn stats")
+    };
+    // The checking child is killed (as the OOM killer would): not damage.
+    let child = stats("5000");
+    let probe = wait_for_child(child.id(), Duration::from_secs(30));
+    signal(probe, libc::SIGKILL);
+    let done = wait_with_deadline(child, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("could not check"), "{}", done.stderr);
+    assert!(!done.stderr.contains("damaged"), "{}", done.stderr);
+    assert!(!done.stderr.contains("move it aside"), "{}", done.stderr);
+    assert_eq!(copies(tmp.path()), 0, "its copy was removed");
+
+    // `stats` itself killed mid-check leaves its copy; the next check
+    // removes it.
+    let child = stats("5000");
+    let probe = wait_for_child(child.id(), Duration::from_secs(30));
+    signal(child.id(), libc::SIGKILL);
+    let _ = wait_with_deadline(child, Duration::from_secs(30));
+    signal(probe, libc::SIGKILL);
+    assert_eq!(copies(tmp.path()), 1, "a killed stats leaves its copy");
+    let done = wait_with_deadline(stats("0"), Duration::from_secs(60));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(copies(tmp.path()), 0, "the next check swept it");
 }

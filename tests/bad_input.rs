@@ -44,7 +44,7 @@ fn batch_larger_than_its_channel() {
             "--logger-batch",
             "1",
         ],
-        "too small",
+        "out of range",
     );
 }
 
@@ -77,4 +77,19 @@ fn help_explains_the_pipeline() {
         !done.stdout.contains("inject-panic"),
         "fault injection stays hidden"
     );
+}
+
+#[test]
+fn unknown_bench_configurations_are_named() {
+    let bench = |args: &[&str]| {
+        let child = fizzflow(args).spawn().expect("spawn");
+        wait_with_deadline(child, Duration::from_secs(30))
+    };
+    let done = bench(&["bench", "--only", "bogus"]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    for name in ["bogus", "telemetry-off", "plain-threads", "fused-loop"] {
+        assert!(done.stderr.contains(name), "'{name}' in {}", done.stderr);
+    }
+    let help = bench(&["bench", "--help"]);
+    assert!(help.stdout.contains("checkpoints-off"), "{}", help.stdout);
 }

@@ -1,23 +1,24 @@
-//! SIGINT and SIGTERM stop the heartbeat; the beats already sent drain, the
-//! summary is printed and the exit code is 0, with whole beats counted.
+//! A single SIGINT, SIGTERM or SIGHUP at any moment is a clean stop: the
+//! beats already sent drain, the summary is printed, the exit code is 0,
+//! the state dir is consistent and the next run is exact. A stop never
+//! waits for the next beat, however far away it is.
 
 mod common;
 use common::*;
 use std::time::Duration;
 
-fn stop_with(signal: i32) {
+fn stop_with(signal_number: i32) {
     // Paced so that it is still running when the signal arrives.
     let dir = state_dir();
-    let child = fizzflow(&["--rate", "2", "--beats", "100000", "--json"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .spawn()
-        .expect("spawn");
-    let pid = child.id() as i32;
-    std::thread::sleep(Duration::from_millis(700));
-    // SAFETY: kill has no memory-safety preconditions.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    let done = wait_with_deadline(child, Duration::from_secs(30));
+    let mut child = spawn_watched(
+        fizzflow(&["--rate", "2", "--beats", "100000", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path()),
+    );
+    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
+    std::thread::sleep(Duration::from_millis(500));
+    signal(child.id(), signal_number);
+    let done = finish(child, Duration::from_secs(30));
     let v = done.success_json();
     let beats = field(&v, "beats");
     assert!(
@@ -41,4 +42,108 @@ fn sigterm_drains_and_exits_zero() {
 #[test]
 fn sigint_drains_and_exits_zero() {
     stop_with(libc::SIGINT);
+}
+
+#[test]
+fn sighup_drains_and_exits_zero() {
+    stop_with(libc::SIGHUP);
+}
+
+/// The run after a stop continues exactly where the stop left off.
+fn next_run_is_exact(dir: &std::path::Path) {
+    let done = run_in(
+        dir,
+        &["--rate", "0", "--beats", "5", "--json"],
+        Duration::from_secs(60),
+    );
+    let v = done.success_json();
+    assert_closed_form(&v);
+    assert_whole_beats(&v, 256);
+    assert_eq!(field(&v, "beats"), field(&v, "beats_target"));
+}
+
+#[test]
+fn a_signal_while_the_file_is_checked_is_a_clean_stop() {
+    let dir = state_dir();
+    let first = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "5"],
+        Duration::from_secs(60),
+    );
+    assert!(first.status.success(), "{}", first.stderr);
+    // The check of the existing file takes 1.5 s here; the signal lands in
+    // it, long before the launch record.
+    let child = fizzflow(&["--rate", "0", "--beats", "5", "--json"])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .env(fizzflow::probe::TEST_DELAY_ENV, "1500")
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(child.id(), libc::SIGTERM);
+    let done = wait_with_deadline(child, Duration::from_secs(60));
+    let v = done.success_json();
+    assert_closed_form(&v);
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
+    assert_eq!(stats["messages"], v["messages"]);
+    next_run_is_exact(dir.path());
+}
+
+#[test]
+fn a_signal_during_the_final_checkpoint_is_a_clean_stop() {
+    let dir = state_dir();
+    // A final commit that takes 600 ms; the signal lands inside it.
+    let mut child = spawn_watched(
+        fizzflow(&[
+            "--rate",
+            "0",
+            "--beats",
+            "20",
+            "--json",
+            "--checkpoint-interval",
+            "0",
+            "--inject-delay",
+            "checkpoint:600000",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path()),
+    );
+    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
+    std::thread::sleep(Duration::from_millis(250));
+    signal(child.id(), libc::SIGTERM);
+    let done = finish(child, Duration::from_secs(60));
+    let v = done.success_json();
+    assert_eq!(field(&v, "beats"), 20, "the run had finished its beats");
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
+    assert_eq!(stats["messages"], v["messages"]);
+    next_run_is_exact(dir.path());
+}
+
+#[test]
+fn a_stop_does_not_wait_for_the_next_beat() {
+    // One beat every 10^11 ms: a stop that waited for the next beat would
+    // never come. The first beat goes out at once.
+    let dir = state_dir();
+    let mut child = spawn_watched(
+        fizzflow(&["--rate", "100000000000", "--beats", "10", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path()),
+    );
+    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
+    std::thread::sleep(Duration::from_millis(300));
+    signal(child.id(), libc::SIGTERM);
+    let v = finish(child, Duration::from_secs(30)).success_json();
+    assert_eq!(field(&v, "beats"), 1, "{v}");
+    assert_closed_form(&v);
+}
+
+#[test]
+fn the_first_beat_goes_out_at_once() {
+    // One beat a minute and one beat to run: done at once, not in a minute.
+    let v = run(
+        &["--rate", "60000", "--beats", "1", "--json"],
+        Duration::from_secs(30),
+    )
+    .success_json();
+    assert_eq!(field(&v, "beats"), 1);
 }

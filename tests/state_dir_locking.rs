@@ -42,3 +42,64 @@ fn a_second_run_on_a_held_dir_exits_3() {
     assert_eq!(field(&v, "beats"), 1500);
     assert_closed_form(&v);
 }
+
+#[test]
+fn deleting_the_lock_file_does_not_let_a_second_run_in() {
+    let dir = state_dir();
+    let mut first = spawn_watched(
+        fizzflow(&["--rate", "1", "--beats", "100000", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path()),
+    );
+    assert!(first.wait_for_marker(Duration::from_secs(60)), "launched");
+    std::fs::remove_file(dir.path().join("fizzflow.lock")).expect("lock file");
+    let second = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "10"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(second.status.code(), Some(3), "{}", second.stderr);
+    signal(first.id(), libc::SIGTERM);
+    let v = finish(first, Duration::from_secs(60)).success_json();
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
+    assert_eq!(
+        stats["messages"], v["messages"],
+        "only the first run counted"
+    );
+    assert_eq!(field(&stats, "launches"), 1);
+}
+
+#[test]
+fn a_lock_file_that_is_a_symlink_is_refused_and_not_written_through() {
+    let dir = state_dir();
+    let outside = state_dir();
+    let precious = outside.path().join("precious");
+    std::fs::write(&precious, b"keep me").unwrap();
+    std::os::unix::fs::symlink(&precious, dir.path().join("fizzflow.lock")).unwrap();
+    let done = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "5"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(done.stderr.contains("symbolic link"), "{}", done.stderr);
+    assert_eq!(std::fs::read(&precious).unwrap(), b"keep me");
+    assert!(!checkpoint_file(dir.path()).exists(), "nothing created");
+}
+
+#[test]
+fn a_lock_file_that_is_a_directory_is_exit_4() {
+    let dir = state_dir();
+    std::fs::create_dir(dir.path().join("fizzflow.lock")).unwrap();
+    let done = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "5"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("not a regular file"),
+        "{}",
+        done.stderr
+    );
+}

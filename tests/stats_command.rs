@@ -102,3 +102,84 @@ fn a_missing_state_dir_is_reported_and_not_created() {
         "nothing created"
     );
 }
+
+#[test]
+fn stats_during_a_run_committing_every_millisecond_never_cries_wolf() {
+    // A copy taken while a commit is written can be torn; stats must read
+    // the file as it was at one instant and never call a healthy file
+    // damaged (exit 4).
+    let dir = state_dir();
+    let mut run = spawn_watched(
+        fizzflow(&[
+            "--rate",
+            "1",
+            "--beats",
+            "2000",
+            "--checkpoint-interval",
+            "1",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path()),
+    );
+    assert!(run.wait_for_marker(Duration::from_secs(60)), "launched");
+    let path = dir.path().to_path_buf();
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let deadline = std::time::Instant::now() + Duration::from_secs(60);
+                for _ in 0..150 {
+                    if std::time::Instant::now() > deadline {
+                        break;
+                    }
+                    let done = run_in(&path, &["stats", "--json"], Duration::from_secs(60));
+                    if !done.status.success() {
+                        failures.push(done.stderr);
+                    }
+                }
+                failures
+            })
+        })
+        .collect();
+    let failures: Vec<String> = readers
+        .into_iter()
+        .flat_map(|r| r.join().expect("reader"))
+        .collect();
+    signal(run.id(), libc::SIGTERM);
+    let _ = finish(run, Duration::from_secs(60));
+    assert!(
+        failures.is_empty(),
+        "stats failed on a healthy file: {failures:?}"
+    );
+}
+
+#[test]
+fn a_new_state_dir_never_holds_a_file_without_a_record() {
+    // Killed inside its very first commit: either no file at all, or one
+    // with the launch record, never a file that every later stats refuses.
+    let dir = state_dir();
+    let done = run_in(
+        dir.path(),
+        &[
+            "--rate",
+            "0",
+            "--beats",
+            "5",
+            "--inject-abort",
+            "checkpoint:1",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(done.status.code().is_none(), "aborted: {}", done.stderr);
+    assert!(!checkpoint_file(dir.path()).exists(), "no half-made file");
+    let done = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "5", "--json"],
+        Duration::from_secs(60),
+    );
+    let v = done.success_json();
+    assert_eq!(field(&v, "beats"), 5);
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
+    assert_eq!(field(&stats, "launches"), 1);
+}

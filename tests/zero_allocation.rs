@@ -11,7 +11,7 @@ use fizzflow::live::Live;
 use fizzflow::pipeline::{self, RunOptions};
 use fizzflow::progress::ProgressMode;
 use fizzflow::record::Ledger;
-use fizzflow::store::Store;
+use fizzflow::store::{Store, StoreOptions};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -45,19 +45,19 @@ static COUNTING: Counting = Counting;
 /// (allocations, bytes) during one unpaced run of `beats` beats.
 fn allocations_for(beats: u64) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let (mut store, _) = Store::open(dir.path(), 4).unwrap();
     let cfg = PipelineConfig {
         rate_ms: 0,
         beats_target: beats,
         ..Default::default()
     };
     let launch = Ledger::launch(None, &cfg);
-    store.commit(&launch).unwrap();
+    let opts = StoreOptions {
+        keep: 4,
+        abort_at: None,
+    };
+    let (store, _) = Store::create(dir.path(), opts, &launch).unwrap();
     let plan = CheckpointPlan {
-        handoff: Mutex::new(Some(CheckpointState {
-            store,
-            last: launch.clone(),
-        })),
+        handoff: Mutex::new(Some(CheckpointState::new(store, launch.clone()))),
         ledger: Ledger {
             base: launch,
             started: Instant::now(),

@@ -15,6 +15,22 @@ pub struct CheckpointState {
     pub store: Store,
     /// The newest record committed to the file.
     pub last: CheckpointRecord,
+    /// A cut was asked for and has not arrived. Kept here, not in a local,
+    /// so that a restarted actor does not ask a second time: the logger
+    /// would then hold a second request and spin on it until a beat boundary.
+    awaiting: bool,
+    asked_at: Instant,
+}
+
+impl CheckpointState {
+    pub fn new(store: Store, last: CheckpointRecord) -> Self {
+        CheckpointState {
+            store,
+            last,
+            awaiting: false,
+            asked_at: Instant::now(),
+        }
+    }
 }
 
 /// How the actor is set up for one launch.
@@ -66,8 +82,6 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
     }
     let interval = plan.interval;
-    let mut asked_at = Instant::now();
-    let mut awaiting = false;
 
     while actor.is_running(|| cuts.mark_closed()) {
         if interval.is_zero() || live.checkpoint_error().is_some() {
@@ -76,16 +90,20 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
         if actor.avail_units(&mut snapshots) == 0 {
             let until_due = interval
-                .saturating_sub(asked_at.elapsed())
+                .saturating_sub(state.asked_at.elapsed())
                 .max(Duration::from_millis(1));
-            let wait = if awaiting { super::POLL } else { until_due };
+            let wait = if state.awaiting {
+                super::POLL
+            } else {
+                until_due
+            };
             await_for_any!(
                 actor.wait_periodic(wait),
                 actor.wait_avail(&mut snapshots, 1)
             );
         }
         if let Some(cut) = actor.try_take(&mut snapshots) {
-            awaiting = false;
+            state.awaiting = false;
             let rec = plan.ledger.cut(&state.last, &cut, live.restarts());
             if let Some(d) = plan.delay {
                 std::thread::sleep(d);
@@ -101,13 +119,77 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 Err(e) => live.fail_checkpoint(e.to_string()),
             }
         }
-        if !awaiting
-            && asked_at.elapsed() >= interval
+        if !state.awaiting
+            && state.asked_at.elapsed() >= interval
             && actor.try_send(&mut cuts, state.last.seq).is_sent()
         {
-            awaiting = true;
-            asked_at = Instant::now();
+            state.awaiting = true;
+            state.asked_at = Instant::now();
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PipelineConfig;
+    use crate::store::StoreOptions;
+
+    /// Runs the actor on `state` until it has had `work` to ask for cuts
+    /// that nobody answers; returns the requests it sent.
+    fn ask(
+        state: &SteadyState<CheckpointState>,
+        plan: &Arc<CheckpointPlan>,
+        work: Duration,
+    ) -> usize {
+        let mut graph = GraphBuilder::for_testing().build(());
+        let (cuts_tx, cuts_rx) = graph.channel_builder().with_capacity(4).build_channel();
+        let (_snaps_tx, snaps_rx) = graph
+            .channel_builder()
+            .with_capacity(4)
+            .build_channel::<LoggerStats>();
+        let live = Arc::new(Live::default());
+        let (state, plan) = (state.clone(), plan.clone());
+        graph.actor_builder().with_name("UnitTest").build(
+            move |context| {
+                internal_behavior(
+                    context,
+                    cuts_tx.clone(),
+                    snaps_rx.clone(),
+                    state.clone(),
+                    plan.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+        crate::testing::run_for(graph, work);
+        cuts_rx.testing_take_all().len()
+    }
+
+    #[test]
+    fn a_restarted_actor_does_not_ask_for_a_second_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        let opts = StoreOptions {
+            keep: 4,
+            abort_at: None,
+        };
+        let (store, _) = Store::create(dir.path(), opts, &first).unwrap();
+        let plan = Arc::new(CheckpointPlan {
+            handoff: Mutex::new(Some(CheckpointState::new(store, first.clone()))),
+            ledger: Ledger {
+                base: first,
+                started: Instant::now(),
+            },
+            interval: Duration::from_millis(1),
+            delay: None,
+        });
+        let state = new_state();
+        assert_eq!(ask(&state, &plan, Duration::from_millis(200)), 1);
+        // The same state, as steady_state hands it to a restarted actor: the
+        // request is still outstanding, so there is nothing to ask.
+        assert_eq!(ask(&state, &plan, Duration::from_millis(200)), 0);
+    }
 }

@@ -6,6 +6,7 @@ use crate::config::{ActorName, PipelineConfig, SIGNALS_PER_BEAT};
 use crate::fault::{self, FaultPoint};
 use crate::live::Live;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 use steady_state::*;
 
 pub struct HeartbeatState {
@@ -43,10 +44,12 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             fault: FaultPoint::new(cfg.panic_every(ActorName::Heartbeat), cfg.start.beats),
         })
         .await;
-    let rate = std::time::Duration::from_millis(cfg.rate_ms);
+    let gap = Duration::from_millis(cfg.rate_ms);
     let mut burst = [0u64; SIGNALS_PER_BEAT];
     let delay = cfg.delay_for(ActorName::Heartbeat.as_str());
     let mut closed = false;
+    // The first beat goes out at once; each later one a gap after the last.
+    let mut next_beat = Instant::now();
 
     while actor.is_running(|| tx.mark_closed()) {
         if !closed && (state.beats_sent >= cfg.beats_target || live.stop_requested()) {
@@ -58,16 +61,23 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             actor.wait_shutdown().await;
             continue;
         }
-        if cfg.rate_ms > 0 {
-            await_for_all!(
-                actor.wait_periodic(rate),
-                actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT)
+        // Every wait also ends on a stop request, whatever the gap: a stop
+        // must not wait for the next beat (at --rate 10^11, never).
+        if actor.vacant_units(&mut tx) < SIGNALS_PER_BEAT {
+            await_for_any!(
+                async {
+                    let _ = actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT).await;
+                },
+                live.stop_wait()
             );
-        } else if actor.vacant_units(&mut tx) < SIGNALS_PER_BEAT {
-            // A stop request is seen as soon as the worker takes a beat.
-            actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT).await;
+            continue;
         }
-        // Paced: one beat per period. Unpaced: as many as there is room for.
+        let now = Instant::now();
+        if cfg.rate_ms > 0 && now < next_beat {
+            await_for_any!(actor.wait(next_beat - now), live.stop_wait());
+            continue;
+        }
+        // Paced: one beat per gap. Unpaced: as many as there is room for.
         let room = actor.vacant_units(&mut tx) / SIGNALS_PER_BEAT;
         let beats = if cfg.rate_ms > 0 { room.min(1) } else { room };
         for _ in 0..beats {
@@ -87,6 +97,13 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 std::thread::sleep(d);
             }
         }
+        // Keep the cadence through small delays; after a long stall start
+        // afresh rather than send a burst of overdue beats.
+        next_beat = if now > next_beat + gap {
+            now + gap
+        } else {
+            next_beat + gap
+        };
         super::back_off_if_stopping(actor.is_liveliness_stop_requested() && beats == 0);
     }
     Ok(())
@@ -140,6 +157,61 @@ mod tests {
     }
 
     #[test]
+    fn the_first_beat_goes_out_at_once() {
+        // One beat a minute: the first still goes out at the start.
+        let cfg = PipelineConfig {
+            rate_ms: 60_000,
+            beats_target: 3,
+            ..Default::default()
+        };
+        let got = run_heartbeat(cfg, Duration::from_millis(300));
+        assert_eq!(got.len(), SIGNALS_PER_BEAT, "one beat, not zero");
+    }
+
+    #[test]
+    fn a_stop_request_ends_a_long_beat_gap_at_once() {
+        let mut graph = GraphBuilder::for_testing().build(());
+        let (tx, rx) = graph.channel_builder().with_capacity(8192).build_channel();
+        let cfg = Arc::new(PipelineConfig {
+            rate_ms: 100_000_000_000,
+            beats_target: 10,
+            ..Default::default()
+        });
+        let live = Arc::new(Live::default());
+        let stopper = live.clone();
+        let state = new_state();
+        graph.actor_builder().with_name("UnitTest").build(
+            move |context| {
+                internal_behavior(
+                    context,
+                    tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+        graph.start();
+        std::thread::sleep(Duration::from_millis(200));
+        stopper.request_stop();
+        // The heartbeat closes its channel on the stop, long before its next
+        // beat would be due.
+        let rx = rx.clone();
+        crate::testing::within(Duration::from_secs(10), move || {
+            while !futures::executor::block_on(async { rx.lock().await.is_closed() }) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        });
+        graph.request_shutdown();
+        crate::testing::within(Duration::from_secs(10), move || {
+            graph
+                .block_until_stopped(Duration::from_secs(5))
+                .expect("graph stops cleanly")
+        });
+    }
+
+    #[test]
     fn paced_beats_never_outrun_the_rate() {
         let cfg = PipelineConfig {
             rate_ms: 200,
@@ -147,10 +219,9 @@ mod tests {
             ..Default::default()
         };
         let got = run_heartbeat(cfg, Duration::from_millis(500));
-        // A loaded machine may send fewer, never more: one per 200 ms period
-        // (plus the one at the start of the first period).
+        // A loaded machine may send fewer, never more: at 0, 200 and 400 ms.
         let beats = got.len() / SIGNALS_PER_BEAT;
-        assert!(beats <= 4, "{beats} beats in 500 ms at one per 200 ms");
+        assert!(beats <= 3, "{beats} beats in 500 ms at one per 200 ms");
         assert_eq!(got.len() % SIGNALS_PER_BEAT, 0, "only whole bursts");
     }
 }

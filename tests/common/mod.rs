@@ -156,3 +156,106 @@ pub fn assert_whole_beats(v: &Value, worker_batch: u64) {
         "beats × 32 × {worker_batch} in {v}"
     );
 }
+
+/// The line a run prints once its launch record is committed.
+pub const LAUNCH_LINE: &str = "fizzflow: launch ";
+
+/// Starts a command whose stderr is watched for the launch line.
+pub fn spawn_watched(cmd: &mut Command) -> fizzflow::child::Watched {
+    fizzflow::child::Watched::new(cmd.spawn().expect("spawn fizzflow"), Some(LAUNCH_LINE))
+}
+
+/// Waits for a watched child until `limit`, failing the test if it hangs.
+pub fn finish(child: fizzflow::child::Watched, limit: Duration) -> Finished {
+    match child.wait(limit) {
+        Ok(done) => Finished {
+            status: done.status,
+            stdout: done.stdout,
+            stderr: done.stderr,
+        },
+        Err(e) => panic!("fizzflow did not finish within {limit:?}: {e:?}"),
+    }
+}
+
+pub fn signal(pid: u32, sig: i32) {
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(pid as i32, sig) };
+}
+
+pub fn checkpoint_file(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("checkpoints.redb")
+}
+
+/// The child processes of `pid` (from /proc), e.g. a run's probe.
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The parent pid is the second field after the command name.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push(child);
+        }
+    }
+    found
+}
+
+/// Waits (bounded) until `pid` has a child process, and returns it.
+pub fn wait_for_child(pid: u32, limit: Duration) -> u32 {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(&child) = children_of(pid).first() {
+            return child;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} started no child within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// A state dir whose one record is a real cut one beat in, changed by
+/// `craft` and stored with a valid checksum: what a bug or an attacker
+/// could leave behind.
+pub fn crafted(craft: fn(&mut fizzflow::record::CheckpointRecord)) -> tempfile::TempDir {
+    use fizzflow::config::PipelineConfig;
+    use fizzflow::message::FizzBuzzMsg;
+    use fizzflow::record::Ledger;
+    use fizzflow::stats::{LoggerStats, Restarts};
+    let dir = state_dir();
+    let cfg = PipelineConfig::default();
+    let first = Ledger::launch(None, &cfg);
+    let mut stats = LoggerStats::default();
+    stats.absorb(&(0..8192).map(FizzBuzzMsg::new).collect::<Vec<_>>());
+    stats.record_batch(8192);
+    let ledger = Ledger {
+        base: first.clone(),
+        started: std::time::Instant::now(),
+    };
+    let mut rec = ledger.cut(&first, &stats, Restarts::default());
+    rec.seq = 1;
+    rec.checkpoints = 1;
+    craft(&mut rec);
+    let opts = fizzflow::store::StoreOptions {
+        keep: 8,
+        abort_at: None,
+    };
+    drop(fizzflow::store::Store::create(dir.path(), opts, &rec).expect("crafted file"));
+    dir
+}

@@ -1,0 +1,39 @@
+//! steady_state's telemetry server: on the default port, a port that is
+//! taken moves to the next free one (as the README says); its messages
+//! reach stderr as plain text, with no terminal colour codes when stderr
+//! is not a terminal.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+#[test]
+fn a_taken_default_port_moves_to_the_next_free_one() {
+    // Hold the default port (or find it held already: the same either way).
+    let _held = std::net::TcpListener::bind("127.0.0.1:9900");
+    let dir = state_dir();
+    let child = std::process::Command::new(BIN)
+        .args(["run", "--rate", "0", "--beats", "20", "--progress", "off"])
+        .args(["--metrics-addr", "127.0.0.1:0", "--log-level", "info"])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .env_remove("TELEMETRY_SERVER_PORT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let done = wait_with_deadline(child, Duration::from_secs(120));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("Default telemetry port 9900 in use; using port"),
+        "{}",
+        done.stderr
+    );
+    assert!(
+        !done.stderr.contains('\x1b'),
+        "colour codes: {:?}",
+        done.stderr
+    );
+}
