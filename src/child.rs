@@ -23,10 +23,12 @@ pub enum WaitError {
 }
 
 /// A running child whose output is being collected.
+/// Dropped before it was waited for (a test that failed half-way), it
+/// kills and reaps the child, so no process outlives its watcher.
 pub struct Watched {
     child: Child,
-    stdout: JoinHandle<String>,
-    stderr: JoinHandle<String>,
+    stdout: Option<JoinHandle<String>>,
+    stderr: Option<JoinHandle<String>>,
     marker: mpsc::Receiver<()>,
     marked: bool,
 }
@@ -61,8 +63,8 @@ impl Watched {
         });
         Watched {
             child,
-            stdout,
-            stderr,
+            stdout: Some(stdout),
+            stderr: Some(stderr),
             marker: marker_rx,
             marked: false,
         }
@@ -94,15 +96,28 @@ impl Watched {
             if Instant::now() > deadline {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
-                return Err(WaitError::TimedOut(self.stderr.join().unwrap_or_default()));
+                return Err(WaitError::TimedOut(joined(self.stderr.take())));
             }
             std::thread::sleep(Duration::from_millis(2));
         };
         Ok(Finished {
             status,
-            stdout: self.stdout.join().unwrap_or_default(),
-            stderr: self.stderr.join().unwrap_or_default(),
+            stdout: joined(self.stdout.take()),
+            stderr: joined(self.stderr.take()),
         })
+    }
+}
+
+fn joined(reader: Option<JoinHandle<String>>) -> String {
+    reader.and_then(|r| r.join().ok()).unwrap_or_default()
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 

@@ -104,8 +104,13 @@ pub fn plan(
             ));
         }
         if !conflicts.is_empty() {
+            let (them, they) = if conflicts.len() == 1 {
+                ("that flag", "it then applies")
+            } else {
+                ("those flags", "they then apply")
+            };
             return Err(Error::Usage(format!(
-                "this state dir holds an unfinished run at beat {}/{} (batches {}/{}/{}, channel {}), and {} would change it. Run `fizzflow` without {} to finish it (they then apply to the next run), or pass another --state-dir to start a new one with them",
+                "this state dir holds an unfinished run at beat {}/{} (batches {}/{}/{}, channel {}), and {} would change it. Run `fizzflow` without {them} to finish it ({they} to the next run), or pass another --state-dir to start a new one with {them}",
                 p.beats,
                 p.beats_target,
                 s.generator_batch,
@@ -113,11 +118,6 @@ pub fn plan(
                 s.logger_batch,
                 s.channel_capacity,
                 conflicts.join(", "),
-                if conflicts.len() == 1 {
-                    "that flag"
-                } else {
-                    "those flags"
-                },
             )));
         }
         let cfg = PipelineConfig {

@@ -112,16 +112,22 @@ fn scraped_totals_match_the_summary() {
     );
 }
 
-/// A paced run serving metrics on a free port; returns the child (stderr
-/// watched) and the endpoint's address once it is printed.
+/// A child that is killed when the test is done with it, failed or not.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A paced run serving metrics on a free port; returns the child and the
+/// endpoint's address once it is printed.
 fn serving(
     extra: &[&str],
     rlimit_files: Option<u64>,
-) -> (
-    std::process::Child,
-    String,
-    BufReader<std::process::ChildStderr>,
-) {
+) -> (Killed, String, BufReader<std::process::ChildStderr>) {
     let dir = state_dir();
     let mut cmd = std::process::Command::new(BIN);
     cmd.args(["run", "--rate", "1", "--no-telemetry", "--progress", "off"])
@@ -151,13 +157,10 @@ fn serving(
     // The state dir lives as long as the test process; leak it on purpose.
     std::mem::forget(dir);
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let child = Killed(child);
     match metrics_address(&mut stderr) {
         Some(addr) => (child, addr, stderr),
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("fizzflow printed no metrics address");
-        }
+        None => panic!("fizzflow printed no metrics address"),
     }
 }
 
@@ -191,34 +194,41 @@ fn summary_seen(stderr: &mut BufReader<std::process::ChildStderr>, limit: Durati
 }
 
 /// Waits for the child to exit, at most `limit`; true if it did.
-fn exits_within(child: &mut std::process::Child, limit: Duration) -> bool {
+fn exits_within(child: &mut Killed, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
-        if child.try_wait().expect("wait").is_some() {
+        if child.0.try_wait().expect("wait").is_some() {
             return true;
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    let _ = child.kill();
-    let _ = child.wait();
     false
 }
 
 #[test]
 fn a_client_that_never_reads_cannot_keep_the_process_alive() {
-    let (mut child, addr, mut stderr) = serving(&["--beats", "300"], None);
-    let mut hog = std::net::TcpStream::connect(&addr).expect("connect");
-    // Requests pipelined without end, and no response ever read.
-    let request = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(200);
-    hog.set_write_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let _ = hog.write_all(&request);
+    let (mut child, addr, mut stderr) = serving(&["--beats", "1000"], None);
+    let hog = std::net::TcpStream::connect(&addr).expect("connect");
+    // Requests pipelined for 15 s, the connection held open, and no
+    // response ever read: answering them all blocks on a full socket.
+    let sender = {
+        let mut hog = hog.try_clone().expect("clone");
+        std::thread::spawn(move || {
+            let requests = b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100);
+            let _ = hog.set_write_timeout(Some(Duration::from_millis(500)));
+            let until = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < until {
+                if hog.write_all(&requests).is_err() {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            }
+        })
+    };
     summary_seen(&mut stderr, Duration::from_secs(60));
-    assert!(
-        exits_within(&mut child, Duration::from_secs(5)),
-        "the process waited on a client that never reads"
-    );
+    let gone = exits_within(&mut child, Duration::from_secs(5));
+    let _ = sender.join();
     drop(hog);
+    assert!(gone, "the process waited on a client that never reads");
 }
 
 #[test]
@@ -241,14 +251,14 @@ fn an_endless_request_header_is_cut_off() {
         sent < 256 << 20,
         "the server kept reading an endless header"
     );
-    let rss = fizzflow::progress::ProcSample::read_pid(child.id())
+    let rss = fizzflow::progress::ProcSample::read_pid(child.0.id())
         .expect("child /proc")
         .rss_bytes;
     assert!(rss < 100 << 20, "RSS grew to {rss} bytes");
     // Still serving others.
     let text = scrape(&addr);
     sample(&text, "fizzflow_messages_per_second", None);
-    signal(child.id(), libc::SIGTERM);
+    signal(child.0.id(), libc::SIGTERM);
     assert!(exits_within(&mut child, Duration::from_secs(30)));
 }
 
@@ -281,7 +291,7 @@ fn idle_connections_and_too_few_descriptors_do_not_lock_out_a_scrape() {
     // And once they are gone, at once.
     std::thread::sleep(Duration::from_millis(200));
     sample(&scrape(&addr), "fizzflow_messages_per_second", None);
-    signal(child.id(), libc::SIGTERM);
+    signal(child.0.id(), libc::SIGTERM);
     assert!(exits_within(&mut child, Duration::from_secs(30)));
 }
 
@@ -310,6 +320,6 @@ fn a_client_that_trickles_its_request_is_dropped() {
         "a trickling client held a connection for {:?}",
         started.elapsed()
     );
-    signal(child.id(), libc::SIGTERM);
+    signal(child.0.id(), libc::SIGTERM);
     assert!(exits_within(&mut child, Duration::from_secs(30)));
 }
