@@ -97,10 +97,11 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             } else {
                 until_due
             };
-            await_for_any!(
-                actor.wait_periodic(wait),
-                actor.wait_avail(&mut snapshots, 1)
-            );
+            // A plain wait, not wait_periodic: that one warns whenever a
+            // commit (an fsync) takes longer than a short interval.
+            await_for_any!(actor.wait(wait), async {
+                let _ = actor.wait_avail(&mut snapshots, 1).await;
+            });
         }
         if let Some(cut) = actor.try_take(&mut snapshots) {
             state.awaiting = false;

@@ -60,7 +60,6 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let beat = cfg.beat_size();
     let spinner = super::Spinner::new(&cfg);
     let delay = cfg.delay_for(ActorName::Logger.as_str());
-    let mut shutdown_requested = false;
 
     while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
         if !state.cut_pending && actor.try_take(&mut cuts).is_some() {
@@ -127,10 +126,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 // Per batch, as a slow consumer would be.
                 std::thread::sleep(d * n.div_ceil(batch) as u32);
             }
-        } else if rx.is_closed_and_empty() && !shutdown_requested {
-            // Everything the last beat credited has been counted.
-            shutdown_requested = true;
+        } else if rx.is_closed_and_empty() && !actor.is_liveliness_stop_requested() {
+            // Everything the last beat credited has been counted. steady_state
+            // ignores the request until the graph is running, and a stop at
+            // the very start gets here sooner than that: ask until it is heard.
             actor.request_shutdown().await;
+            if !actor.is_liveliness_stop_requested() {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
         } else {
             super::back_off_if_stopping(actor.is_liveliness_stop_requested());
         }
@@ -219,6 +222,46 @@ mod tests {
             "replayed after the panic: {}",
             stats.duplicates_dropped
         );
+    }
+
+    #[test]
+    fn an_end_reached_before_the_graph_runs_still_ends_it() {
+        // The input is closed and empty before the graph starts: the logger
+        // asks for the end before steady_state would hear it, and must keep
+        // asking rather than spin forever.
+        let mut graph = GraphBuilder::for_testing().build(());
+        let (tx, rx) = graph
+            .channel_builder()
+            .with_capacity(8192)
+            .build_channel::<FizzBuzzMsg>();
+        let (_cuts_tx, cuts_rx) = graph
+            .channel_builder()
+            .with_capacity(4)
+            .build_channel::<u64>();
+        let (snaps_tx, _snaps_rx) = graph
+            .channel_builder()
+            .with_capacity(4)
+            .build_channel::<LoggerStats>();
+        let cfg = Arc::new(PipelineConfig::default());
+        let live = Arc::new(Live::default());
+        let state = new_state();
+        tx.testing_send_all(Vec::new(), true);
+        graph.actor_builder().with_name("UnitTest").build(
+            move |context| {
+                internal_behavior(
+                    context,
+                    rx.clone(),
+                    cuts_rx.clone(),
+                    snaps_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        crate::testing::run_to_completion(graph, Duration::from_secs(10));
     }
 
     #[test]
