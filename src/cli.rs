@@ -7,6 +7,7 @@ use crate::launch::{self, Given};
 use crate::live::Live;
 use crate::progress::ProgressMode;
 use crate::report;
+use crate::store::AbortAt;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use std::net::SocketAddr;
@@ -47,7 +48,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the pipeline (also what `fizzflow` alone does)
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Show the totals in a state dir's checkpoint file without running anything
     Stats(StatsArgs),
     /// Measure configurations side by side (ratios from one invocation)
@@ -90,8 +91,13 @@ pub struct StatsArgs {
 
     /// One row per retained checkpoint, with a sparkline of msgs/s (with
     /// --json: every retained record as a JSON array)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "launches")]
     pub history: bool,
+
+    /// One row per launch: when, how it ended, what it added (with --json:
+    /// a JSON array, newest last)
+    #[arg(long)]
+    pub launches: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -179,8 +185,8 @@ pub struct RunArgs {
 
     /// Fault injection for tests: abort inside this launch's N-th checkpoint
     /// commit (1 = the launch record), after the data is written
-    #[arg(long, value_name = "checkpoint:N", hide = true, value_parser = parse_abort)]
-    pub inject_abort: Option<u64>,
+    #[arg(long, value_name = "checkpoint:N|upgrade", hide = true, value_parser = parse_abort)]
+    pub inject_abort: Option<AbortAt>,
 
     /// Which flags were given on the command line (filled in after parsing).
     #[arg(skip)]
@@ -189,14 +195,22 @@ pub struct RunArgs {
     /// Whether --telemetry-addr was given (filled in after parsing).
     #[arg(skip)]
     pub telemetry_addr_given: bool,
+
+    /// The flags given on the command line, as typed (filled in after
+    /// parsing), for the launch history.
+    #[arg(skip)]
+    pub flags: Vec<String>,
 }
 
-fn parse_abort(s: &str) -> Result<u64, String> {
+fn parse_abort(s: &str) -> Result<AbortAt, String> {
+    if s == "upgrade" {
+        return Ok(AbortAt::Upgrade);
+    }
     let n = s
         .strip_prefix("checkpoint:")
-        .ok_or_else(|| format!("'{s}' is not checkpoint:N"))?;
+        .ok_or_else(|| format!("'{s}' is not checkpoint:N or upgrade"))?;
     match n.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) if n >= 1 => Ok(AbortAt::Commit(n)),
         _ => Err(format!(
             "'{n}' in '{s}' is not a whole number of at least 1"
         )),
@@ -223,6 +237,27 @@ impl RunArgs {
             channel_capacity: given("channel_capacity"),
         };
         self.telemetry_addr_given = given("telemetry_addr");
+        // The state dir is where the history lives, not part of it.
+        let run = Cli::command();
+        self.flags = m
+            .ids()
+            .filter(|id| given(id.as_str()))
+            .filter_map(|id| run.get_arguments().find(|a| a.get_id() == id))
+            .filter(|arg| arg.get_long().is_some_and(|long| long != "state-dir"))
+            .map(|arg| {
+                let long = arg.get_long().unwrap_or_default();
+                if !arg.get_action().takes_values() {
+                    return format!("--{long}");
+                }
+                let values: Vec<String> = m
+                    .get_raw(arg.get_id().as_str())
+                    .into_iter()
+                    .flatten()
+                    .map(|v| v.to_string_lossy().into_owned())
+                    .collect();
+                format!("--{long} {}", values.join(","))
+            })
+            .collect();
     }
 }
 

@@ -8,8 +8,9 @@
 //! ones that were checked.
 
 use crate::error::Error;
+use crate::launch_log::{self, LaunchRow};
 use crate::lock::{describe, open_regular};
-use crate::migrations::{self, CHECKPOINTS};
+use crate::migrations::{self, CHECKPOINTS, LAUNCHES, StepError};
 use crate::record::CheckpointRecord;
 use redb::{Database, ReadableTable, TableHandle};
 use std::fs::{self, OpenOptions};
@@ -31,11 +32,14 @@ pub fn checkpoint_path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
 }
 
-/// Everything a checkpoint file holds, read from a private copy.
+/// Everything a checkpoint file holds, read from a private copy (upgraded
+/// in memory to the current schema if it is older).
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Inspection {
+    /// The schema the file itself is written in.
     pub schema_version: u64,
     pub history: Vec<CheckpointRecord>,
+    pub launches: Vec<LaunchRow>,
 }
 
 impl Inspection {
@@ -285,7 +289,10 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
             "is damaged (tables {names:?}, expected {expected:?} for schema {schema_version})"
         )));
     }
-    migrations::upgrade(&txn, schema_version).map_err(problem("cannot be upgraded"))?;
+    migrations::upgrade(&txn, schema_version).map_err(|e| match e {
+        StepError::Redb(e) => problem("cannot be upgraded")(e),
+        StepError::Damaged(why) => Problem::Damaged(format!("is damaged: {why}")),
+    })?;
     let history = {
         let mut table = txn
             .open_table(CHECKPOINTS)
@@ -298,12 +305,19 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
         table.remove(u64::MAX).map_err(|e| write(e.into()))?;
         history
     };
+    let launches = {
+        let table = txn
+            .open_table(LAUNCHES)
+            .map_err(|e| problem("cannot open its launches")(e.into()))?;
+        launch_log::read(&table, history.last()).map_err(Problem::Damaged)?
+    };
     txn.commit()
         .map_err(|e| problem("is damaged (a test commit failed)")(e.into()))?;
     drop(db);
     Ok(Inspection {
         schema_version,
         history,
+        launches,
     })
 }
 
@@ -398,6 +412,7 @@ mod tests {
         let seen = Inspection {
             schema_version: 1,
             history: vec![rec],
+            launches: Vec::new(),
         };
         let back: Inspection =
             serde_json::from_str(&serde_json::to_string(&seen).unwrap()).unwrap();

@@ -11,9 +11,11 @@ use crate::cli::RunArgs;
 use crate::config::{PipelineConfig, StartPoint, max_beats};
 use crate::error::Error;
 use crate::inspect::{self, checkpoint_path};
+use crate::launch_log::{Ending, LaunchRow};
 use crate::live::Live;
 use crate::lock::DirLock;
 use crate::metrics::MetricsServer;
+use crate::migrations;
 use crate::output::{self, note};
 use crate::pipeline::{self, RunOptions};
 use crate::record::{CheckpointRecord, Ledger, RunSettings};
@@ -41,9 +43,12 @@ pub struct Given {
 ///   messages = beats × 32 × worker batch stays true for the whole file).
 ///
 /// Returns the configuration and a sentence saying which it is.
+/// `run_beats` is the `--beats` that started the stored run, where the
+/// launch history knows it.
 pub fn plan(
     args: &RunArgs,
     previous: Option<&CheckpointRecord>,
+    run_beats: Option<u64>,
 ) -> Result<(PipelineConfig, String), Error> {
     let given = args.given;
     let Some(p) = previous else {
@@ -93,11 +98,16 @@ pub fn plan(
                 conflicts.push(format!("{flag} {asked} (the run has {stored})"));
             }
         }
-        // The run was started with some --beats N: target = its first beat + N.
-        // Without its first beat on record, any N that could have started it
-        // (from beat 0 up to now) is taken as the same command run again.
+        // The run was started with some --beats N: re-running that command
+        // is fine, any other N is not. Where the history does not know N (a
+        // file from schema 1), any N that could have started the run (from
+        // beat 0 up to now) is taken as that command.
         let left = p.beats_target - p.beats;
-        if given.beats && !(left..=p.beats_target).contains(&args.beats) {
+        let same_command = match run_beats {
+            Some(n) => args.beats == n,
+            None => (left..=p.beats_target).contains(&args.beats),
+        };
+        if given.beats && !same_command {
             conflicts.push(format!(
                 "--beats {} (the run ends at beat {}, {left} to go)",
                 args.beats, p.beats_target
@@ -209,8 +219,22 @@ pub fn run(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     let path = checkpoint_path(dir);
     let vetted = inspect::existing(&path)?;
     let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
-    let (cfg, start_note) = plan(args, previous.as_ref())?;
+    let stored_run_beats = vetted
+        .as_ref()
+        .and_then(|v| v.seen.launches.last())
+        .and_then(|row| row.run_beats);
+    let (cfg, start_note) = plan(args, previous.as_ref(), stored_run_beats)?;
     cfg.validate().map_err(Error::Usage)?;
+    if let Some(v) = &vetted
+        && v.seen.schema_version < migrations::CURRENT
+    {
+        note(&format!(
+            "upgrading {} from schema {} to {} (one transaction, with the launch record)",
+            path.display(),
+            v.seen.schema_version,
+            migrations::CURRENT
+        ));
+    }
 
     // The launch is on record before anything runs, so a launch killed
     // before its first checkpoint still counts.
@@ -219,9 +243,15 @@ pub fn run(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         keep: args.checkpoint_history,
         abort_at: args.inject_abort,
     };
+    // A resumed run keeps the --beats of the run it resumes.
+    let run_beats = match &previous {
+        Some(p) if p.unfinished() => stored_run_beats,
+        _ => Some(args.beats),
+    };
+    let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
     let (store, took) = match &vetted {
-        None => Store::create(dir, opts, &launch)?,
-        Some(vetted) => Store::open(&path, opts, vetted, &launch)?,
+        None => Store::create(dir, opts, &launch, &row)?,
+        Some(vetted) => Store::open(&path, opts, vetted, &launch, &row)?,
     };
     live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
@@ -282,7 +312,14 @@ pub fn run(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         if let Some(d) = final_delay {
             std::thread::sleep(d);
         }
-        state.store.commit(&rec)?;
+        let ending = if outcome.stats.sequence_errors > launch.logger.sequence_errors {
+            Ending::Failed(1)
+        } else if rec.unfinished() {
+            Ending::Stopped
+        } else {
+            Ending::Finished
+        };
+        state.store.commit_final(&rec, ending, outcome.restarts)?;
         state.last = rec.clone();
         final_record = Some(rec);
         Ok(())
@@ -378,7 +415,7 @@ mod tests {
             panic!("run subcommand")
         };
         a.given = given;
-        a
+        *a
     }
 
     fn record(beats: u64, target: u64) -> CheckpointRecord {
@@ -403,6 +440,7 @@ mod tests {
         let err = plan(
             &args(&["--worker-batch", "512", "--beats", "10"], given),
             Some(&p),
+            None,
         )
         .unwrap_err();
         let text = err.to_string();
@@ -418,11 +456,16 @@ mod tests {
             beats: true,
             ..Default::default()
         };
-        let (cfg, _) = plan(&args(&["--beats", "2009"], same), Some(&p)).unwrap();
+        let (cfg, _) = plan(&args(&["--beats", "2009"], same), Some(&p), None).unwrap();
         assert_eq!(cfg.beats_target, 2009);
+        // Where the history knows the run's --beats, only that one is the
+        // same command.
+        assert!(plan(&args(&["--beats", "2009"], same), Some(&p), Some(2000)).is_err());
+        assert!(plan(&args(&["--beats", "2000"], same), Some(&p), Some(2000)).is_ok());
         let (cfg, note) = plan(
             &args(&["--worker-batch", "512"], Given::default()),
             Some(&p),
+            None,
         )
         .unwrap();
         assert_eq!((cfg.beats_target, cfg.worker_batch), (2009, 256));
@@ -433,7 +476,12 @@ mod tests {
     fn a_target_past_the_largest_count_is_refused_with_the_limit() {
         let p = record(10, 10);
         let beats = u64::MAX.to_string();
-        let err = plan(&args(&["--beats", &beats], Given::default()), Some(&p)).unwrap_err();
+        let err = plan(
+            &args(&["--beats", &beats], Given::default()),
+            Some(&p),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.exit_code(), 2);
         let most = max_beats(8192) - 10;
         assert!(
@@ -443,6 +491,7 @@ mod tests {
         let ok = plan(
             &args(&["--beats", &most.to_string()], Given::default()),
             Some(&p),
+            None,
         );
         assert_eq!(ok.unwrap().0.beats_target, max_beats(8192));
     }
@@ -452,13 +501,13 @@ mod tests {
         let mut p = record(10, 10);
         p.settings.worker_batch = 512;
         p.logger.messages = 10 * 32 * 512;
-        let (cfg, _) = plan(&args(&["--beats", "3"], Given::default()), Some(&p)).unwrap();
+        let (cfg, _) = plan(&args(&["--beats", "3"], Given::default()), Some(&p), None).unwrap();
         assert_eq!((cfg.worker_batch, cfg.beats_target), (512, 13));
         let given = Given {
             worker_batch: true,
             ..Default::default()
         };
-        let err = plan(&args(&["--worker-batch", "256"], given), Some(&p)).unwrap_err();
+        let err = plan(&args(&["--worker-batch", "256"], given), Some(&p), None).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }
 }

@@ -14,6 +14,7 @@ pub mod fault;
 pub mod graph;
 pub mod inspect;
 pub mod launch;
+pub mod launch_log;
 pub mod live;
 pub mod lock;
 pub mod logging;

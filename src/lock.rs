@@ -62,6 +62,13 @@ impl DirLock {
     }
 }
 
+/// Whether a fizzflow holds `dir` right now (for `stats`, which never
+/// takes the lock: a shared lock would wait for nobody, and a failure to
+/// open the dir just means "not known to be held").
+pub fn held(dir: &Path) -> bool {
+    File::open(dir).is_ok_and(|d| matches!(d.try_lock_shared(), Err(TryLockError::WouldBlock)))
+}
+
 /// Opens a path that must be a regular file, never through a symlink and
 /// never blocking on a FIFO. The wrong kind of file is `InvalidInput`.
 pub fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {

@@ -180,9 +180,10 @@ impl CheckpointRecord {
         )
     }
 
-    /// bincode 2 bytes followed by their FNV-1a 64 checksum: redb does not
-    /// verify page checksums on every read, and a record whose bytes changed
-    /// on disk must not decode into different totals.
+    /// bincode 2 bytes followed by their CRC-32 (schema 2; schema 1 used
+    /// FNV-1a, see migrations/v1.rs): redb does not verify page checksums on
+    /// every read, and a record whose bytes changed on disk must not decode
+    /// into different totals.
     pub fn encode(&self) -> Vec<u8> {
         seal(
             bincode::serde::encode_to_vec(self, bincode::config::standard())
@@ -191,14 +192,14 @@ impl CheckpointRecord {
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let Some(split) = bytes.len().checked_sub(8) else {
+        let Some(split) = bytes.len().checked_sub(4) else {
             return Err(format!(
                 "checkpoint record is too short ({} bytes)",
                 bytes.len()
             ));
         };
         let (body, sum) = bytes.split_at(split);
-        if fnv1a64(body).to_le_bytes() != sum {
+        if crc32fast::hash(body).to_le_bytes() != sum {
             return Err("checkpoint record is damaged (its checksum does not match)".into());
         }
         let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
@@ -215,19 +216,9 @@ impl CheckpointRecord {
 
 /// Appends the checksum to an encoded record.
 fn seal(mut body: Vec<u8>) -> Vec<u8> {
-    let sum = fnv1a64(&body);
+    let sum = crc32fast::hash(&body);
     body.extend_from_slice(&sum.to_le_bytes());
     body
-}
-
-/// FNV-1a, 64 bits. Each step maps the state bijectively for a given byte,
-/// and for a given state maps distinct bytes to distinct states, so any one
-/// changed byte always changes the sum; more changes collide with
-/// probability about 2^-64.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
 }
 
 pub fn unix_ms_now() -> u64 {

@@ -7,6 +7,8 @@
 use crate::cli::StatsArgs;
 use crate::error::Error;
 use crate::inspect::{self, Inspection};
+use crate::launch_log::{Ending, LaunchRow};
+use crate::migrations;
 use crate::output;
 use crate::record::{CheckpointRecord, unix_ms_now};
 use crate::stats::Summary;
@@ -60,7 +62,14 @@ pub fn stats(args: &StatsArgs) -> Result<(), Error> {
             why: "the file holds no checkpoints",
         });
     };
-    let text = if args.json && args.history {
+    let text = if args.launches {
+        let running = crate::lock::held(dir);
+        if args.json {
+            json_line(&launch_rows(&seen, latest, running))?
+        } else {
+            launches_table(&seen, latest, running)
+        }
+    } else if args.json && args.history {
         // Every kept record as stored, oldest first: for scripts that check
         // each cut, not just the newest.
         json_line(&seen.history)?
@@ -95,7 +104,15 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
     };
     row(
         "checkpoint file",
-        format!("{file} (schema {})", seen.schema_version),
+        if seen.schema_version < migrations::CURRENT {
+            format!(
+                "{file} (schema {}; the next `fizzflow run` upgrades it to schema {})",
+                seen.schema_version,
+                migrations::CURRENT
+            )
+        } else {
+            format!("{file} (schema {})", seen.schema_version)
+        },
     );
     row(
         "last checkpoint",
@@ -181,6 +198,130 @@ fn history(seen: &Inspection) -> String {
     }
     let _ = writeln!(out, "msgs/s  {}", sparkline(&rates));
     out
+}
+
+/// One launch for `stats --launches --json`: its row, with what it added
+/// and how it ended in words.
+#[derive(Serialize)]
+struct LaunchJson<'a> {
+    #[serde(flatten)]
+    row: &'a LaunchRow,
+    ended: String,
+    added_beats: Option<u64>,
+    added_messages: Option<u64>,
+}
+
+/// How a launch ended, in words; a launch with no end recorded is running
+/// if a fizzflow holds the dir now, and was killed otherwise.
+fn ending(row: &LaunchRow, newest: bool, running: bool) -> String {
+    match row.ending {
+        Ending::Open if newest && running => "running".into(),
+        Ending::Open => "killed (no end recorded)".into(),
+        ref e => e.describe(),
+    }
+}
+
+fn launch_rows<'a>(
+    seen: &'a Inspection,
+    latest: &CheckpointRecord,
+    running: bool,
+) -> Vec<LaunchJson<'a>> {
+    let count = seen.launches.len();
+    seen.launches
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let added = row.added(latest);
+            LaunchJson {
+                row,
+                ended: ending(row, i + 1 == count, running),
+                added_beats: added.map(|a| a.beats),
+                added_messages: added.map(|a| a.messages),
+            }
+        })
+        .collect()
+}
+
+fn launches_table(seen: &Inspection, latest: &CheckpointRecord, running: bool) -> String {
+    let mut out = format!(
+        "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  flags\n",
+        "launch",
+        "started (UTC)",
+        "ended (UTC)",
+        "how",
+        "beats",
+        "messages added",
+        "restarts",
+        "version"
+    );
+    let when = |ms: Option<u64>| ms.map_or_else(|| "?".to_string(), utc);
+    let mut added_sum = (0u64, 0u64);
+    let mut unknown = Vec::new();
+    for json in launch_rows(seen, latest, running) {
+        let row = json.row;
+        let beats = match (row.start, row.end) {
+            (Some(s), Some(e)) => format!("{} → {}", s.beats, e.beats),
+            (Some(s), None) => format!("{} → …", s.beats),
+            (None, Some(e)) => format!("? → {}", e.beats),
+            (None, None) => "?".into(),
+        };
+        match json.added_messages {
+            Some(m) => {
+                added_sum.0 += json.added_beats.unwrap_or(0);
+                added_sum.1 += m;
+            }
+            None => unknown.push(row.launch),
+        }
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  {}",
+            row.launch,
+            when(row.started_unix_ms),
+            when(row.ended_unix_ms),
+            json.ended,
+            beats,
+            json.added_messages
+                .map_or_else(|| "?".into(), |m| m.to_string()),
+            row.restarts
+                .map_or_else(|| "?".into(), |r| r.total().to_string()),
+            row.fizzflow_version.as_deref().unwrap_or("?"),
+            row.flags
+                .as_ref()
+                .map_or_else(|| "?".into(), |f| f.join(" ")),
+        );
+    }
+    let (beats, messages) = (latest.beats, latest.logger.messages);
+    if unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "added up: {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
+            added_sum.0, added_sum.1
+        );
+    } else {
+        let which = if unknown.len() == 1 {
+            format!("launch {} predates", unknown[0])
+        } else {
+            format!("launches {} predate", span(&unknown))
+        };
+        let _ = writeln!(
+            out,
+            "{which} schema 2 and the checkpoints kept then: together {} beats, {} messages; the others {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
+            beats.saturating_sub(added_sum.0),
+            messages.saturating_sub(added_sum.1),
+            added_sum.0,
+            added_sum.1
+        );
+    }
+    out
+}
+
+/// `3`, or `1–4` for consecutive numbers (the unknown launches are the first ones).
+fn span(launches: &[u64]) -> String {
+    match (launches.first(), launches.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => String::new(),
+    }
 }
 
 /// One bar per value, scaled from 0 to the largest.

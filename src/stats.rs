@@ -92,6 +92,16 @@ impl Restarts {
     pub fn total(&self) -> u64 {
         self.heartbeat + self.generator + self.worker + self.logger
     }
+
+    /// The restarts since `before`, an earlier reading of the same counts.
+    pub fn since(&self, before: &Restarts) -> Restarts {
+        Restarts {
+            heartbeat: self.heartbeat.saturating_sub(before.heartbeat),
+            generator: self.generator.saturating_sub(before.generator),
+            worker: self.worker.saturating_sub(before.worker),
+            logger: self.logger.saturating_sub(before.logger),
+        }
+    }
 }
 
 /// The final report of a run; its field names are a contract with scripts.

@@ -6,8 +6,10 @@
 
 use crate::error::Error;
 use crate::inspect::{self, FILE_NAME, Vetted, checkpoint_path};
+use crate::launch_log::{self, Ending, LaunchRow};
 use crate::migrations::{self, CHECKPOINTS};
 use crate::record::CheckpointRecord;
+use crate::stats::Restarts;
 use redb::{Database, DatabaseError, Durability, ReadableTable, WriteTransaction};
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -18,8 +20,18 @@ use std::time::{Duration, Instant};
 pub struct StoreOptions {
     /// Records kept in the history table.
     pub keep: u64,
-    /// Fault injection: abort inside this commit (1 = the launch record).
-    pub abort_at: Option<u64>,
+    /// Fault injection: where to abort the process.
+    pub abort_at: Option<AbortAt>,
+}
+
+/// `--inject-abort`: a process abort inside a transaction, after its
+/// changes are written and before its commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortAt {
+    /// Inside this launch's N-th commit (1 = the launch record).
+    Commit(u64),
+    /// Inside the upgrade of an older file, once every step has run.
+    Upgrade,
 }
 
 pub struct Store {
@@ -39,6 +51,7 @@ impl Store {
         dir: &Path,
         opts: StoreOptions,
         first: &CheckpointRecord,
+        row: &LaunchRow,
     ) -> Result<(Store, Duration), Error> {
         let path = checkpoint_path(dir);
         let building = dir.join(format!("{FILE_NAME}.creating"));
@@ -58,7 +71,8 @@ impl Store {
                 commits: 0,
             };
             let took = store.commit_with(first, |txn| {
-                migrations::upgrade(txn, 0).map_err(|e| e.to_string())
+                migrations::upgrade(txn, 0).map_err(|e| e.to_string())?;
+                launch_log::begin(txn, row, None)
             })?;
             // A hard link never replaces what might have appeared at the
             // real name meanwhile, as a rename would.
@@ -82,13 +96,14 @@ impl Store {
 
     /// An existing file that [`inspect::existing`] vouched for. Its schema
     /// is brought up to date, its newest record is read from the file itself
-    /// and must be the one the check saw, and `launch` is committed, all in
-    /// one transaction.
+    /// and must be the one the check saw, and `launch` and its `row` are
+    /// committed, all in one transaction.
     pub fn open(
         path: &Path,
         opts: StoreOptions,
         vetted: &Vetted,
         launch: &CheckpointRecord,
+        row: &LaunchRow,
     ) -> Result<(Store, Duration), Error> {
         let changed = || Error::Changed {
             path: path.to_path_buf(),
@@ -108,6 +123,9 @@ impl Store {
             let from = migrations::schema_version(txn)?;
             if from < migrations::CURRENT {
                 migrations::upgrade(txn, from).map_err(|e| e.to_string())?;
+                if opts.abort_at == Some(AbortAt::Upgrade) {
+                    abort_injected(&format!("the upgrade from schema {from}"));
+                }
             }
             let table = txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?;
             let newest = match table.last().map_err(|e| e.to_string())? {
@@ -118,7 +136,7 @@ impl Store {
                 mismatch = true;
                 return Err("changed".into());
             }
-            Ok(())
+            launch_log::begin(txn, row, newest.as_ref())
         });
         match took {
             Err(_) if mismatch => Err(changed()),
@@ -170,6 +188,19 @@ impl Store {
         self.commit_with(rec, |_| Ok(()))
     }
 
+    /// The final checkpoint of a launch, with how the launch ended, in one
+    /// transaction.
+    pub fn commit_final(
+        &mut self,
+        rec: &CheckpointRecord,
+        ending: Ending,
+        restarts: Restarts,
+    ) -> Result<Duration, Error> {
+        self.commit_with(rec, |txn| {
+            launch_log::close(txn, rec.launches, ending, rec, restarts)
+        })
+    }
+
     /// [`Store::commit`], with `before` run first in the same transaction.
     fn commit_with(
         &mut self,
@@ -200,16 +231,17 @@ impl Store {
             }
         }
         self.commits += 1;
-        if self.opts.abort_at == Some(self.commits) {
-            crate::output::note(&format!(
-                "injected abort inside checkpoint commit {} (--inject-abort)",
-                self.commits
-            ));
-            std::process::abort();
+        if self.opts.abort_at == Some(AbortAt::Commit(self.commits)) {
+            abort_injected(&format!("checkpoint commit {}", self.commits));
         }
         txn.commit().map_err(|e| fail(e.to_string()))?;
         Ok(started.elapsed())
     }
+}
+
+fn abort_injected(inside: &str) -> ! {
+    crate::output::note(&format!("injected abort inside {inside} (--inject-abort)"));
+    std::process::abort();
 }
 
 #[cfg(test)]
@@ -223,11 +255,15 @@ mod tests {
         abort_at: None,
     };
 
+    fn row(launch: &CheckpointRecord) -> LaunchRow {
+        LaunchRow::opening(launch, Vec::new(), None)
+    }
+
     #[test]
     fn commits_are_read_back_and_history_is_bounded() {
         let dir = tempfile::tempdir().unwrap();
         let mut rec = Ledger::launch(None, &PipelineConfig::default());
-        let (mut store, _) = Store::create(dir.path(), OPTS, &rec).unwrap();
+        let (mut store, _) = Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap();
         for _ in 0..4 {
             rec.seq += 1;
             rec.checkpoints += 1;
@@ -246,10 +282,11 @@ mod tests {
     fn a_new_file_holds_its_launch_record_from_the_start() {
         let dir = tempfile::tempdir().unwrap();
         let rec = Ledger::launch(None, &PipelineConfig::default());
-        let (store, _) = Store::create(dir.path(), OPTS, &rec).unwrap();
+        let (store, _) = Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap();
         drop(store);
         let seen = inspect::inspect(&checkpoint_path(dir.path())).unwrap().seen;
-        assert_eq!(seen.history, vec![rec]);
+        assert_eq!(seen.history, vec![rec.clone()]);
+        assert_eq!(seen.launches, vec![row(&rec)]);
         assert!(!dir.path().join(format!("{FILE_NAME}.creating")).exists());
     }
 
@@ -258,21 +295,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = checkpoint_path(dir.path());
         let first = Ledger::launch(None, &PipelineConfig::default());
-        drop(Store::create(dir.path(), OPTS, &first).unwrap());
+        drop(Store::create(dir.path(), OPTS, &first, &row(&first)).unwrap());
         let vetted = inspect::inspect(&path).unwrap();
         // Another writer commits after the check.
         {
-            let mut later = first.clone();
-            later.seq += 1;
-            later.checkpoints += 1;
-            let (mut other, _) = Store::open(&path, OPTS, &vetted, &later).unwrap();
+            let mut later = Ledger::launch(Some(&first), &PipelineConfig::default());
+            let (mut other, _) = Store::open(&path, OPTS, &vetted, &later, &row(&later)).unwrap();
             later.seq += 1;
             later.checkpoints += 1;
             other.commit(&later).unwrap();
         }
         let before = fs::read(&path).unwrap();
         let launch = Ledger::launch(Some(&first), &PipelineConfig::default());
-        let Err(err) = Store::open(&path, OPTS, &vetted, &launch) else {
+        let Err(err) = Store::open(&path, OPTS, &vetted, &launch, &row(&launch)) else {
             panic!("a changed file was opened")
         };
         assert_eq!(err.exit_code(), 3, "{err}");

@@ -21,7 +21,7 @@ fn after_a_clean_exit_stats_equals_the_runs_own_summary() {
     for (key, value) in run.as_object().expect("object") {
         assert_eq!(&stats[key], value, "field {key}: run {run}\nstats {stats}");
     }
-    assert_eq!(field(&stats, "schema_version"), 1);
+    assert_eq!(field(&stats, "schema_version"), 2);
     assert_eq!(field(&stats, "launches"), 1);
     assert!(
         field(&stats, "checkpoints") >= 2,
@@ -49,7 +49,7 @@ fn table_and_history_are_readable() {
     let table = run_in(dir.path(), &["stats"], Duration::from_secs(30));
     assert!(table.status.success(), "{}", table.stderr);
     for label in [
-        "schema 1",
+        "schema 2",
         "beats",
         "400 / 400 (finished)",
         "messages",

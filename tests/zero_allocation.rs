@@ -55,7 +55,8 @@ fn allocations_for(beats: u64) -> (u64, u64) {
         keep: 4,
         abort_at: None,
     };
-    let (store, _) = Store::create(dir.path(), opts, &launch).unwrap();
+    let row = fizzflow::launch_log::LaunchRow::opening(&launch, Vec::new(), None);
+    let (store, _) = Store::create(dir.path(), opts, &launch, &row).unwrap();
     let plan = CheckpointPlan {
         handoff: Mutex::new(Some(CheckpointState::new(store, launch.clone()))),
         ledger: Ledger {

@@ -177,7 +177,8 @@ mod tests {
             keep: 4,
             abort_at: None,
         };
-        let (store, _) = Store::create(dir.path(), opts, &first).unwrap();
+        let row = crate::launch_log::LaunchRow::opening(&first, Vec::new(), None);
+        let (store, _) = Store::create(dir.path(), opts, &first, &row).unwrap();
         let plan = Arc::new(CheckpointPlan {
             handoff: Mutex::new(Some(CheckpointState::new(store, first.clone()))),
             ledger: Ledger {

@@ -129,9 +129,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         } else if rx.is_closed_and_empty() && !actor.is_liveliness_stop_requested() {
             // Everything the last beat credited has been counted. steady_state
             // ignores the request until the graph is running, and a stop at
-            // the very start gets here sooner than that: ask until it is heard.
-            actor.request_shutdown().await;
-            if !actor.is_liveliness_stop_requested() {
+            // the very start gets here sooner than that: wait until it runs.
+            if actor.is_liveliness_running() {
+                actor.request_shutdown().await;
+            } else {
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
         } else {

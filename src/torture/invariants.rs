@@ -70,6 +70,29 @@ impl Engine {
             ));
         }
         self.last = now;
+        // Every launch is on record, and what they added is the lifetime.
+        let launches = self.command(&[
+            "stats",
+            "--launches",
+            "--json",
+            "--state-dir",
+            self.dir.to_str().unwrap(),
+        ])?;
+        let rows: Vec<Value> = serde_json::from_str(launches.stdout.trim()).map_err(|e| {
+            format!(
+                "stats --launches --json printed no JSON: {e}: {}",
+                launches.stderr
+            )
+        })?;
+        let added: Option<u64> = rows.iter().map(|r| r["added_messages"].as_u64()).sum();
+        if rows.len() as u64 != now.launches || added != Some(now.messages) {
+            return Err(format!(
+                "{} launch rows adding up to {added:?} messages, for {} launches and {} messages",
+                rows.len(),
+                now.launches,
+                now.messages
+            ));
+        }
         let seen = inspect::inspect(&file).map_err(|e| e.to_string())?.seen;
         // Each record was checked on reading (closed form when error-free,
         // whole beats, one history); here no record may hold an error at all.

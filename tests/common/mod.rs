@@ -256,6 +256,7 @@ pub fn crafted(craft: fn(&mut fizzflow::record::CheckpointRecord)) -> tempfile::
         keep: 8,
         abort_at: None,
     };
-    drop(fizzflow::store::Store::create(dir.path(), opts, &rec).expect("crafted file"));
+    let row = fizzflow::launch_log::LaunchRow::opening(&rec, Vec::new(), None);
+    drop(fizzflow::store::Store::create(dir.path(), opts, &rec, &row).expect("crafted file"));
     dir
 }
