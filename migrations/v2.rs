@@ -17,10 +17,10 @@
 //! schema 1.
 
 use super::v1::{CHECKPOINTS, RecordV1};
-use crate::launch_log::{Ending, LaunchRow, Point};
-use crate::message::KindCounts;
-use crate::record::{CheckpointRecord, RunSettings};
-use crate::stats::{LoggerStats, Restarts};
+use crate::durable::launch_log::{Ending, LaunchRow, Point};
+use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::pipeline::message::KindCounts;
+use crate::pipeline::stats::{LoggerStats, Restarts};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 /// Launch history: launch number → encoded [`LaunchRow`].

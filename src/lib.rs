@@ -1,36 +1,32 @@
-//! fizzflow: a fast, exact FizzBuzz actor pipeline on steady_state.
+//! fizzflow: a fast, exact FizzBuzz actor pipeline on steady_state, with
+//! crash-safe totals in redb.
+//!
+//! ```text
+//!   cli ───────────────┬──────────────┬──────────────┬──────────────┐
+//!   flags, the run     │              │              │              │
+//!   and stats commands ▼              ▼              ▼              ▼
+//!               pipeline ◀──────── durable       observe        proving
+//!               the actors,        the state     progress line, torture,
+//!               their config,      dir: lock,    /proc, the     bench,
+//!               messages,          records,      metrics        baselines
+//!               live values        store,        endpoint
+//!                                  inspection,
+//!                                  schema
+//!   util: the error type, output that never panics, child processes, time
+//! ```
+//!
+//! Data flows one way: `cli` drives everything; `pipeline` knows nothing of
+//! disks or terminals (its checkpoint actor commits through
+//! [`pipeline::CutSink`], which `durable` implements); `durable` uses only
+//! the pipeline's plain data types; `observe` reads the pipeline's live
+//! values; `proving` runs this binary and reads what `durable` wrote.
 
-// Every write to stdout or stderr goes through `output`, which never panics.
+// Every write to stdout or stderr goes through `util::output`, which never panics.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod actor;
-pub mod baseline;
-pub mod bench;
-pub mod child;
 pub mod cli;
-pub mod config;
-pub mod error;
-pub mod fault;
-pub mod graph;
-pub mod inspect;
-pub mod launch;
-pub mod launch_log;
-pub mod live;
-pub mod lock;
-pub mod logging;
-pub mod message;
-pub mod metrics;
-pub mod migrations;
-pub mod output;
+pub mod durable;
+pub mod observe;
 pub mod pipeline;
-pub mod probe;
-pub mod progress;
-pub mod record;
-pub mod report;
-pub mod ring;
-pub mod stats;
-pub mod store;
-pub mod torture;
-
-#[cfg(test)]
-pub(crate) mod testing;
+mod proving;
+pub mod util;

@@ -86,7 +86,7 @@ fn newer_schema() {
     {
         let db = redb::Database::create(dir.path().join("checkpoints.redb")).unwrap();
         let txn = db.begin_write().unwrap();
-        txn.open_table(fizzflow::migrations::META)
+        txn.open_table(fizzflow::durable::META)
             .unwrap()
             .insert("schema_version", "3")
             .unwrap();
@@ -144,7 +144,7 @@ fn a_changed_byte_inside_a_record() {
     // checksum must catch this, or the totals would silently change.
     let dir = state_dir();
     good_file(dir.path());
-    let seen = fizzflow::inspect::inspect(&dir.path().join("checkpoints.redb"))
+    let seen = fizzflow::durable::inspect(&dir.path().join("checkpoints.redb"))
         .unwrap()
         .seen;
     let latest = seen.latest().expect("a checkpoint").encode();
@@ -252,7 +252,7 @@ fn a_killed_check_is_not_damage_and_leaves_no_copy_behind() {
             .arg("--state-dir")
             .arg(dir.path())
             .env("TMPDIR", tmp.path())
-            .env(fizzflow::probe::TEST_DELAY_ENV, delay)
+            .env(fizzflow::durable::TEST_DELAY_ENV, delay)
             .spawn()
             .expect("spawn stats")
     };

@@ -7,25 +7,15 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// xorshift64*: enough randomness for kill timings, and replayable.
-struct Rng(u64);
-impl Rng {
-    fn from_env() -> Rng {
-        // A fixed schedule by default, so the test is the same on every run;
-        // FIZZFLOW_TORTURE_SEED explores (and replays) others.
-        let seed = std::env::var("FIZZFLOW_TORTURE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(0x5EED_F122);
-        eprintln!("FIZZFLOW_TORTURE_SEED={seed}");
-        Rng(seed)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
+/// The kill schedule: a fixed seed by default, so the test is the same on
+/// every run; FIZZFLOW_TORTURE_SEED explores (and replays) others.
+fn schedule() -> fastrand::Rng {
+    let seed = std::env::var("FIZZFLOW_TORTURE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0x5EED_F122);
+    eprintln!("FIZZFLOW_TORTURE_SEED={seed}");
+    fastrand::Rng::with_seed(seed)
 }
 
 /// Polls `stats` until the file records `launches` launches (bounded).
@@ -46,7 +36,7 @@ fn wait_for_launch(dir: &std::path::Path, launches: u64) {
 
 #[test]
 fn kill_and_relaunch_keeps_exact_totals() {
-    let mut rng = Rng::from_env();
+    let mut rng = schedule();
     let dir = state_dir();
     let beats = 1500u64; // about 1.5 s of beats at --rate 1
     let args = [
@@ -70,7 +60,7 @@ fn kill_and_relaunch_keeps_exact_totals() {
         // milliseconds after start); kill at a random moment after that.
         // Kills before it are the torture's `kill-at-start` case.
         wait_for_launch(dir.path(), starts);
-        std::thread::sleep(Duration::from_millis(rng.below(900)));
+        std::thread::sleep(Duration::from_millis(rng.u64(0..900)));
         // SAFETY: kill has no memory-safety preconditions.
         unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
         let done = wait_with_deadline(child, Duration::from_secs(30));

@@ -72,7 +72,7 @@ fn a_signal_while_the_file_is_checked_is_a_clean_stop() {
     let child = fizzflow(&["--rate", "0", "--beats", "5", "--json"])
         .arg("--state-dir")
         .arg(dir.path())
-        .env(fizzflow::probe::TEST_DELAY_ENV, "1500")
+        .env(fizzflow::durable::TEST_DELAY_ENV, "1500")
         .spawn()
         .expect("spawn");
     std::thread::sleep(Duration::from_millis(300));

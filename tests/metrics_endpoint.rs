@@ -251,7 +251,7 @@ fn an_endless_request_header_is_cut_off() {
         sent < 256 << 20,
         "the server kept reading an endless header"
     );
-    let rss = fizzflow::progress::ProcSample::read_pid(child.0.id())
+    let rss = fizzflow::observe::ProcSample::read_pid(child.0.id())
         .expect("child /proc")
         .rss_bytes;
     assert!(rss < 100 << 20, "RSS grew to {rss} bytes");

@@ -5,16 +5,11 @@
 //!
 //! One test in its own binary, so no other test's allocations are counted.
 
-use fizzflow::actor::checkpoint::{CheckpointPlan, CheckpointState};
-use fizzflow::config::PipelineConfig;
-use fizzflow::live::Live;
-use fizzflow::pipeline::{self, RunOptions};
-use fizzflow::progress::ProgressMode;
-use fizzflow::record::Ledger;
-use fizzflow::store::{Store, StoreOptions};
+use fizzflow::durable::{CheckpointWriter, LaunchRow, Ledger, Store, StoreOptions};
+use fizzflow::pipeline::{self, CheckpointPlan, Live, PipelineConfig, RunOptions};
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 struct Counting;
@@ -55,22 +50,19 @@ fn allocations_for(beats: u64) -> (u64, u64) {
         keep: 4,
         abort_at: None,
     };
-    let row = fizzflow::launch_log::LaunchRow::opening(&launch, Vec::new(), None);
+    let row = LaunchRow::opening(&launch, Vec::new(), None);
     let (store, _) = Store::create(dir.path(), opts, &launch, &row).unwrap();
-    let plan = CheckpointPlan {
-        handoff: Mutex::new(Some(CheckpointState::new(store, launch.clone()))),
+    let writer = CheckpointWriter {
+        store,
         ledger: Ledger {
-            base: launch,
+            base: launch.clone(),
             started: Instant::now(),
         },
-        interval: Duration::ZERO,
-        delay: None,
+        last: launch,
     };
+    let plan = CheckpointPlan::new(writer, Duration::ZERO, None);
     let live = Arc::new(Live::default());
-    let opts = RunOptions {
-        telemetry: false,
-        progress: ProgressMode::Off,
-    };
+    let opts = RunOptions { telemetry: false };
     let (a0, b0) = (
         ALLOCATIONS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),

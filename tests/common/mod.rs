@@ -3,16 +3,12 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use serde_json::Value;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fizzflow");
 
-pub struct Finished {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
+pub use fizzflow::util::Finished;
 
 /// A fresh state dir for one test (removed when dropped).
 pub fn state_dir() -> tempfile::TempDir {
@@ -22,9 +18,16 @@ pub fn state_dir() -> tempfile::TempDir {
         .expect("temp dir")
 }
 
-impl Finished {
+/// What the tests read from a finished run.
+pub trait Output {
     /// The JSON summary of a run that must have exited 0.
-    pub fn success_json(&self) -> Value {
+    fn success_json(&self) -> Value;
+    /// stdout as one JSON value.
+    fn json(&self) -> Value;
+}
+
+impl Output for Finished {
+    fn success_json(&self) -> Value {
         assert!(
             self.status.success(),
             "exit {:?}\n{}",
@@ -34,7 +37,7 @@ impl Finished {
         self.json()
     }
 
-    pub fn json(&self) -> Value {
+    fn json(&self) -> Value {
         serde_json::from_str(self.stdout.trim()).unwrap_or_else(|e| {
             panic!(
                 "stdout is not one JSON object ({e}):\n{}\nstderr:\n{}",
@@ -70,16 +73,12 @@ pub fn fizzflow(args: &[&str]) -> Command {
 /// Waits for `child` until `limit`, killing it and failing the test if it
 /// is still running then.
 pub fn wait_with_deadline(child: Child, limit: Duration) -> Finished {
-    match fizzflow::child::wait_bounded(child, limit) {
-        Ok(done) => Finished {
-            status: done.status,
-            stdout: done.stdout,
-            stderr: done.stderr,
-        },
-        Err(fizzflow::child::WaitError::TimedOut(stderr)) => {
+    match fizzflow::util::wait_bounded(child, limit) {
+        Ok(done) => done,
+        Err(fizzflow::util::WaitError::TimedOut(stderr)) => {
             panic!("fizzflow did not finish within {limit:?}; stderr:\n{stderr}")
         }
-        Err(fizzflow::child::WaitError::Io(e)) => panic!("cannot wait for fizzflow: {e}"),
+        Err(fizzflow::util::WaitError::Io(e)) => panic!("cannot wait for fizzflow: {e}"),
     }
 }
 
@@ -92,7 +91,7 @@ pub fn wait_watching_rss(child: Child, limit: Duration) -> (Finished, u64) {
     let (p, w) = (peak.clone(), watching.clone());
     let watcher = std::thread::spawn(move || {
         while w.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Some(s) = fizzflow::progress::ProcSample::read_pid(pid) {
+            if let Some(s) = fizzflow::observe::ProcSample::read_pid(pid) {
                 p.fetch_max(s.rss_bytes, std::sync::atomic::Ordering::Relaxed);
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -161,18 +160,14 @@ pub fn assert_whole_beats(v: &Value, worker_batch: u64) {
 pub const LAUNCH_LINE: &str = "fizzflow: launch ";
 
 /// Starts a command whose stderr is watched for the launch line.
-pub fn spawn_watched(cmd: &mut Command) -> fizzflow::child::Watched {
-    fizzflow::child::Watched::new(cmd.spawn().expect("spawn fizzflow"), Some(LAUNCH_LINE))
+pub fn spawn_watched(cmd: &mut Command) -> fizzflow::util::Watched {
+    fizzflow::util::Watched::new(cmd.spawn().expect("spawn fizzflow"), Some(LAUNCH_LINE))
 }
 
 /// Waits for a watched child until `limit`, failing the test if it hangs.
-pub fn finish(child: fizzflow::child::Watched, limit: Duration) -> Finished {
+pub fn finish(child: fizzflow::util::Watched, limit: Duration) -> Finished {
     match child.wait(limit) {
-        Ok(done) => Finished {
-            status: done.status,
-            stdout: done.stdout,
-            stderr: done.stderr,
-        },
+        Ok(done) => done,
         Err(e) => panic!("fizzflow did not finish within {limit:?}: {e:?}"),
     }
 }
@@ -233,11 +228,11 @@ pub fn wait_for_child(pid: u32, limit: Duration) -> u32 {
 /// A state dir whose one record is a real cut one beat in, changed by
 /// `craft` and stored with a valid checksum: what a bug or an attacker
 /// could leave behind.
-pub fn crafted(craft: fn(&mut fizzflow::record::CheckpointRecord)) -> tempfile::TempDir {
-    use fizzflow::config::PipelineConfig;
-    use fizzflow::message::FizzBuzzMsg;
-    use fizzflow::record::Ledger;
-    use fizzflow::stats::{LoggerStats, Restarts};
+pub fn crafted(craft: fn(&mut fizzflow::durable::CheckpointRecord)) -> tempfile::TempDir {
+    use fizzflow::durable::Ledger;
+    use fizzflow::pipeline::FizzBuzzMsg;
+    use fizzflow::pipeline::PipelineConfig;
+    use fizzflow::pipeline::{LoggerStats, Restarts};
     let dir = state_dir();
     let cfg = PipelineConfig::default();
     let first = Ledger::launch(None, &cfg);
@@ -252,11 +247,11 @@ pub fn crafted(craft: fn(&mut fizzflow::record::CheckpointRecord)) -> tempfile::
     rec.seq = 1;
     rec.checkpoints = 1;
     craft(&mut rec);
-    let opts = fizzflow::store::StoreOptions {
+    let opts = fizzflow::durable::StoreOptions {
         keep: 8,
         abort_at: None,
     };
-    let row = fizzflow::launch_log::LaunchRow::opening(&rec, Vec::new(), None);
-    drop(fizzflow::store::Store::create(dir.path(), opts, &rec, &row).expect("crafted file"));
+    let row = fizzflow::durable::LaunchRow::opening(&rec, Vec::new(), None);
+    drop(fizzflow::durable::Store::create(dir.path(), opts, &rec, &row).expect("crafted file"));
     dir
 }

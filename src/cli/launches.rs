@@ -1,0 +1,137 @@
+//! `fizzflow stats --launches`: the launch history as a table for people
+//! or as JSON, with what each launch added.
+
+use crate::durable::launch_log::{Ending, LaunchRow};
+use crate::durable::read::Inspection;
+use crate::durable::record::CheckpointRecord;
+use crate::util::time::utc;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// One launch for `stats --launches --json`: its row, with what it added
+/// and how it ended in words.
+#[derive(Serialize)]
+pub(super) struct LaunchJson<'a> {
+    #[serde(flatten)]
+    row: &'a LaunchRow,
+    ended: String,
+    added_beats: Option<u64>,
+    added_messages: Option<u64>,
+}
+
+/// How a launch ended, in words; a launch with no end recorded is running
+/// if a fizzflow holds the dir now, and was killed otherwise.
+fn ending(row: &LaunchRow, newest: bool, running: bool) -> String {
+    match row.ending {
+        Ending::Open if newest && running => "running".into(),
+        Ending::Open => "killed (no end recorded)".into(),
+        ref e => e.describe(),
+    }
+}
+
+pub(super) fn launch_rows<'a>(
+    seen: &'a Inspection,
+    latest: &CheckpointRecord,
+    running: bool,
+) -> Vec<LaunchJson<'a>> {
+    let count = seen.launches.len();
+    seen.launches
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let added = row.added(latest);
+            LaunchJson {
+                row,
+                ended: ending(row, i + 1 == count, running),
+                added_beats: added.map(|a| a.beats),
+                added_messages: added.map(|a| a.messages),
+            }
+        })
+        .collect()
+}
+
+pub(super) fn launches_table(
+    seen: &Inspection,
+    latest: &CheckpointRecord,
+    running: bool,
+) -> String {
+    let mut out = format!(
+        "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  flags\n",
+        "launch",
+        "started (UTC)",
+        "ended (UTC)",
+        "how",
+        "beats",
+        "messages added",
+        "restarts",
+        "version"
+    );
+    let when = |ms: Option<u64>| ms.map_or_else(|| "?".to_string(), utc);
+    let mut added_sum = (0u64, 0u64);
+    let mut unknown = Vec::new();
+    for json in launch_rows(seen, latest, running) {
+        let row = json.row;
+        let beats = match (row.start, row.end) {
+            (Some(s), Some(e)) => format!("{} → {}", s.beats, e.beats),
+            (Some(s), None) => format!("{} → …", s.beats),
+            (None, Some(e)) => format!("? → {}", e.beats),
+            (None, None) => "?".into(),
+        };
+        match json.added_messages {
+            Some(m) => {
+                added_sum.0 += json.added_beats.unwrap_or(0);
+                added_sum.1 += m;
+            }
+            None => unknown.push(row.launch),
+        }
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  {}",
+            row.launch,
+            when(row.started_unix_ms),
+            when(row.ended_unix_ms),
+            json.ended,
+            beats,
+            json.added_messages
+                .map_or_else(|| "?".into(), |m| m.to_string()),
+            row.restarts
+                .map_or_else(|| "?".into(), |r| r.total().to_string()),
+            row.fizzflow_version.as_deref().unwrap_or("?"),
+            row.flags
+                .as_ref()
+                .map_or_else(|| "?".into(), |f| f.join(" ")),
+        );
+    }
+    let (beats, messages) = (latest.beats, latest.logger.messages);
+    if unknown.is_empty() {
+        let _ = writeln!(
+            out,
+            "added up: {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
+            added_sum.0, added_sum.1
+        );
+    } else {
+        let which = if unknown.len() == 1 {
+            format!("launch {} predates", unknown[0])
+        } else {
+            format!("launches {} predate", span(&unknown))
+        };
+        let _ = writeln!(
+            out,
+            "{which} schema 2 and the checkpoints kept then: together {} beats, {} messages; the others {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
+            beats.saturating_sub(added_sum.0),
+            messages.saturating_sub(added_sum.1),
+            added_sum.0,
+            added_sum.1
+        );
+    }
+    out
+}
+
+/// `3`, or `1–4` for consecutive numbers (the unknown launches are the first ones).
+fn span(launches: &[u64]) -> String {
+    match (launches.first(), launches.last()) {
+        (Some(a), Some(b)) if a != b => format!("{a}–{b}"),
+        (Some(a), _) => a.to_string(),
+        _ => String::new(),
+    }
+}

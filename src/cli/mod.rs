@@ -1,0 +1,138 @@
+//! The command line: clap's parsing, the dispatch to one file per command
+//! (`run.rs`, `stats.rs`; torture and bench live in `proving`), and the
+//! exit codes.
+
+mod launches;
+mod resume;
+mod run;
+mod run_args;
+mod signals;
+mod state_dir;
+mod stats;
+
+pub(crate) use run_args::RunArgs;
+pub(crate) use stats::StatsArgs;
+
+use crate::util::error::Error;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+
+const ABOUT: &str = "A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals";
+
+const LONG_ABOUT: &str = "\
+A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals.
+
+Heartbeat and Generator share one thread; Worker, Logger and Checkpoint have
+one each. Every beat is 32 signals, each a credit for one worker batch, so a
+run moves exactly beats × 32 × worker-batch messages. The logger verifies
+every one (value in sequence, kind correct). The checkpoint actor commits
+consistent cuts to <state-dir>/checkpoints.redb, and the next run resumes
+them exactly: nothing lost, nothing counted twice (`fizzflow stats` shows
+them).
+
+Ctrl-C or SIGTERM stops the heartbeat; beats already sent drain, a final
+checkpoint is written, the summary is printed and the exit code is 0. A
+second signal exits at once.
+
+Exit codes: 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the
+state dir is in use by another fizzflow; 4 the state dir or its checkpoint
+file cannot be used (a checkpoint file is then left exactly as it was).";
+
+#[derive(Parser, Debug)]
+#[command(name = "fizzflow", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Run the pipeline (also what `fizzflow` alone does)
+    Run(Box<RunArgs>),
+    /// Show the totals in a state dir's checkpoint file without running anything
+    Stats(StatsArgs),
+    /// Measure configurations side by side (ratios from one invocation)
+    Bench(crate::proving::bench::BenchArgs),
+    /// Inject hundreds of faults into runs on one state dir and check that
+    /// no total is ever lost or counted twice
+    Torture(crate::proving::torture::TortureArgs),
+}
+
+/// Parses the command line (exit 2 on bad flags), noting which run flags
+/// were given explicitly.
+fn parse() -> Cli {
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match &mut cli.command {
+        Some(Command::Run(args)) => {
+            if let Some(m) = matches.subcommand_matches("run") {
+                args.note_given(m);
+            }
+        }
+        None => cli.run.note_given(&matches),
+        _ => {}
+    }
+    cli
+}
+
+/// Everything `main` does; returns the process exit code.
+pub fn main() -> i32 {
+    // Past a file-size limit the kernel would kill us with SIGXFSZ; ignored,
+    // the write fails with EFBIG instead and we can say what happened.
+    // SAFETY: setting a signal to SIG_IGN before any thread exists.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::durable::probe::SUBCOMMAND)
+    {
+        // Internal: not part of the command line people use.
+        return match args.get(2) {
+            Some(copy) => crate::durable::probe::run_probe(std::path::Path::new(copy)),
+            None => 2,
+        };
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        crate::durable::probe::use_child_processes(exe);
+    }
+    let cli = parse();
+    let result = match cli.command {
+        Some(Command::Run(args)) => run::command(&args),
+        Some(Command::Stats(args)) => stats::command(&args),
+        Some(Command::Bench(args)) => crate::proving::bench::bench(&args),
+        Some(Command::Torture(args)) => crate::proving::torture::torture(&args),
+        None => run::command(&cli.run),
+    };
+    match result {
+        Ok(()) => 0,
+        Err(e) => {
+            if let Error::Usage(msg) = &e {
+                // Same look and exit code (2) as clap's own errors.
+                Cli::command()
+                    .error(clap::error::ErrorKind::ValueValidation, msg)
+                    .exit();
+            }
+            crate::util::output::note(&format!("error: {e}"));
+            e.exit_code()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn zero_sizes_and_unknown_actors_are_rejected() {
+        assert!(Cli::try_parse_from(["fizzflow", "--worker-batch", "0"]).is_err());
+        assert!(Cli::try_parse_from(["fizzflow", "--beats", "x"]).is_err());
+        assert!(Cli::try_parse_from(["fizzflow", "--inject-panic", "chef:3"]).is_err());
+    }
+}

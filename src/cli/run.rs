@@ -1,0 +1,228 @@
+//! One `fizzflow run`: take the state dir, decide where this launch starts
+//! (fresh, resumed, or continued), record the launch, run the pipeline,
+//! write the final checkpoint and report.
+//!
+//! Everything that can refuse (flags, the lock, the file's check, flags that
+//! conflict with the stored run) happens before the checkpoint file is opened
+//! for writing, so a refused run leaves it byte-identical.
+
+use crate::cli::resume;
+use crate::cli::run_args::RunArgs;
+use crate::cli::signals;
+use crate::durable::inspect::{self, checkpoint_path};
+use crate::durable::launch_log::{Ending, LaunchRow};
+use crate::durable::ledger::{CheckpointWriter, Ledger};
+use crate::durable::lock::DirLock;
+use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::durable::schema;
+use crate::durable::store::{Store, StoreOptions};
+use crate::observe::metrics::MetricsServer;
+use crate::observe::progress::Reporter;
+use crate::pipeline::config::{PipelineConfig, StartPoint};
+use crate::pipeline::stats::Summary;
+use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
+use crate::util::error::Error;
+use crate::util::output::{self, note};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `fizzflow run`: the stop handler first, so that a signal at any moment
+/// after this is a clean stop.
+pub fn command(args: &RunArgs) -> Result<(), Error> {
+    // steady_state reads these when its telemetry server starts; no other
+    // thread exists yet, which is what makes set_var sound here. Its port
+    // scan (the default port taken → the next free one) runs only when the
+    // port is left unset, so an explicit port is passed and the default not.
+    unsafe {
+        std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
+        if args.telemetry_addr_given {
+            std::env::set_var(
+                "TELEMETRY_SERVER_PORT",
+                args.telemetry_addr.port().to_string(),
+            );
+        }
+    }
+    let live = Arc::new(Live::default());
+    signals::install_stop_handler(&live);
+    crate::util::logging::init(crate::util::logging::level(
+        args.log_level.as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    ));
+    launch(args, live)
+}
+
+/// Runs one launch. `live` already carries the stop handler's flag, so a
+/// signal at any moment, even before this is called, ends it cleanly.
+fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
+    // The batch geometry is checked before the state dir is touched; the
+    // target only once the stored run is known.
+    args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
+        .validate()
+        .map_err(Error::Usage)?;
+    let dir = &args.state.dir;
+    let _lock = DirLock::acquire(dir)?;
+    let (cfg, writer, took) = record_launch(args)?;
+    let launch = writer.last.clone();
+    live.note_checkpoint(launch.unix_ms, took);
+    live.publish(&launch.logger);
+    let metrics = start_metrics(args, &live, cfg.channel_capacity);
+
+    let final_delay = cfg.delay_for("checkpoint");
+    let plan = CheckpointPlan::new(
+        writer,
+        Duration::from_millis(args.checkpoint_interval),
+        final_delay,
+    );
+    let reporter = Reporter::spawn(
+        live.clone(),
+        Arc::new(cfg.clone()),
+        args.progress_mode(),
+        Instant::now(),
+    );
+    let opts = RunOptions {
+        telemetry: !args.no_telemetry,
+    };
+    let mut final_record = None;
+    let outcome = pipeline::run(cfg, plan, opts, live.clone(), |writer, outcome| {
+        reporter.finish();
+        if let Some(why) = live.checkpoint_error() {
+            return Err(Error::CheckpointWrite {
+                path: checkpoint_path(dir),
+                problem: why,
+            });
+        }
+        let rec = writer.final_cut(&outcome.stats, outcome.restarts);
+        rec.check().map_err(|e| {
+            Error::Pipeline(format!(
+                "the final totals are not a consistent cut ({e}); the last good checkpoint stands"
+            ))
+        })?;
+        // The injected slow disk slows the final commit too, so that the
+        // torture can kill a run inside it.
+        if let Some(d) = final_delay {
+            std::thread::sleep(d);
+        }
+        let ending = if outcome.stats.sequence_errors > launch.logger.sequence_errors {
+            Ending::Failed(1)
+        } else if rec.unfinished() {
+            Ending::Stopped
+        } else {
+            Ending::Finished
+        };
+        final_record = Some(rec.clone());
+        writer.commit_final(rec, ending, outcome.restarts)
+    })?;
+    let rec = final_record.ok_or_else(|| Error::Pipeline("no final checkpoint".into()))?;
+    let summary = launch_summary(&launch, &rec);
+    // Both are attempted, so a broken stderr does not cost a script its JSON.
+    let human = output::report("summary", output::stderr_line(&summary.human_line()));
+    let json = if args.json {
+        serde_json::to_string(&summary)
+            .map_err(|e| Error::Pipeline(format!("the summary cannot be encoded: {e}")))
+            .and_then(|json| output::report("JSON summary", output::stdout_line(&json)))
+    } else {
+        Ok(())
+    };
+    if let Some(server) = metrics {
+        std::thread::sleep(Duration::from_millis(args.metrics_linger));
+        server.finish();
+    }
+    human.and(json)?;
+    // Only this launch's errors: one bad launch must not fail every later one.
+    let new_errors = outcome.stats.sequence_errors - launch.logger.sequence_errors;
+    if new_errors > 0 {
+        return Err(Error::Verification {
+            sequence_errors: new_errors,
+        });
+    }
+    Ok(())
+}
+
+/// Checks the state dir's file, decides where this launch starts, and
+/// commits its launch record (and its launch row, and an upgrade of an
+/// older file) before anything runs, so a launch killed before its first
+/// checkpoint still counts. Every refusal happens before the file is
+/// opened for writing.
+fn record_launch(args: &RunArgs) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
+    let dir = &args.state.dir;
+    let path = checkpoint_path(dir);
+    let vetted = inspect::existing(&path)?;
+    let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
+    let stored_run_beats = vetted
+        .as_ref()
+        .and_then(|v| v.seen.launches.last())
+        .and_then(|row| row.run_beats);
+    let (cfg, start_note) = resume::plan(args, previous.as_ref(), stored_run_beats)?;
+    cfg.validate().map_err(Error::Usage)?;
+    if let Some(v) = &vetted
+        && v.seen.schema_version < schema::CURRENT
+    {
+        note(&format!(
+            "upgrading {} from schema {} to {} (one transaction, with the launch record)",
+            path.display(),
+            v.seen.schema_version,
+            schema::CURRENT
+        ));
+    }
+    let launch = Ledger::launch(previous.as_ref(), &cfg);
+    let opts = StoreOptions {
+        keep: args.checkpoint_history,
+        abort_at: args.inject_abort,
+    };
+    // A resumed run keeps the --beats of the run it resumes.
+    let run_beats = match &previous {
+        Some(p) if p.unfinished() => stored_run_beats,
+        _ => Some(args.beats),
+    };
+    let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
+    let (store, took) = match &vetted {
+        None => Store::create(dir, opts, &launch, &row)?,
+        Some(vetted) => Store::open(&path, opts, vetted, &launch, &row)?,
+    };
+    note(&format!(
+        "launch {} in {}: {start_note}",
+        launch.launches,
+        dir.display()
+    ));
+    let writer = CheckpointWriter {
+        store,
+        ledger: Ledger {
+            base: launch.clone(),
+            started: Instant::now(),
+        },
+        last: launch,
+    };
+    Ok((cfg, writer, took))
+}
+
+/// fizzflow's metrics endpoint, unless turned off; a convenience, so a
+/// failure to start it is a warning, not a failed run.
+fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<MetricsServer> {
+    if args.no_metrics {
+        return None;
+    }
+    match MetricsServer::start(args.metrics_addr, live.clone(), capacity) {
+        Ok(server) => {
+            note(&format!("metrics at http://{}/metrics", server.addr()));
+            Some(server)
+        }
+        Err(e) => {
+            note(&format!(
+                "warning: no metrics endpoint: {e} (pass --metrics-addr or --no-metrics)"
+            ));
+            None
+        }
+    }
+}
+
+/// Lifetime totals, with the time and rate of this launch alone.
+fn launch_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> Summary {
+    Summary::new(
+        &last.logger,
+        RunSettings::beat_size(&last.settings),
+        last.beats_target,
+        last.restarts,
+        last.run_secs - launch.run_secs,
+        last.logger.messages - launch.logger.messages,
+    )
+}

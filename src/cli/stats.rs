@@ -1,0 +1,252 @@
+//! `fizzflow stats`: what a state dir's checkpoint file says, as a table,
+//! as JSON, or as a history with a sparkline.
+//!
+//! The file is read from a private copy, so this works while a run holds
+//! the state dir (it then shows the newest committed checkpoint).
+
+use crate::cli::launches;
+use crate::cli::state_dir::StateDirArg;
+use crate::durable::inspect;
+use crate::durable::read::Inspection;
+use crate::durable::record::CheckpointRecord;
+use crate::durable::schema;
+use crate::pipeline::stats::Summary;
+use crate::util::error::Error;
+use crate::util::output;
+use crate::util::time::{unix_ms_now, utc};
+use clap::Args;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+#[derive(Args, Debug, Clone)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub state: StateDirArg,
+
+    /// Print one JSON object instead of the table
+    #[arg(long)]
+    pub json: bool,
+
+    /// One row per retained checkpoint, with a sparkline of msgs/s (with
+    /// --json: every retained record as a JSON array)
+    #[arg(long, conflicts_with = "launches")]
+    pub history: bool,
+
+    /// One row per launch: when, how it ended, what it added (with --json:
+    /// a JSON array, newest last)
+    #[arg(long)]
+    pub launches: bool,
+}
+
+#[derive(Serialize)]
+struct StatsJson {
+    #[serde(flatten)]
+    summary: Summary,
+    schema_version: u64,
+    launches: u64,
+    checkpoints: u64,
+    checkpoint_unix_ms: u64,
+}
+
+pub fn command(args: &StatsArgs) -> Result<(), Error> {
+    let dir = &args.state.dir;
+    match std::fs::metadata(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::NoCheckpoint {
+                path: dir.clone(),
+                why: "the state dir does not exist (nothing has run with this --state-dir yet)",
+            });
+        }
+        Err(e) => {
+            return Err(Error::StateDir {
+                dir: dir.clone(),
+                problem: format!("cannot be used: {e}"),
+            });
+        }
+        Ok(m) if !m.is_dir() => {
+            return Err(Error::StateDir {
+                dir: dir.clone(),
+                problem: "is not a directory".into(),
+            });
+        }
+        Ok(_) => {}
+    }
+    let path = inspect::checkpoint_path(dir);
+    let Some(vetted) = inspect::existing(&path)? else {
+        return Err(Error::NoCheckpoint {
+            path,
+            why: "nothing has been checkpointed in this state dir yet",
+        });
+    };
+    let seen = vetted.seen;
+    let Some(latest) = seen.latest() else {
+        return Err(Error::NoCheckpoint {
+            path,
+            why: "the file holds no checkpoints",
+        });
+    };
+    let text = if args.launches {
+        let running = crate::durable::lock::held(dir);
+        if args.json {
+            json_line(&launches::launch_rows(&seen, latest, running))?
+        } else {
+            launches::launches_table(&seen, latest, running)
+        }
+    } else if args.json && args.history {
+        // Every kept record as stored, oldest first: for scripts that check
+        // each cut, not just the newest.
+        json_line(&seen.history)?
+    } else if args.json {
+        json_line(&StatsJson {
+            summary: latest.summary(),
+            schema_version: seen.schema_version,
+            launches: latest.launches,
+            checkpoints: latest.checkpoints,
+            checkpoint_unix_ms: latest.unix_ms,
+        })?
+    } else if args.history {
+        history(&seen)
+    } else {
+        table(&path.display().to_string(), &seen, latest)
+    };
+    output::report("report", output::stdout_text(&text))
+}
+
+fn json_line(value: &impl Serialize) -> Result<String, Error> {
+    serde_json::to_string(value)
+        .map(|json| json + "\n")
+        .map_err(|e| Error::Pipeline(format!("the report cannot be encoded: {e}")))
+}
+
+fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
+    let s = r.summary();
+    let age_secs = unix_ms_now().saturating_sub(r.unix_ms) as f64 / 1000.0;
+    let mut out = String::new();
+    let mut row = |k: &str, v: String| {
+        let _ = writeln!(out, "{k:<22}{v}");
+    };
+    row(
+        "checkpoint file",
+        if seen.schema_version < schema::CURRENT {
+            format!(
+                "{file} (schema {}; the next `fizzflow run` upgrades it to schema {})",
+                seen.schema_version,
+                schema::CURRENT
+            )
+        } else {
+            format!("{file} (schema {})", seen.schema_version)
+        },
+    );
+    row(
+        "last checkpoint",
+        format!("{} ({:.0} s ago)", utc(r.unix_ms), age_secs),
+    );
+    row(
+        "beats",
+        format!(
+            "{} / {} ({})",
+            r.beats,
+            r.beats_target,
+            if r.unfinished() {
+                "unfinished: `fizzflow run` resumes it"
+            } else {
+                "finished"
+            }
+        ),
+    );
+    row("messages", s.messages.to_string());
+    row("  fizz", s.fizz.to_string());
+    row("  buzz", s.buzz.to_string());
+    row("  fizzbuzz", s.fizzbuzz.to_string());
+    row("  value", s.value.to_string());
+    let avg = if s.batches > 0 {
+        s.messages as f64 / s.batches as f64
+    } else {
+        0.0
+    };
+    row(
+        "batches",
+        format!(
+            "{} (average {:.1}, largest {})",
+            s.batches, avg, s.max_batch
+        ),
+    );
+    row(
+        "lifetime rate",
+        format!(
+            "{:.1} M msgs/s over {:.1} s",
+            s.msgs_per_sec / 1e6,
+            s.elapsed_secs
+        ),
+    );
+    row("launches", r.launches.to_string());
+    row(
+        "restarts",
+        format!(
+            "heartbeat {}  generator {}  worker {}  logger {}",
+            r.restarts.heartbeat, r.restarts.generator, r.restarts.worker, r.restarts.logger
+        ),
+    );
+    row("sequence errors", s.sequence_errors.to_string());
+    row("duplicates dropped", s.duplicates_dropped.to_string());
+    row("checkpoints written", r.checkpoints.to_string());
+    out
+}
+
+fn history(seen: &Inspection) -> String {
+    let mut out = format!(
+        "{:>6}  {:<20}  {:>14}  {:>14}\n",
+        "seq", "time (UTC)", "messages", "msgs/s"
+    );
+    let mut rates = Vec::new();
+    let mut prev: Option<&CheckpointRecord> = None;
+    for r in &seen.history {
+        let rate = prev.and_then(|p| {
+            let dt = r.run_secs - p.run_secs;
+            (dt > 0.0).then(|| (r.logger.messages - p.logger.messages) as f64 / dt)
+        });
+        let shown = rate
+            .map(|x| format!("{:.0}", x))
+            .unwrap_or_else(|| "-".into());
+        let _ = writeln!(
+            out,
+            "{:>6}  {:<20}  {:>14}  {:>14}",
+            r.seq,
+            utc(r.unix_ms),
+            r.logger.messages,
+            shown
+        );
+        rates.extend(rate);
+        prev = Some(r);
+    }
+    let _ = writeln!(out, "msgs/s  {}", sparkline(&rates));
+    out
+}
+
+/// One bar per value, scaled from 0 to the largest.
+pub fn sparkline(values: &[f64]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().cloned().fold(0.0f64, f64::max);
+    values
+        .iter()
+        .map(|&v| {
+            if max <= 0.0 {
+                BARS[0]
+            } else {
+                BARS[((v / max) * 7.0).round().clamp(0.0, 7.0) as usize]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparkline_scales_to_the_largest() {
+        assert_eq!(sparkline(&[0.0, 50.0, 100.0]), "▁▅█");
+        assert_eq!(sparkline(&[]), "");
+        assert_eq!(sparkline(&[0.0, 0.0]), "▁▁");
+    }
+}

@@ -1,0 +1,127 @@
+//! Turns the logger's cuts into records that continue the file's history,
+//! and commits them: [`CheckpointWriter`] is the checkpoint actor's
+//! [`CutSink`], and writes a launch's final checkpoint.
+
+use crate::durable::launch_log::Ending;
+use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::durable::store::Store;
+use crate::pipeline::CutSink;
+use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::stats::{LoggerStats, Restarts};
+use crate::util::error::Error;
+use crate::util::time::unix_ms_now;
+use std::time::{Duration, Instant};
+
+/// Turns cuts taken during this launch into records that continue the
+/// file's history.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    /// The record this launch started from (its launch record).
+    pub base: CheckpointRecord,
+    pub started: Instant,
+}
+
+impl Ledger {
+    /// The record that opens a launch: the latest totals, one more launch.
+    pub fn launch(previous: Option<&CheckpointRecord>, cfg: &PipelineConfig) -> CheckpointRecord {
+        let settings = RunSettings::of(cfg);
+        match previous {
+            Some(p) => CheckpointRecord {
+                seq: p.seq + 1,
+                unix_ms: unix_ms_now(),
+                settings,
+                beats_target: cfg.beats_target,
+                launches: p.launches + 1,
+                checkpoints: p.checkpoints + 1,
+                ..p.clone()
+            },
+            None => CheckpointRecord {
+                seq: 1,
+                unix_ms: unix_ms_now(),
+                settings,
+                beats: 0,
+                beats_target: cfg.beats_target,
+                generator_position: 0,
+                logger: LoggerStats::default(),
+                restarts: Restarts::default(),
+                launches: 1,
+                checkpoints: 1,
+                run_secs: 0.0,
+            },
+        }
+    }
+
+    /// A record for a cut the logger took during this launch. `last` is the
+    /// newest record committed so far.
+    pub fn cut(
+        &self,
+        last: &CheckpointRecord,
+        logger: &LoggerStats,
+        restarts_now: Restarts,
+    ) -> CheckpointRecord {
+        let mut restarts = self.base.restarts;
+        restarts.heartbeat += restarts_now.heartbeat;
+        restarts.generator += restarts_now.generator;
+        restarts.worker += restarts_now.worker;
+        restarts.logger += restarts_now.logger;
+        CheckpointRecord {
+            seq: last.seq + 1,
+            unix_ms: unix_ms_now(),
+            settings: self.base.settings,
+            beats: logger.messages / self.base.settings.beat_size(),
+            beats_target: self.base.beats_target,
+            generator_position: logger.next_expected,
+            logger: *logger,
+            restarts,
+            launches: self.base.launches,
+            checkpoints: last.checkpoints + 1,
+            run_secs: self.base.run_secs + self.started.elapsed().as_secs_f64(),
+        }
+    }
+}
+
+/// The open checkpoint file of a launch and the newest record in it.
+pub struct CheckpointWriter {
+    pub store: Store,
+    pub ledger: Ledger,
+    /// The newest record committed to the file.
+    pub last: CheckpointRecord,
+}
+
+impl CheckpointWriter {
+    /// The record for the cut the launch ends with.
+    pub fn final_cut(&self, stats: &LoggerStats, restarts: Restarts) -> CheckpointRecord {
+        self.ledger.cut(&self.last, stats, restarts)
+    }
+
+    /// Commits the final checkpoint with how the launch ended and the
+    /// restarts it saw.
+    pub fn commit_final(
+        &mut self,
+        rec: CheckpointRecord,
+        ending: Ending,
+        restarts: Restarts,
+    ) -> Result<(), Error> {
+        self.store.commit_final(&rec, ending, restarts)?;
+        self.last = rec;
+        Ok(())
+    }
+}
+
+impl CutSink for CheckpointWriter {
+    fn commit(&mut self, cut: &LoggerStats, restarts: Restarts) -> Result<(u64, Duration), String> {
+        let rec = self.ledger.cut(&self.last, cut, restarts);
+        let took = self.store.commit(&rec).map_err(|e| match e {
+            Error::CheckpointWrite { problem, .. } => problem,
+            e => e.to_string(),
+        })?;
+        let at = rec.unix_ms;
+        self.last = rec;
+        Ok((at, took))
+    }
+
+    fn recover(&mut self) -> Result<(), String> {
+        // redb wants a fresh handle after a panic in the middle of a commit.
+        self.store.reopen().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,178 @@
+//! Exclusive use of a state dir.
+//!
+//! The lock is an flock on the directory itself: a lock on a file inside it
+//! could be lost when someone deletes the file, and a second fizzflow would
+//! then lock a new file and use the dir at the same time. `fizzflow.lock`
+//! only tells a second process who holds the dir; it is opened without
+//! following symlinks, so a link planted there cannot make fizzflow write
+//! through it.
+
+use crate::util::error::Error;
+use std::fs::{self, File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+pub const LOCK_NAME: &str = "fizzflow.lock";
+
+/// Held for as long as it lives; the kernel releases it even on SIGKILL.
+#[derive(Debug)]
+pub struct DirLock {
+    _dir: File,
+}
+
+fn unusable(dir: &Path, problem: String) -> Error {
+    Error::StateDir {
+        dir: dir.to_path_buf(),
+        problem,
+    }
+}
+
+impl DirLock {
+    /// Creates the dir if need be and takes it; exit 3 if another process
+    /// holds it, exit 4 if it cannot be used.
+    pub fn acquire(dir: &Path) -> Result<DirLock, Error> {
+        match fs::metadata(dir) {
+            Ok(m) if !m.is_dir() => {
+                return Err(unusable(dir, "exists and is not a directory".into()));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                fs::create_dir_all(dir)
+                    .map_err(|e| unusable(dir, format!("cannot be created: {e}")))?;
+            }
+            Err(e) => return Err(unusable(dir, format!("cannot be used: {e}"))),
+        }
+        let handle =
+            File::open(dir).map_err(|e| unusable(dir, format!("cannot be opened: {e}")))?;
+        match handle.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(Error::StateInUse {
+                    dir: dir.to_path_buf(),
+                    holder: read_holder(&dir.join(LOCK_NAME)),
+                });
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(unusable(dir, format!("cannot be locked: {e}")));
+            }
+        }
+        write_holder(&dir.join(LOCK_NAME)).map_err(|e| unusable(dir, e))?;
+        Ok(DirLock { _dir: handle })
+    }
+}
+
+/// Whether a fizzflow holds `dir` right now (for `stats`, which never
+/// takes the lock: a shared lock would wait for nobody, and a failure to
+/// open the dir just means "not known to be held").
+pub fn held(dir: &Path) -> bool {
+    File::open(dir).is_ok_and(|d| matches!(d.try_lock_shared(), Err(TryLockError::WouldBlock)))
+}
+
+/// Opens a path that must be a regular file, never through a symlink and
+/// never blocking on a FIFO. The wrong kind of file is `InvalidInput`.
+pub fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
+    let not_regular = |what: &str| {
+        std::io::Error::new(
+            ErrorKind::InvalidInput,
+            format!("not a regular file: {what}"),
+        )
+    };
+    let file = options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) => not_regular("it is a symbolic link"),
+            Some(libc::EISDIR) => not_regular("it is a directory"),
+            Some(libc::ENXIO) => not_regular("it is a FIFO"),
+            _ => e,
+        })?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(not_regular(&format!("it is {}", describe(kind))));
+    }
+    Ok(file)
+}
+
+/// What a file type is, in words.
+pub fn describe(kind: fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else {
+        "a regular file"
+    }
+}
+
+fn write_holder(path: &Path) -> Result<(), String> {
+    let mut file = open_regular(path, OpenOptions::new().write(true).create(true))
+        .map_err(|e| format!("cannot use {}: {e}", path.display()))?;
+    // Advisory only: a failure to record the PID does not make the lock less held.
+    let _ = file.set_len(0);
+    let _ = write!(file, "{}", std::process::id());
+    Ok(())
+}
+
+fn read_holder(path: &Path) -> String {
+    let mut holder = String::new();
+    if let Ok(file) = open_regular(path, OpenOptions::new().read(true)) {
+        let _ = file.take(32).read_to_string(&mut holder);
+    }
+    holder.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_on_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = DirLock::acquire(dir.path()).unwrap();
+        match DirLock::acquire(dir.path()) {
+            Err(Error::StateInUse { holder, .. }) => {
+                assert_eq!(holder, std::process::id().to_string())
+            }
+            other => panic!("expected StateInUse, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_lock_survives_the_lock_file_being_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let _held = DirLock::acquire(dir.path()).unwrap();
+        fs::remove_file(dir.path().join(LOCK_NAME)).unwrap();
+        assert!(matches!(
+            DirLock::acquire(dir.path()),
+            Err(Error::StateInUse { .. })
+        ));
+    }
+
+    #[test]
+    fn a_symlink_or_directory_as_lock_file_is_refused_and_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        fs::write(&target, b"keep me").unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        std::os::unix::fs::symlink(&target, state.join(LOCK_NAME)).unwrap();
+        let err = DirLock::acquire(&state).unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read(&target).unwrap(), b"keep me");
+
+        fs::remove_file(state.join(LOCK_NAME)).unwrap();
+        fs::create_dir(state.join(LOCK_NAME)).unwrap();
+        let err = DirLock::acquire(&state).unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+    }
+}

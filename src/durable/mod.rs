@@ -1,0 +1,22 @@
+//! The state dir: its lock, the checkpoint file's records and launch
+//! history, the one writer, and the careful reading of a file nobody
+//! trusts yet.
+
+pub(crate) mod inspect;
+pub(crate) mod launch_log;
+pub(crate) mod ledger;
+pub(crate) mod lock;
+pub(crate) mod probe;
+pub(crate) mod read;
+pub(crate) mod record;
+pub(crate) mod schema;
+pub(crate) mod store;
+
+pub use inspect::{Vetted, checkpoint_path, existing, inspect};
+pub use launch_log::{Ending, LaunchRow, Point};
+pub use ledger::{CheckpointWriter, Ledger};
+pub use probe::TEST_DELAY_ENV;
+pub use read::Inspection;
+pub use record::{CheckpointRecord, RunSettings};
+pub use schema::{CURRENT as SCHEMA, META};
+pub use store::{AbortAt, Store, StoreOptions};

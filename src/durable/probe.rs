@@ -1,0 +1,165 @@
+//! Reading a checkpoint file safely. redb answers most damage with an error,
+//! but some with a panic, and a destructor that panics again while unwinding
+//! aborts the whole process. So the fizzflow binary reads (a copy of) the
+//! file in a child process of itself — `fizzflow probe-checkpoint COPY`,
+//! hidden — and treats a child that crashed as a damaged file. A child that
+//! was killed (Ctrl-C, the OOM killer, a timeout) says nothing about the
+//! file: that is "could not check", never "damaged". Without a known
+//! fizzflow binary (the library's own unit tests), it reads in-process.
+
+use crate::durable::read::{Inspection, Problem, read_and_exercise};
+use crate::util::child::{WaitError, wait_bounded};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The hidden subcommand the child runs.
+pub const SUBCOMMAND: &str = "probe-checkpoint";
+/// Exit codes of a probe that could not read the file (message on stderr).
+const DAMAGED: i32 = 4;
+const IO_FAILED: i32 = 5;
+/// What a Rust panic that escapes `main` exits with.
+const PANICKED: i32 = 101;
+/// A probe of a file of a few hundred KB takes milliseconds; this only
+/// guards against a child that hangs.
+const LIMIT: Duration = Duration::from_secs(60);
+/// Tests only: the probe sleeps this many milliseconds first, so that a
+/// test can kill it while it runs.
+pub const TEST_DELAY_ENV: &str = "FIZZFLOW_TEST_PROBE_DELAY_MS";
+
+static PROBE_EXE: OnceLock<PathBuf> = OnceLock::new();
+
+/// Called by the binary's `main`: probes run in children of this executable.
+pub fn use_child_processes(exe: PathBuf) {
+    let _ = PROBE_EXE.set(exe);
+}
+
+pub fn probe(copy: &Path) -> Result<Inspection, Problem> {
+    match PROBE_EXE.get() {
+        Some(exe) => probe_in_child(exe, copy),
+        None => std::panic::catch_unwind(|| read_and_exercise(copy)).unwrap_or_else(|_| {
+            Err(Problem::Damaged(
+                "is damaged (redb gave up reading it)".into(),
+            ))
+        }),
+    }
+}
+
+fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
+    let child = Command::new(exe)
+        .arg(SUBCOMMAND)
+        .arg(copy)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        // Its own process group: a Ctrl-C meant for fizzflow must not kill
+        // the check half-way and make it look like a verdict.
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Problem::Io(format!("the checker could not be started ({e})")))?;
+    let done = match wait_bounded(child, LIMIT) {
+        Ok(done) => done,
+        Err(WaitError::TimedOut(_)) => {
+            return Err(Problem::Io(format!(
+                "the check did not finish within {} s (an overloaded machine?)",
+                LIMIT.as_secs()
+            )));
+        }
+        Err(WaitError::Io(e)) => return Err(Problem::Io(format!("the checker failed ({e})"))),
+    };
+    match verdict(done.status) {
+        Verdict::Read => serde_json::from_str(&done.stdout)
+            .map_err(|e| Problem::Io(format!("the checker's report is unreadable ({e})"))),
+        Verdict::Damaged => Err(Problem::Damaged(done.stderr.trim().to_string())),
+        Verdict::Crashed => Err(Problem::Damaged(
+            "is damaged (redb crashed reading it)".into(),
+        )),
+        Verdict::Machine => Err(Problem::Io(done.stderr.trim().to_string())),
+        Verdict::Killed(why) => Err(Problem::Io(format!("the checker {why}"))),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Read,
+    Damaged,
+    /// A panic or a crash while reading: the file made redb give up.
+    Crashed,
+    Machine,
+    /// Stopped from outside, or it ended in a way that says nothing.
+    Killed(String),
+}
+
+fn verdict(status: ExitStatus) -> Verdict {
+    match (status.code(), status.signal()) {
+        (Some(0), _) => Verdict::Read,
+        (Some(DAMAGED), _) => Verdict::Damaged,
+        (Some(IO_FAILED), _) => Verdict::Machine,
+        (Some(PANICKED), _) => Verdict::Crashed,
+        (
+            None,
+            Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
+        ) => Verdict::Crashed,
+        (None, Some(libc::SIGKILL)) => {
+            Verdict::Killed("was killed (SIGKILL: out of memory?)".into())
+        }
+        (None, Some(sig)) => Verdict::Killed(format!("was stopped by signal {sig}")),
+        (Some(code), _) => Verdict::Killed(format!("exited with an unexpected code {code}")),
+        (None, None) => Verdict::Killed("ended without a status".into()),
+    }
+}
+
+/// The child's side: read `copy`, print the inspection as JSON.
+pub fn run_probe(copy: &Path) -> i32 {
+    // A panic here is the answer "damaged"; the parent says so, not us.
+    std::panic::set_hook(Box::new(|_| {}));
+    if let Some(ms) = std::env::var(TEST_DELAY_ENV)
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+    let (code, text, to_stdout) = match read_and_exercise(copy) {
+        Ok(seen) => match serde_json::to_string(&seen) {
+            Ok(json) => (0, json, true),
+            Err(e) => (
+                IO_FAILED,
+                format!("cannot report what was read: {e}"),
+                false,
+            ),
+        },
+        Err(Problem::Damaged(why)) => (DAMAGED, why, false),
+        Err(Problem::Io(why)) => (IO_FAILED, why, false),
+    };
+    let written = if to_stdout {
+        crate::util::output::stdout_line(&text)
+    } else {
+        crate::util::output::stderr_line(&text)
+    };
+    if written.is_err() { IO_FAILED } else { code }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_crash_is_damage_and_a_kill_is_not() {
+        let by_signal = |sig: i32| ExitStatus::from_raw(sig);
+        let by_code = |code: i32| ExitStatus::from_raw(code << 8);
+        assert_eq!(verdict(by_code(0)), Verdict::Read);
+        assert_eq!(verdict(by_code(DAMAGED)), Verdict::Damaged);
+        assert_eq!(verdict(by_code(PANICKED)), Verdict::Crashed);
+        assert_eq!(verdict(by_signal(libc::SIGABRT)), Verdict::Crashed);
+        assert_eq!(verdict(by_signal(libc::SIGSEGV)), Verdict::Crashed);
+        for sig in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+            assert!(
+                matches!(verdict(by_signal(sig)), Verdict::Killed(_)),
+                "signal {sig}"
+            );
+        }
+        assert!(matches!(verdict(by_code(137)), Verdict::Killed(_)));
+    }
+}

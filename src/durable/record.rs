@@ -1,0 +1,401 @@
+//! What one checkpoint holds, and how a launch turns the logger's cut into
+//! one. Records are stored as bincode 2 (serde); bincode carries no schema,
+//! so the file's schema version lives in the `meta` table (see store.rs).
+
+use crate::pipeline::config::{
+    MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
+};
+use crate::pipeline::message::KindCounts;
+use crate::pipeline::stats::{LoggerStats, Restarts, Summary};
+use serde::{Deserialize, Serialize};
+
+/// Sequence numbers, launches and checkpoints stay far below this (a
+/// checkpoint a millisecond for a million years is 2^45), so adding one
+/// never overflows.
+const MAX_COUNT: u64 = 1 << 53;
+
+/// The batch geometry a run was started with; a resumed run keeps it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSettings {
+    pub generator_batch: u64,
+    pub worker_batch: u64,
+    pub logger_batch: u64,
+    pub channel_capacity: u64,
+}
+
+impl RunSettings {
+    pub fn of(cfg: &PipelineConfig) -> Self {
+        RunSettings {
+            generator_batch: cfg.generator_batch as u64,
+            worker_batch: cfg.worker_batch as u64,
+            logger_batch: cfg.logger_batch as u64,
+            channel_capacity: cfg.channel_capacity as u64,
+        }
+    }
+
+    pub fn beat_size(&self) -> u64 {
+        SIGNALS_PER_BEAT as u64 * self.worker_batch
+    }
+}
+
+/// One consistent cut of the pipeline: the logger's statistics at a beat
+/// boundary, where the generator's position equals the logger's next
+/// expected value, plus the bookkeeping of the state dir's whole life.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckpointRecord {
+    /// 1, 2, 3, … in commit order; also the key in the history table.
+    pub seq: u64,
+    pub unix_ms: u64,
+    pub settings: RunSettings,
+    /// Beats whose whole credit the logger has counted.
+    pub beats: u64,
+    pub beats_target: u64,
+    /// Where the generator resumes: the first value not yet counted.
+    pub generator_position: u64,
+    pub logger: LoggerStats,
+    /// Lifetime restarts per actor, over all launches.
+    pub restarts: Restarts,
+    pub launches: u64,
+    /// Checkpoints written, this one included.
+    pub checkpoints: u64,
+    /// Seconds the pipeline has run, over all launches.
+    pub run_secs: f64,
+}
+
+impl CheckpointRecord {
+    pub fn unfinished(&self) -> bool {
+        self.beats < self.beats_target
+    }
+
+    /// The invariants every record must satisfy, checked when a file is
+    /// opened and by the tests. A checksum only proves the bytes are the ones
+    /// written; this proves they describe a state fizzflow could have been
+    /// in, so that no stored value can crash a run, overflow, or resume
+    /// from totals off the closed form.
+    pub fn check(&self) -> Result<(), String> {
+        let s = &self.settings;
+        check_geometry(
+            s.generator_batch,
+            s.worker_batch,
+            s.logger_batch,
+            s.channel_capacity,
+        )
+        .map_err(|e| format!("stored settings are impossible ({e})"))?;
+        if self.seq == 0 || self.seq > MAX_COUNT || self.checkpoints != self.seq {
+            return Err(format!(
+                "sequence number {} with {} checkpoints written",
+                self.seq, self.checkpoints
+            ));
+        }
+        if self.launches == 0 || self.launches > self.seq {
+            return Err(format!(
+                "{} launches in {} checkpoints",
+                self.launches, self.seq
+            ));
+        }
+        if !(self.run_secs.is_finite() && self.run_secs >= 0.0) {
+            return Err(format!("run time {} s", self.run_secs));
+        }
+        let beat = s.beat_size();
+        if self.beats_target > max_beats(beat) || self.beats > self.beats_target {
+            return Err(format!(
+                "beats {} of target {} (at most {} beats of {beat} messages fit)",
+                self.beats,
+                self.beats_target,
+                max_beats(beat)
+            ));
+        }
+        let l = &self.logger;
+        let n = l.messages;
+        if Some(n) != self.beats.checked_mul(beat) {
+            return Err(format!("messages {n} ≠ beats {} × {beat}", self.beats));
+        }
+        if self.generator_position != l.next_expected {
+            return Err(format!(
+                "generator position {} ≠ logger's next value {}",
+                self.generator_position, l.next_expected
+            ));
+        }
+        if l.counts.checked_total() != Some(n) {
+            return Err(format!("kind counts do not add up to {n}"));
+        }
+        if l.batches > n || l.max_batch > n || l.sequence_errors > n {
+            return Err(format!(
+                "{} batches (largest {}) and {} sequence errors in {n} messages",
+                l.batches, l.max_batch, l.sequence_errors
+            ));
+        }
+        if l.sequence_errors == 0 {
+            // A clean stream is exactly [0, n): nothing else can be resumed.
+            if l.next_expected != n || l.counts != KindCounts::closed_form(n) {
+                return Err(format!(
+                    "the counts are not those of the values [0, {n}) (next value {})",
+                    l.next_expected
+                ));
+            }
+        } else if l.next_expected < n || l.next_expected > MAX_MESSAGES {
+            // The logger's honest account of a broken stream: a gap moves the
+            // next value past the count, nothing moves it below.
+            return Err(format!(
+                "next value {} after {n} messages with sequence errors",
+                l.next_expected
+            ));
+        }
+        Ok(())
+    }
+
+    /// The invariants between consecutive records of one file: one history,
+    /// in commit order, that never goes back, with one worker batch.
+    pub fn check_follows(&self, previous: &CheckpointRecord) -> Result<(), String> {
+        if self.seq != previous.seq + 1 {
+            return Err(format!("follows checkpoint {}", previous.seq));
+        }
+        if self.settings.worker_batch != previous.settings.worker_batch {
+            return Err(format!(
+                "worker batch {} after {} (it is fixed for a state dir's life)",
+                self.settings.worker_batch, previous.settings.worker_batch
+            ));
+        }
+        let back = |what: &str| Err(format!("{what} went back from checkpoint {}", previous.seq));
+        if self.logger.messages < previous.logger.messages {
+            return back("messages");
+        }
+        if self.launches < previous.launches {
+            return back("launches");
+        }
+        if self.run_secs < previous.run_secs {
+            return back("run time");
+        }
+        Ok(())
+    }
+
+    /// The summary the stats command shows: lifetime totals and rate.
+    pub fn summary(&self) -> Summary {
+        Summary::new(
+            &self.logger,
+            self.settings.beat_size(),
+            self.beats_target,
+            self.restarts,
+            self.run_secs,
+            self.logger.messages,
+        )
+    }
+
+    /// bincode 2 bytes followed by their CRC-32 (schema 2; schema 1 used
+    /// FNV-1a, see migrations/v1.rs): redb does not verify page checksums on
+    /// every read, and a record whose bytes changed on disk must not decode
+    /// into different totals.
+    pub fn encode(&self) -> Vec<u8> {
+        seal(
+            bincode::serde::encode_to_vec(self, bincode::config::standard())
+                .expect("a record always encodes"),
+        )
+    }
+
+    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let Some(split) = bytes.len().checked_sub(4) else {
+            return Err(format!(
+                "checkpoint record is too short ({} bytes)",
+                bytes.len()
+            ));
+        };
+        let (body, sum) = bytes.split_at(split);
+        if crc32fast::hash(body).to_le_bytes() != sum {
+            return Err("checkpoint record is damaged (its checksum does not match)".into());
+        }
+        let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
+            .map_err(|e| format!("cannot decode a checkpoint record: {e}"))?;
+        if used != body.len() {
+            return Err(format!(
+                "checkpoint record has {} trailing bytes",
+                body.len() - used
+            ));
+        }
+        Ok(rec)
+    }
+}
+
+/// Appends the checksum to an encoded record.
+fn seal(mut body: Vec<u8>) -> Vec<u8> {
+    let sum = crc32fast::hash(&body);
+    body.extend_from_slice(&sum.to_le_bytes());
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::ledger::Ledger;
+    use crate::pipeline::message::FizzBuzzMsg;
+    use std::time::Instant;
+
+    #[test]
+    fn records_round_trip_and_reject_garbage() {
+        let cfg = PipelineConfig::default();
+        let rec = Ledger::launch(None, &cfg);
+        assert_eq!(CheckpointRecord::decode(&rec.encode()).unwrap(), rec);
+        assert!(CheckpointRecord::decode(b"nonsense").is_err());
+        let good = rec.encode();
+        for i in 0..good.len() {
+            let mut bad = good.clone();
+            bad[i] ^= 0x10;
+            assert!(
+                CheckpointRecord::decode(&bad).is_err(),
+                "flip at byte {i} went unnoticed"
+            );
+        }
+        assert!(CheckpointRecord::decode(&good[..5]).is_err());
+        let mut long = good.clone();
+        long.push(0);
+        assert!(CheckpointRecord::decode(&long).is_err());
+    }
+
+    #[test]
+    fn a_cut_continues_the_history_and_checks_out() {
+        let cfg = PipelineConfig {
+            beats_target: 10,
+            ..Default::default()
+        };
+        let first = Ledger::launch(None, &cfg);
+        let ledger = Ledger {
+            base: first.clone(),
+            started: Instant::now(),
+        };
+        let mut stats = LoggerStats::default();
+        let msgs: Vec<FizzBuzzMsg> = (0..8192 * 2).map(FizzBuzzMsg::new).collect();
+        stats.absorb(&msgs);
+        let rec = ledger.cut(
+            &first,
+            &stats,
+            Restarts {
+                worker: 2,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (rec.seq, rec.beats, rec.checkpoints, rec.launches),
+            (2, 2, 2, 1)
+        );
+        assert_eq!(rec.restarts.worker, 2);
+        rec.check().expect("consistent");
+        let again = Ledger::launch(
+            Some(&rec),
+            &PipelineConfig {
+                beats_target: 12,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            (again.seq, again.launches, again.beats, again.beats_target),
+            (3, 2, 2, 12)
+        );
+    }
+
+    #[test]
+    fn check_catches_an_inconsistent_cut() {
+        let cfg = PipelineConfig::default();
+        let mut rec = Ledger::launch(None, &cfg);
+        rec.logger.messages = 100;
+        assert!(rec.check().unwrap_err().contains("beats"));
+    }
+
+    /// A record two beats into a run, as a launch's cut would make it.
+    fn two_beats_in() -> CheckpointRecord {
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        let ledger = Ledger {
+            base: first.clone(),
+            started: Instant::now(),
+        };
+        let mut stats = LoggerStats::default();
+        stats.absorb(&(0..2 * 8192).map(FizzBuzzMsg::new).collect::<Vec<_>>());
+        stats.record_batch(8192);
+        stats.record_batch(8192);
+        ledger.cut(&first, &stats, Restarts::default())
+    }
+
+    #[test]
+    fn crafted_records_with_a_valid_checksum_are_refused() {
+        let good = two_beats_in();
+        good.check().expect("a real cut checks out");
+        type Craft = fn(&mut CheckpointRecord);
+        let cases: [(&str, Craft); 9] = [
+            ("kind split off the closed form", |r| {
+                r.logger.counts.fizz += 1;
+                r.logger.counts.value -= 1;
+            }),
+            ("shifted position", |r| {
+                r.logger.next_expected += 15;
+                r.generator_position += 15;
+            }),
+            ("a channel of 2^40 slots", |r| {
+                r.settings.channel_capacity = 1 << 40
+            }),
+            ("a worker batch of 0", |r| r.settings.worker_batch = 0),
+            ("more beats than the target", |r| r.beats_target = 1),
+            ("a target no count can reach", |r| r.beats_target = u64::MAX),
+            ("sequence number 0", |r| {
+                r.seq = 0;
+                r.checkpoints = 0;
+            }),
+            ("more launches than checkpoints", |r| r.launches = 99),
+            ("a negative run time", |r| r.run_secs = -1.0),
+        ];
+        for (what, craft) in cases {
+            let mut bad = good.clone();
+            craft(&mut bad);
+            let decoded = CheckpointRecord::decode(&bad.encode()).expect("checksum is valid");
+            assert!(decoded.check().is_err(), "{what} was accepted");
+        }
+    }
+
+    #[test]
+    fn no_bytes_make_the_decoder_or_the_checks_panic() {
+        let mut rng = fastrand::Rng::with_seed(0xF122_F10B);
+        let good = two_beats_in();
+        let body = bincode::serde::encode_to_vec(&good, bincode::config::standard()).unwrap();
+        let later = {
+            let mut r = good.clone();
+            r.seq += 1;
+            r.checkpoints += 1;
+            r
+        };
+        for round in 0..50_000 {
+            let bytes = if round % 2 == 0 {
+                // Arbitrary bytes, most of which fail the checksum.
+                let len = rng.usize(0..120);
+                (0..len).map(|_| rng.u8(..)).collect()
+            } else {
+                // A real record's body, mutated, with a checksum that matches:
+                // what a bug or an attacker could store.
+                let mut b = body.clone();
+                for _ in 0..rng.usize(1..5) {
+                    match rng.u8(0..4) {
+                        0 if !b.is_empty() => {
+                            let at = rng.usize(0..b.len());
+                            b[at] = rng.u8(..);
+                        }
+                        1 if !b.is_empty() => {
+                            let at = rng.usize(0..b.len());
+                            b[at] ^= 1 << rng.u8(0..8);
+                        }
+                        2 => b.truncate(rng.usize(0..=b.len())),
+                        _ => b.push(rng.u8(..)),
+                    }
+                }
+                seal(b)
+            };
+            let Ok(rec) = CheckpointRecord::decode(&bytes) else {
+                continue;
+            };
+            let _ = later.check_follows(&rec);
+            let _ = rec.check_follows(&good);
+            if rec.check().is_ok() {
+                // Whatever passed the checks is safe to run with and show.
+                let _ = rec.summary();
+                let next = Ledger::launch(Some(&rec), &PipelineConfig::default());
+                assert!(next.seq > rec.seq);
+                assert_eq!(rec.logger.messages % rec.settings.beat_size(), 0);
+            }
+        }
+    }
+}

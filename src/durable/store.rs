@@ -1,0 +1,316 @@
+//! The open checkpoint file of a running launch: the only code that writes
+//! to it. A file is opened for writing only after [`crate::durable::inspect`] has
+//! vouched for a copy of it and only if its bytes are still those of the
+//! copy; a new file appears under its real name only once it holds the
+//! schema and the first launch record.
+
+use crate::durable::inspect::{self, FILE_NAME, Vetted, checkpoint_path};
+use crate::durable::launch_log::{self, Ending, LaunchRow};
+use crate::durable::record::CheckpointRecord;
+use crate::durable::schema::{self, CHECKPOINTS};
+use crate::pipeline::stats::Restarts;
+use crate::util::error::Error;
+use redb::{Database, DatabaseError, Durability, ReadableTable, WriteTransaction};
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How a store is used for one launch.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Records kept in the history table.
+    pub keep: u64,
+    /// Fault injection: where to abort the process.
+    pub abort_at: Option<AbortAt>,
+}
+
+/// `--inject-abort`: a process abort inside a transaction, after its
+/// changes are written and before its commit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbortAt {
+    /// Inside this launch's N-th commit (1 = the launch record).
+    Commit(u64),
+    /// Inside the upgrade of an older file, once every step has run.
+    Upgrade,
+}
+
+pub struct Store {
+    path: PathBuf,
+    db: Database,
+    opts: StoreOptions,
+    /// Commits made through this handle, for `--inject-abort`.
+    commits: u64,
+}
+
+impl Store {
+    /// A fresh state dir. The file is built under a temporary name, holds
+    /// the schema and `first` (the launch record) in one commit, and only
+    /// then gets its real name, so no kill or full disk can leave a file
+    /// with no record in it. Returns the store and how long the commit took.
+    pub fn create(
+        dir: &Path,
+        opts: StoreOptions,
+        first: &CheckpointRecord,
+        row: &LaunchRow,
+    ) -> Result<(Store, Duration), Error> {
+        let path = checkpoint_path(dir);
+        let building = dir.join(format!("{FILE_NAME}.creating"));
+        // A leftover of a killed creation; never a directory (remove_file
+        // refuses those, and a symlink is removed, not followed).
+        if fs::symlink_metadata(&building).is_ok() {
+            fs::remove_file(&building).map_err(|e| Error::StateDir {
+                dir: dir.to_path_buf(),
+                problem: format!("cannot remove the leftover {}: {e}", building.display()),
+            })?;
+        }
+        let made = (|| {
+            let mut store = Store {
+                db: Self::open_db(&building)?,
+                path: building.clone(),
+                opts,
+                commits: 0,
+            };
+            let took = store.commit_with(first, |txn| {
+                schema::upgrade(txn, 0).map_err(|e| e.to_string())?;
+                launch_log::begin(txn, row, None)
+            })?;
+            // A hard link never replaces what might have appeared at the
+            // real name meanwhile, as a rename would.
+            fs::hard_link(&building, &path).map_err(|e| Error::StateDir {
+                dir: dir.to_path_buf(),
+                problem: format!("cannot put the new checkpoint file in place: {e}"),
+            })?;
+            let _ = fs::remove_file(&building);
+            // The new name itself must survive a crash too.
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+            store.path = path.clone();
+            Ok((store, took))
+        })();
+        if made.is_err() {
+            let _ = fs::remove_file(&building);
+        }
+        made
+    }
+
+    /// An existing file that [`inspect::existing`] vouched for. Its schema
+    /// is brought up to date, its newest record is read from the file itself
+    /// and must be the one the check saw, and `launch` and its `row` are
+    /// committed, all in one transaction.
+    pub fn open(
+        path: &Path,
+        opts: StoreOptions,
+        vetted: &Vetted,
+        launch: &CheckpointRecord,
+        row: &LaunchRow,
+    ) -> Result<(Store, Duration), Error> {
+        let changed = || Error::Changed {
+            path: path.to_path_buf(),
+        };
+        if !inspect::still_holds(path, &vetted.bytes) {
+            return Err(changed());
+        }
+        let mut store = Store {
+            db: Self::open_db(path)?,
+            path: path.to_path_buf(),
+            opts,
+            commits: 0,
+        };
+        let expected = vetted.seen.latest();
+        let mut mismatch = false;
+        let took = store.commit_with(launch, |txn| {
+            let from = schema::schema_version(txn)?;
+            if from < schema::CURRENT {
+                schema::upgrade(txn, from).map_err(|e| e.to_string())?;
+                if opts.abort_at == Some(AbortAt::Upgrade) {
+                    abort_injected(&format!("the upgrade from schema {from}"));
+                }
+            }
+            let table = txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?;
+            let newest = match table.last().map_err(|e| e.to_string())? {
+                Some((_, bytes)) => Some(CheckpointRecord::decode(bytes.value())?),
+                None => None,
+            };
+            if newest.as_ref() != expected {
+                mismatch = true;
+                return Err("changed".into());
+            }
+            launch_log::begin(txn, row, newest.as_ref())
+        });
+        match took {
+            Err(_) if mismatch => Err(changed()),
+            other => other.map(|took| (store, took)),
+        }
+    }
+
+    /// Its content was vouched for already, so a failure here is the
+    /// disk's (full, read-only, too large) or another process's, not the
+    /// file's.
+    fn open_db(path: &Path) -> Result<Database, Error> {
+        Database::builder().create(path).map_err(|e| match e {
+            DatabaseError::DatabaseAlreadyOpen => Error::Changed {
+                path: path.to_path_buf(),
+            },
+            DatabaseError::Storage(redb::StorageError::Io(io))
+                if io.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                Error::Checkpoint {
+                    path: path.to_path_buf(),
+                    problem: format!("cannot be opened for writing: {io}"),
+                }
+            }
+            e => Error::CheckpointWrite {
+                path: path.to_path_buf(),
+                problem: format!("cannot open it for writing: {e}"),
+            },
+        })
+    }
+
+    /// After a panic in the middle of a commit redb wants a fresh handle.
+    pub fn reopen(&mut self) -> Result<(), Error> {
+        // The old handle must be gone before the file can be opened again.
+        let placeholder = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(|e| Error::CheckpointWrite {
+                path: self.path.clone(),
+                problem: e.to_string(),
+            })?;
+        drop(std::mem::replace(&mut self.db, placeholder));
+        self.db = Self::open_db(&self.path)?;
+        Ok(())
+    }
+
+    /// Commits one record durably (fsync) in one transaction and drops the
+    /// records older than the newest `keep`. Returns how long the commit
+    /// took, fsync included.
+    pub fn commit(&mut self, rec: &CheckpointRecord) -> Result<Duration, Error> {
+        self.commit_with(rec, |_| Ok(()))
+    }
+
+    /// The final checkpoint of a launch, with how the launch ended, in one
+    /// transaction.
+    pub fn commit_final(
+        &mut self,
+        rec: &CheckpointRecord,
+        ending: Ending,
+        restarts: Restarts,
+    ) -> Result<Duration, Error> {
+        self.commit_with(rec, |txn| {
+            launch_log::close(txn, rec.launches, ending, rec, restarts)
+        })
+    }
+
+    /// [`Store::commit`], with `before` run first in the same transaction.
+    fn commit_with(
+        &mut self,
+        rec: &CheckpointRecord,
+        before: impl FnOnce(&WriteTransaction) -> Result<(), String>,
+    ) -> Result<Duration, Error> {
+        let started = Instant::now();
+        let fail = |e: String| Error::CheckpointWrite {
+            path: self.path.clone(),
+            problem: e,
+        };
+        let mut txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| fail(e.to_string()))?;
+        txn.set_quick_repair(true);
+        before(&txn).map_err(fail)?;
+        {
+            let mut table = txn
+                .open_table(CHECKPOINTS)
+                .map_err(|e| fail(e.to_string()))?;
+            table
+                .insert(rec.seq, rec.encode().as_slice())
+                .map_err(|e| fail(e.to_string()))?;
+            if rec.seq > self.opts.keep.max(1) {
+                table
+                    .retain_in(..=rec.seq - self.opts.keep.max(1), |_, _| false)
+                    .map_err(|e| fail(e.to_string()))?;
+            }
+        }
+        self.commits += 1;
+        if self.opts.abort_at == Some(AbortAt::Commit(self.commits)) {
+            abort_injected(&format!("checkpoint commit {}", self.commits));
+        }
+        txn.commit().map_err(|e| fail(e.to_string()))?;
+        Ok(started.elapsed())
+    }
+}
+
+fn abort_injected(inside: &str) -> ! {
+    crate::util::output::note(&format!("injected abort inside {inside} (--inject-abort)"));
+    std::process::abort();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::durable::ledger::Ledger;
+    use crate::pipeline::config::PipelineConfig;
+
+    const OPTS: StoreOptions = StoreOptions {
+        keep: 3,
+        abort_at: None,
+    };
+
+    fn row(launch: &CheckpointRecord) -> LaunchRow {
+        LaunchRow::opening(launch, Vec::new(), None)
+    }
+
+    #[test]
+    fn commits_are_read_back_and_history_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut rec = Ledger::launch(None, &PipelineConfig::default());
+        let (mut store, _) = Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap();
+        for _ in 0..4 {
+            rec.seq += 1;
+            rec.checkpoints += 1;
+            store.commit(&rec).unwrap();
+        }
+        drop(store);
+        let seen = inspect::inspect(&checkpoint_path(dir.path())).unwrap().seen;
+        assert_eq!(seen.schema_version, schema::CURRENT);
+        assert_eq!(
+            seen.history.iter().map(|r| r.seq).collect::<Vec<_>>(),
+            vec![3, 4, 5]
+        );
+    }
+
+    #[test]
+    fn a_new_file_holds_its_launch_record_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = Ledger::launch(None, &PipelineConfig::default());
+        let (store, _) = Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap();
+        drop(store);
+        let seen = inspect::inspect(&checkpoint_path(dir.path())).unwrap().seen;
+        assert_eq!(seen.history, vec![rec.clone()]);
+        assert_eq!(seen.launches, vec![row(&rec)]);
+        assert!(!dir.path().join(format!("{FILE_NAME}.creating")).exists());
+    }
+
+    #[test]
+    fn a_file_changed_after_its_check_is_not_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = checkpoint_path(dir.path());
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        drop(Store::create(dir.path(), OPTS, &first, &row(&first)).unwrap());
+        let vetted = inspect::inspect(&path).unwrap();
+        // Another writer commits after the check.
+        {
+            let mut later = Ledger::launch(Some(&first), &PipelineConfig::default());
+            let (mut other, _) = Store::open(&path, OPTS, &vetted, &later, &row(&later)).unwrap();
+            later.seq += 1;
+            later.checkpoints += 1;
+            other.commit(&later).unwrap();
+        }
+        let before = fs::read(&path).unwrap();
+        let launch = Ledger::launch(Some(&first), &PipelineConfig::default());
+        let Err(err) = Store::open(&path, OPTS, &vetted, &launch, &row(&launch)) else {
+            panic!("a changed file was opened")
+        };
+        assert_eq!(err.exit_code(), 3, "{err}");
+        assert_eq!(fs::read(&path).unwrap(), before, "nothing written");
+    }
+}

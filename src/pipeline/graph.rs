@@ -1,0 +1,143 @@
+//! Builds the actor graph: Heartbeat and Generator share one thread (a
+//! troupe); Worker, Logger and Checkpoint each get their own.
+//!
+//! ```text
+//!  ┌──────────── troupe ────────────┐
+//!  │ Heartbeat ──32 signals/beat──┐ │
+//!  │                              ▼ │
+//!  │ Generator ──u64 values──▶ Worker ──FizzBuzzMsg──▶ Logger
+//!  └────────────────────────────────┘                      ▲ │ cut requests
+//!                                                  cuts │ ▼
+//!                                                   Checkpoint ──▶ redb
+//! ```
+
+use crate::pipeline::actor::checkpoint::{self, CheckpointPlan, CheckpointState, CutSink};
+use crate::pipeline::actor::{generator, heartbeat, logger, worker};
+use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::live::Live;
+use crate::pipeline::names::ActorName;
+use std::sync::Arc;
+use steady_state::*;
+
+/// Handles on the actors' steady state, for reading the results after the
+/// graph has stopped.
+pub struct StateHandles<S> {
+    pub heartbeat: SteadyState<heartbeat::HeartbeatState>,
+    pub generator: SteadyState<generator::GeneratorState>,
+    pub worker: SteadyState<worker::WorkerState>,
+    pub logger: SteadyState<logger::LoggerState>,
+    pub checkpoint: SteadyState<CheckpointState<S>>,
+}
+
+pub fn build_graph<S: CutSink>(
+    graph: &mut Graph,
+    cfg: &Arc<PipelineConfig>,
+    plan: &Arc<CheckpointPlan<S>>,
+    live: &Arc<Live>,
+) -> StateHandles<S> {
+    let channels = graph.channel_builder().with_capacity(cfg.channel_capacity);
+    let (beats_tx, beats_rx) = channels.build_channel();
+    let (values_tx, values_rx) = channels.build_channel();
+    let (msgs_tx, msgs_rx) = channels.build_channel();
+    // One request and one answer at a time; a little slack costs nothing.
+    let control = graph.channel_builder().with_capacity(4);
+    let (cuts_tx, cuts_rx) = control.build_channel();
+    let (snapshots_tx, snapshots_rx) = control.build_channel();
+
+    let actors = graph
+        .actor_builder()
+        .with_thread_info()
+        .with_mcpu_avg()
+        .with_load_avg();
+    let handles = StateHandles {
+        heartbeat: new_state(),
+        generator: new_state(),
+        worker: new_state(),
+        logger: new_state(),
+        checkpoint: new_state(),
+    };
+
+    let mut troupe = graph.actor_troupe();
+    {
+        let (state, cfg, live) = (handles.heartbeat.clone(), cfg.clone(), live.clone());
+        actors.with_name(ActorName::Heartbeat.as_str()).build(
+            move |a| {
+                heartbeat::run(
+                    a,
+                    beats_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            MemberOf(&mut troupe),
+        );
+    }
+    {
+        let (state, cfg, live) = (handles.generator.clone(), cfg.clone(), live.clone());
+        actors.with_name(ActorName::Generator.as_str()).build(
+            move |a| {
+                generator::run(
+                    a,
+                    values_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            MemberOf(&mut troupe),
+        );
+    }
+    drop(troupe); // the troupe's thread starts here
+    {
+        let (state, cfg, live) = (handles.worker.clone(), cfg.clone(), live.clone());
+        actors.with_name(ActorName::Worker.as_str()).build(
+            move |a| {
+                worker::run(
+                    a,
+                    beats_rx.clone(),
+                    values_rx.clone(),
+                    msgs_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+    }
+    {
+        let (state, cfg, live) = (handles.logger.clone(), cfg.clone(), live.clone());
+        actors.with_name(ActorName::Logger.as_str()).build(
+            move |a| {
+                logger::run(
+                    a,
+                    msgs_rx.clone(),
+                    cuts_rx.clone(),
+                    snapshots_tx.clone(),
+                    state.clone(),
+                    cfg.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+    }
+    {
+        let (state, plan, live) = (handles.checkpoint.clone(), plan.clone(), live.clone());
+        actors.with_name("checkpoint").build(
+            move |a| {
+                checkpoint::run(
+                    a,
+                    cuts_tx.clone(),
+                    snapshots_rx.clone(),
+                    state.clone(),
+                    plan.clone(),
+                    live.clone(),
+                )
+            },
+            SoloAct,
+        );
+    }
+    handles
+}

@@ -1,0 +1,247 @@
+//! Values shared between the actors, the progress reporter, the metrics
+//! endpoint and the signal handler. Everything here is advisory or
+//! monotonic (relaxed atomics, written once per batch, never per message);
+//! the exact totals live in the logger's steady state.
+
+use crate::pipeline::names::{ActorName, Channel, Stage};
+use crate::pipeline::stats::{LoggerStats, Restarts};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+
+#[derive(Debug, Default)]
+pub struct Live {
+    stop: AtomicBool,
+    worker_done: AtomicBool,
+    logger: [AtomicU64; 8],
+    restarts: [AtomicU64; 4],
+    fill: [AtomicU64; 3],
+    /// (operations, items) per batching stage.
+    batches: [[AtomicU64; 2]; 2],
+    checkpoints: AtomicU64,
+    last_checkpoint_unix_ms: AtomicU64,
+    last_commit_micros: AtomicU64,
+    msgs_per_sec: AtomicU64,
+    checkpoint_error: Mutex<Option<String>>,
+    /// The heartbeat, if it is waiting for its next beat: a stop wakes it.
+    stop_waker: Mutex<Option<Waker>>,
+}
+
+impl Live {
+    /// Asks the heartbeat to stop beating, at once, however long its beat
+    /// gap; the beats already sent drain.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let waiting = self
+            .stop_waker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(waker) = waiting {
+            waker.wake();
+        }
+    }
+
+    pub fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Completes once a stop is requested; for the heartbeat's waits.
+    pub fn stop_wait(&self) -> StopWait<'_> {
+        StopWait { live: self }
+    }
+
+    /// The worker has spent its last credit: the generator may stop.
+    pub fn set_worker_done(&self) {
+        self.worker_done.store(true, Ordering::Release);
+    }
+
+    pub fn worker_done(&self) -> bool {
+        self.worker_done.load(Ordering::Acquire)
+    }
+
+    /// The logger's statistics, once per batch run.
+    pub fn publish(&self, s: &LoggerStats) {
+        let values = [
+            s.messages,
+            s.batches,
+            s.counts.fizz,
+            s.counts.buzz,
+            s.counts.fizzbuzz,
+            s.counts.value,
+            s.sequence_errors,
+            s.duplicates_dropped,
+        ];
+        for (slot, v) in self.logger.iter().zip(values) {
+            slot.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The logger's statistics as last published (not a consistent cut:
+    /// each field is read on its own).
+    pub fn logger(&self) -> LoggerStats {
+        let v: Vec<u64> = self
+            .logger
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .collect();
+        let mut s = LoggerStats {
+            messages: v[0],
+            batches: v[1],
+            ..Default::default()
+        };
+        s.counts.fizz = v[2];
+        s.counts.buzz = v[3];
+        s.counts.fizzbuzz = v[4];
+        s.counts.value = v[5];
+        s.sequence_errors = v[6];
+        s.duplicates_dropped = v[7];
+        s
+    }
+
+    /// (messages, batches) as last published by the logger.
+    pub fn progress(&self) -> (u64, u64) {
+        (
+            self.logger[0].load(Ordering::Relaxed),
+            self.logger[1].load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn record_restarts(&self, actor: ActorName, regeneration: u32) {
+        self.restarts[actor.index()].store(u64::from(regeneration), Ordering::Relaxed);
+    }
+
+    pub fn restarts(&self) -> Restarts {
+        let mut r = Restarts::default();
+        for actor in ActorName::ALL {
+            *r.get_mut(actor) = self.restarts[actor.index()].load(Ordering::Relaxed);
+        }
+        r
+    }
+
+    /// How many items a channel holds, as its consumer last saw it.
+    pub fn set_fill(&self, channel: Channel, items: usize) {
+        self.fill[channel as usize].store(items as u64, Ordering::Relaxed);
+    }
+
+    pub fn fill(&self, channel: Channel) -> u64 {
+        self.fill[channel as usize].load(Ordering::Relaxed)
+    }
+
+    /// One write of `items` by a batching stage.
+    pub fn note_batch(&self, stage: Stage, items: usize) {
+        let [ops, total] = &self.batches[stage as usize];
+        ops.fetch_add(1, Ordering::Relaxed);
+        total.fetch_add(items as u64, Ordering::Relaxed);
+    }
+
+    /// (writes, items) by a batching stage so far.
+    pub fn batches(&self, stage: Stage) -> (u64, u64) {
+        let [ops, total] = &self.batches[stage as usize];
+        (ops.load(Ordering::Relaxed), total.load(Ordering::Relaxed))
+    }
+
+    /// A checkpoint was committed at `unix_ms`, taking `took`.
+    pub fn note_checkpoint(&self, unix_ms: u64, took: std::time::Duration) {
+        let micros = took.as_micros() as u64;
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.last_checkpoint_unix_ms
+            .store(unix_ms, Ordering::Relaxed);
+        self.last_commit_micros.store(micros, Ordering::Relaxed);
+    }
+
+    /// Checkpoints committed in this launch.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
+    }
+
+    /// (unix ms of the last commit, its duration in µs); (0, 0) before any.
+    pub fn last_checkpoint(&self) -> (u64, u64) {
+        (
+            self.last_checkpoint_unix_ms.load(Ordering::Relaxed),
+            self.last_commit_micros.load(Ordering::Relaxed),
+        )
+    }
+
+    pub fn set_msgs_per_sec(&self, rate: f64) {
+        self.msgs_per_sec.store(rate.to_bits(), Ordering::Relaxed);
+    }
+
+    pub fn msgs_per_sec(&self) -> f64 {
+        f64::from_bits(self.msgs_per_sec.load(Ordering::Relaxed))
+    }
+
+    /// A checkpoint could not be written: remember why and stop the run,
+    /// since going on would pile up work that can never be made durable.
+    pub fn fail_checkpoint(&self, why: String) {
+        let mut slot = self
+            .checkpoint_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(why);
+        self.request_stop();
+    }
+
+    pub fn checkpoint_error(&self) -> Option<String> {
+        self.checkpoint_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+}
+
+/// See [`Live::stop_wait`].
+pub struct StopWait<'a> {
+    live: &'a Live,
+}
+
+impl Future for StopWait<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.live.stop_requested() {
+            return Poll::Ready(());
+        }
+        {
+            let mut slot = self
+                .live
+                .stop_waker
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                *slot = Some(cx.waker().clone());
+            }
+        }
+        // Checked again: a stop between the first check and the waker
+        // being stored would otherwise go unseen until the next beat.
+        if self.live.stop_requested() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_stop_wakes_a_waiter_at_once() {
+        let live = Arc::new(Live::default());
+        let waiter = {
+            let live = live.clone();
+            std::thread::spawn(move || futures::executor::block_on(live.stop_wait()))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        live.request_stop();
+        crate::pipeline::testing::within(std::time::Duration::from_secs(10), move || {
+            waiter.join().unwrap()
+        });
+        // Already stopped: ready at the first poll.
+        futures::executor::block_on(live.stop_wait());
+    }
+}

@@ -1,0 +1,241 @@
+//! The logger's verified statistics and the run summary built from them.
+
+use crate::pipeline::message::{FizzBuzzMsg, KindCounts, classify, is_exact_run};
+use crate::pipeline::names::ActorName;
+use serde::{Deserialize, Serialize};
+
+/// Everything the logger knows. It is plain data so it can be checkpointed
+/// as one value; `next_expected` is the sequence position of the cut.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggerStats {
+    pub messages: u64,
+    pub counts: KindCounts,
+    pub batches: u64,
+    pub max_batch: u64,
+    pub sequence_errors: u64,
+    pub duplicates_dropped: u64,
+    pub next_expected: u64,
+}
+
+impl LoggerStats {
+    /// A logger that expects `position` next, with nothing counted yet
+    /// (tests use it to start mid-sequence).
+    pub fn starting_at(position: u64) -> Self {
+        LoggerStats {
+            next_expected: position,
+            ..Default::default()
+        }
+    }
+
+    /// Verifies and counts a contiguous piece of a batch. The common case,
+    /// every message exactly the next expected one with the right kind, is
+    /// one branch-free pass of 16-byte compares; anything else goes through
+    /// the careful path, message by message.
+    pub fn absorb(&mut self, msgs: &[FizzBuzzMsg]) {
+        if msgs.is_empty() {
+            return;
+        }
+        let first = self.next_expected;
+        if is_exact_run(msgs, first) {
+            // Every message was just checked to be exactly (v, kind of v)
+            // for v in [first, end), so its counts are that range's counts.
+            let end = first + msgs.len() as u64;
+            self.counts.add_counts(&KindCounts::of_range(first, end));
+            self.messages += msgs.len() as u64;
+            self.next_expected = end;
+        } else {
+            self.absorb_carefully(msgs);
+        }
+    }
+
+    fn absorb_carefully(&mut self, msgs: &[FizzBuzzMsg]) {
+        for m in msgs {
+            if m.value < self.next_expected {
+                // A re-send after a restart upstream: already counted.
+                self.duplicates_dropped += 1;
+                continue;
+            }
+            if m.value != self.next_expected || m.kind != classify(m.value) {
+                self.sequence_errors += 1;
+            }
+            self.counts.add(m.kind);
+            self.messages += 1;
+            self.next_expected = m.value + 1;
+        }
+    }
+
+    pub fn record_batch(&mut self, len: usize) {
+        self.batches += 1;
+        self.max_batch = self.max_batch.max(len as u64);
+    }
+}
+
+/// Restarts per actor, as counted by steady_state's regeneration counter.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Restarts {
+    pub heartbeat: u64,
+    pub generator: u64,
+    pub worker: u64,
+    pub logger: u64,
+}
+
+impl Restarts {
+    pub fn get_mut(&mut self, actor: ActorName) -> &mut u64 {
+        match actor {
+            ActorName::Heartbeat => &mut self.heartbeat,
+            ActorName::Generator => &mut self.generator,
+            ActorName::Worker => &mut self.worker,
+            ActorName::Logger => &mut self.logger,
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.heartbeat + self.generator + self.worker + self.logger
+    }
+
+    /// The restarts since `before`, an earlier reading of the same counts.
+    pub fn since(&self, before: &Restarts) -> Restarts {
+        Restarts {
+            heartbeat: self.heartbeat.saturating_sub(before.heartbeat),
+            generator: self.generator.saturating_sub(before.generator),
+            worker: self.worker.saturating_sub(before.worker),
+            logger: self.logger.saturating_sub(before.logger),
+        }
+    }
+}
+
+/// The final report of a run; its field names are a contract with scripts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub messages: u64,
+    pub fizz: u64,
+    pub buzz: u64,
+    pub fizzbuzz: u64,
+    pub value: u64,
+    pub batches: u64,
+    pub max_batch: u64,
+    pub beats: u64,
+    pub beats_target: u64,
+    pub sequence_errors: u64,
+    pub duplicates_dropped: u64,
+    pub restarts: Restarts,
+    pub elapsed_secs: f64,
+    pub msgs_per_sec: f64,
+}
+
+impl Summary {
+    /// `messages_this_run` is what this launch moved, so the rate stays
+    /// honest when the totals include earlier launches.
+    pub fn new(
+        stats: &LoggerStats,
+        beat_size: u64,
+        beats_target: u64,
+        restarts: Restarts,
+        elapsed_secs: f64,
+        messages_this_run: u64,
+    ) -> Self {
+        Summary {
+            messages: stats.messages,
+            fizz: stats.counts.fizz,
+            buzz: stats.counts.buzz,
+            fizzbuzz: stats.counts.fizzbuzz,
+            value: stats.counts.value,
+            batches: stats.batches,
+            max_batch: stats.max_batch,
+            beats: stats.messages / beat_size,
+            beats_target,
+            sequence_errors: stats.sequence_errors,
+            duplicates_dropped: stats.duplicates_dropped,
+            restarts,
+            elapsed_secs,
+            msgs_per_sec: if elapsed_secs > 0.0 {
+                messages_this_run as f64 / elapsed_secs
+            } else {
+                0.0
+            },
+        }
+    }
+
+    pub fn human_line(&self) -> String {
+        format!(
+            "done: {} messages in {:.1} s ({:.1} M msgs/s) fizz {} buzz {} fizzbuzz {} value {} beats {}/{} batches {} sequence_errors {} duplicates_dropped {} restarts {}",
+            self.messages,
+            self.elapsed_secs,
+            self.msgs_per_sec / 1e6,
+            self.fizz,
+            self.buzz,
+            self.fizzbuzz,
+            self.value,
+            self.beats,
+            self.beats_target,
+            self.batches,
+            self.sequence_errors,
+            self.duplicates_dropped,
+            self.restarts.total(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::message::Kind;
+
+    fn msgs(range: std::ops::Range<u64>) -> Vec<FizzBuzzMsg> {
+        range.map(FizzBuzzMsg::new).collect()
+    }
+
+    #[test]
+    fn a_clean_sequence_matches_the_closed_form() {
+        let mut s = LoggerStats::default();
+        s.absorb(&msgs(0..1000));
+        s.absorb(&msgs(1000..1777));
+        assert_eq!(s.counts, KindCounts::closed_form(1777));
+        assert_eq!(
+            (s.messages, s.next_expected, s.sequence_errors),
+            (1777, 1777, 0)
+        );
+    }
+
+    #[test]
+    fn re_sent_values_are_dropped_not_counted() {
+        let mut s = LoggerStats::default();
+        s.absorb(&msgs(0..100));
+        s.absorb(&msgs(60..130));
+        assert_eq!(s.duplicates_dropped, 40);
+        assert_eq!(s.sequence_errors, 0);
+        assert_eq!(s.counts, KindCounts::closed_form(130));
+    }
+
+    #[test]
+    fn gaps_and_wrong_kinds_are_sequence_errors() {
+        let mut s = LoggerStats::default();
+        s.absorb(&msgs(0..10));
+        s.absorb(&msgs(11..20)); // 10 is missing
+        assert_eq!(s.sequence_errors, 1);
+        let mut wrong = msgs(20..25);
+        wrong[2].kind = Kind::Fizz; // 22 is a plain value
+        s.absorb(&wrong);
+        assert_eq!(s.sequence_errors, 2);
+        assert_eq!(s.messages, 24);
+    }
+
+    #[test]
+    fn batches_record_the_largest() {
+        let mut s = LoggerStats::default();
+        s.record_batch(10);
+        s.record_batch(1024);
+        s.record_batch(3);
+        assert_eq!((s.batches, s.max_batch), (3, 1024));
+    }
+
+    #[test]
+    fn summary_derives_beats_and_rate() {
+        let mut s = LoggerStats::default();
+        s.absorb(&msgs(0..8192 * 3));
+        let sum = Summary::new(&s, 8192, 5, Restarts::default(), 2.0, 8192);
+        assert_eq!(sum.beats, 3);
+        assert_eq!(sum.msgs_per_sec, 4096.0);
+        assert!(sum.human_line().starts_with("done: 24576 messages"));
+    }
+}

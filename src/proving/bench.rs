@@ -1,0 +1,394 @@
+//! `fizzflow bench`: runs configurations of this same binary back to back,
+//! interleaved over several rounds, and prints medians and ratios to the
+//! default configuration measured in the same invocation (absolute numbers
+//! on shared machines drift; ratios from one run are what can be compared).
+
+use crate::observe::procfs::ProcSample;
+use crate::proving::baseline::{self, BaselineRun};
+use crate::util::error::Error;
+use clap::Args;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Beats per unpaced run of the default configuration (8192 messages
+    /// each); configurations with another worker batch run the same number
+    /// of messages
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub beats: u64,
+
+    /// Beats per paced run (--rate 2), for CPU per message; 0 skips them
+    #[arg(long, value_name = "N", default_value_t = 2_500)]
+    pub paced_beats: u64,
+
+    /// Rounds; each round runs every configuration once, in turn
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rounds: u64,
+
+    /// Only these configurations, comma-separated (the default always runs
+    /// too), e.g. --only checkpoints-off,telemetry-off
+    #[arg(long, value_name = "NAMES", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(CONFIG_NAMES))]
+    pub only: Vec<String>,
+
+    /// Afterwards, run the default configuration paced for this many
+    /// seconds and report its RSS at 10 s and at the end (0 = skip)
+    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    pub soak_secs: u64,
+}
+
+/// What one configuration is.
+enum Kind {
+    /// This binary with extra flags; `worker_batch` sets the beat size.
+    Run {
+        flags: &'static [&'static str],
+        worker_batch: u64,
+        paced: bool,
+        messages_scale: f64,
+    },
+    PlainThreads,
+    Fused,
+}
+
+struct Config {
+    name: &'static str,
+    kind: Kind,
+}
+
+/// The names `--only` accepts, in the order of [`CONFIGS`].
+const CONFIG_NAMES: [&str; 10] = [
+    "default",
+    "checkpoints-off",
+    "telemetry-off",
+    "batch-1",
+    "channel-1M",
+    "worker-batch-64",
+    "worker-batch-1024",
+    "worker-batch-4096",
+    "plain-threads",
+    "fused-loop",
+];
+
+const fn run(
+    flags: &'static [&'static str],
+    worker_batch: u64,
+    paced: bool,
+    messages_scale: f64,
+) -> Kind {
+    Kind::Run {
+        flags,
+        worker_batch,
+        paced,
+        messages_scale,
+    }
+}
+
+const CONFIGS: &[Config] = &[
+    Config {
+        name: "default",
+        kind: run(&[], 256, true, 1.0),
+    },
+    Config {
+        name: "checkpoints-off",
+        kind: run(&["--checkpoint-interval", "0"], 256, true, 1.0),
+    },
+    Config {
+        name: "telemetry-off",
+        kind: run(&["--no-telemetry"], 256, true, 1.0),
+    },
+    // Batch 1 is slow: it moves a sixteenth of the messages so a round stays
+    // short (still long enough that start-up does not count); msgs/s is
+    // comparable.
+    Config {
+        name: "batch-1",
+        kind: run(
+            &[
+                "--generator-batch",
+                "1",
+                "--worker-batch",
+                "1",
+                "--logger-batch",
+                "1",
+            ],
+            1,
+            false,
+            1.0 / 16.0,
+        ),
+    },
+    Config {
+        name: "channel-1M",
+        kind: run(&["--channel-capacity", "1048576"], 256, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-64",
+        kind: run(&["--worker-batch", "64"], 64, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-1024",
+        kind: run(&["--worker-batch", "1024"], 1024, true, 1.0),
+    },
+    Config {
+        name: "worker-batch-4096",
+        kind: run(&["--worker-batch", "4096"], 4096, true, 1.0),
+    },
+    Config {
+        name: "plain-threads",
+        kind: Kind::PlainThreads,
+    },
+    Config {
+        name: "fused-loop",
+        kind: Kind::Fused,
+    },
+];
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Sample {
+    msgs_per_sec: f64,
+    cpu_secs: f64,
+    messages: u64,
+}
+
+pub fn bench(args: &BenchArgs) -> Result<(), Error> {
+    let me = std::env::current_exe()
+        .map_err(|e| Error::Pipeline(format!("cannot find this binary: {e}")))?;
+    let configs: Vec<&Config> = CONFIGS
+        .iter()
+        .filter(|c| {
+            args.only.is_empty() || c.name == "default" || args.only.iter().any(|o| o == c.name)
+        })
+        .collect();
+    let default_messages = args.beats * 8192;
+    let mut unpaced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    let mut paced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    for round in 1..=args.rounds {
+        for (i, c) in configs.iter().enumerate() {
+            let rate = match &c.kind {
+                Kind::Run {
+                    flags,
+                    worker_batch,
+                    paced: pace,
+                    messages_scale,
+                } => {
+                    let messages = (default_messages as f64 * messages_scale) as u64;
+                    let beats = (messages / (32 * worker_batch)).max(1);
+                    let s = run_child(&me, c.name, flags, 0, beats)?;
+                    if *pace && args.paced_beats > 0 {
+                        let beats = (args.paced_beats * 256 / worker_batch).max(1);
+                        let p = run_child(&me, c.name, flags, 2, beats)?;
+                        let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
+                        note(&format!(
+                            "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs",
+                            c.name
+                        ));
+                        paced[i].push(cpu);
+                    }
+                    s.msgs_per_sec
+                }
+                Kind::PlainThreads => {
+                    checked(baseline::plain_threads(default_messages, 8192, 256))?
+                }
+                Kind::Fused => checked(baseline::fused(default_messages))?,
+            };
+            note(&format!(
+                "round {round}: {:<18} unpaced {:>8.1} M msgs/s",
+                c.name,
+                rate / 1e6
+            ));
+            unpaced[i].push(rate);
+        }
+    }
+    let table = table(args, &configs, &unpaced, &paced);
+    crate::util::output::report("bench table", crate::util::output::stdout_text(&table))?;
+    if args.soak_secs > 0 {
+        let line = soak(&me, args.soak_secs)?;
+        crate::util::output::report("soak result", crate::util::output::stdout_line(&line))?;
+    }
+    Ok(())
+}
+
+fn checked(run: BaselineRun) -> Result<f64, Error> {
+    if run.counts != crate::pipeline::message::KindCounts::closed_form(run.messages) {
+        return Err(Error::Pipeline(format!(
+            "a baseline counted wrong: {run:?}"
+        )));
+    }
+    Ok(run.msgs_per_sec())
+}
+
+/// Progress of the bench on stderr.
+fn note(line: &str) {
+    let _ = crate::util::output::stderr_line(line);
+}
+
+fn table(
+    args: &BenchArgs,
+    configs: &[&Config],
+    unpaced: &[Vec<f64>],
+    paced: &[Vec<f64>],
+) -> String {
+    use std::fmt::Write as _;
+    let base_rate = median(&unpaced[0]);
+    let base_cpu = median(&paced[0]);
+    let cell = |x: f64, fmt: fn(f64) -> String| if x.is_nan() { "-".to_string() } else { fmt(x) };
+    let mut out = String::new();
+    out.push_str(
+        "| configuration | unpaced M msgs/s | ratio to default | paced CPU s per G msgs | ratio to default |\n|---|---:|---:|---:|---:|\n",
+    );
+    for (i, c) in configs.iter().enumerate() {
+        let rate = median(&unpaced[i]);
+        let cpu = median(&paced[i]);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} |",
+            c.name,
+            cell(rate / 1e6, |x| format!("{x:.1}")),
+            cell(rate / base_rate, |x| format!("{x:.3}")),
+            cell(cpu, |x| format!("{x:.2}")),
+            cell(cpu / base_cpu, |x| format!("{x:.3}")),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; CPU from the kernel's accounting of each child",
+        args.rounds,
+        args.beats * 8192,
+        args.paced_beats
+    );
+    out
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn scratch_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix("fizzflow-bench")
+        .tempdir()
+        .map_err(|e| Error::Pipeline(format!("cannot make a scratch state dir: {e}")))
+}
+
+fn child(
+    me: &std::path::Path,
+    dir: &std::path::Path,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Command {
+    let mut cmd = Command::new(me);
+    cmd.args([
+        "run",
+        "--json",
+        "--progress",
+        "off",
+        "--no-metrics",
+        "--rate",
+        &rate.to_string(),
+        "--beats",
+        &beats.to_string(),
+    ])
+    .arg("--state-dir")
+    .arg(dir)
+    .args(flags)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs one child in a fresh state dir; its CPU time comes from the kernel's
+/// accounting of waited-for children. The rate is the run's own (graph
+/// start to stop), so process start-up is not in it.
+fn run_child(
+    me: &std::path::Path,
+    name: &str,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Result<Sample, Error> {
+    let dir = scratch_dir()?;
+    let cpu_before = children_cpu_secs();
+    let out = child(me, dir.path(), flags, rate, beats)
+        .output()
+        .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
+    if !out.status.success() {
+        return Err(Error::Pipeline(format!(
+            "configuration {name} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Pipeline(format!("configuration {name} printed no summary: {e}")))?;
+    let messages = v["messages"].as_u64().unwrap_or(0);
+    let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
+    Ok(Sample {
+        msgs_per_sec: messages as f64 / elapsed,
+        cpu_secs: children_cpu_secs() - cpu_before,
+        messages,
+    })
+}
+
+/// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
+fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
+    let dir = scratch_dir()?;
+    let beats = secs * 1000 / 2;
+    note(&format!(
+        "soak: default configuration, --rate 2 for about {secs} s"
+    ));
+    let mut proc = child(me, dir.path(), &[], 2, beats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
+    let pid = proc.id();
+    let started = Instant::now();
+    let mut at_10 = None;
+    let mut last = None;
+    while proc
+        .try_wait()
+        .map_err(|e| Error::Pipeline(e.to_string()))?
+        .is_none()
+    {
+        let rss = ProcSample::read_pid(pid).map(|s| s.rss_bytes);
+        if at_10.is_none() && started.elapsed() >= Duration::from_secs(10) {
+            at_10 = rss;
+        }
+        last = rss.or(last);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(match (at_10, last) {
+        (Some(a), Some(b)) => format!(
+            "soak: RSS at 10 s {:.1} MiB, at the end ({:.0} s) {:.1} MiB, ratio {:.3}",
+            a as f64 / 1048576.0,
+            started.elapsed().as_secs_f64(),
+            b as f64 / 1048576.0,
+            b as f64 / a as f64
+        ),
+        _ => "soak: the run ended before 10 s; no RSS comparison".to_string(),
+    })
+}
+
+fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_accepts_the_configuration_names() {
+        let names: Vec<&str> = CONFIGS.iter().map(|c| c.name).collect();
+        assert_eq!(names, CONFIG_NAMES);
+    }
+}

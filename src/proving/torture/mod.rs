@@ -1,0 +1,309 @@
+//! `fizzflow torture`: runs this binary against one state dir under
+//! hundreds of faults of every kind — SIGKILL, SIGTERM/SIGINT, actor panics,
+//! aborts inside a checkpoint commit, a full disk, damaged files, bad state
+//! dirs, two processes racing — and checks the invariants after every one
+//! (see invariants.rs). The faults are in faults.rs.
+//!
+//! A fault only counts if it happened: a kill that arrives after the run
+//! ended did nothing, so kills are timed against the run's own progress
+//! (its "launch" line, the beats it has left) and the report says, per
+//! kind, how many landed before the launch record, while the pipeline ran,
+//! or missed. Fewer than 90% of kills landing fails the torture.
+//!
+//! Exit code 0 only if every invariant held. The seed is printed; passing it
+//! again (`--seed` or FIZZFLOW_TORTURE_SEED) replays the same schedule.
+
+mod faults;
+mod invariants;
+mod landing;
+
+use landing::{Landing, Tally};
+
+use crate::util::child::{Finished, WaitError, Watched};
+use crate::util::error::Error;
+use clap::Args;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Args, Debug, Clone)]
+pub struct TortureArgs {
+    /// Fault cycles to run
+    #[arg(long, value_name = "N", default_value_t = 500)]
+    pub cycles: u64,
+
+    /// State dir to torture (default: a fresh temporary one, removed after)
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+
+    /// Seed for the fault schedule (default: from the clock; printed)
+    #[arg(long, env = "FIZZFLOW_TORTURE_SEED")]
+    pub seed: Option<u64>,
+
+    /// Beats per launch
+    #[arg(long, value_name = "N", default_value_t = 600)]
+    pub beats: u64,
+
+    /// Milliseconds between beats in the tortured runs
+    #[arg(long, value_name = "MS", default_value_t = 1)]
+    pub rate: u64,
+}
+
+/// Longest any single child may take before the torture counts it as hung.
+const CHILD_LIMIT: Duration = Duration::from_secs(120);
+/// The line a run prints once its launch record is committed.
+const LAUNCH_LINE: &str = "fizzflow: launch ";
+struct Engine {
+    bin: PathBuf,
+    dir: PathBuf,
+    scratch: tempfile::TempDir,
+    rng: fastrand::Rng,
+    beats: u64,
+    rate: u64,
+    faults: BTreeMap<&'static str, Tally>,
+    starts: u64,
+    /// The tortured dir as the last check saw it.
+    last: Snapshot,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Snapshot {
+    messages: u64,
+    launches: u64,
+    beats: u64,
+    beats_target: u64,
+}
+
+pub fn torture(args: &TortureArgs) -> Result<(), Error> {
+    let seed = args.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
+    let scratch = tempfile::Builder::new()
+        .prefix("fizzflow-torture")
+        .tempdir()
+        .map_err(|e| Error::Pipeline(format!("cannot make a scratch dir: {e}")))?;
+    let dir = args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| scratch.path().join("state"));
+    say(&format!(
+        "torture: seed {seed} (replay with --seed {seed} or FIZZFLOW_TORTURE_SEED={seed}), state dir {}",
+        dir.display()
+    ));
+    let mut engine = Engine {
+        bin: std::env::current_exe()
+            .map_err(|e| Error::Pipeline(format!("cannot find this binary: {e}")))?,
+        dir,
+        scratch,
+        rng: fastrand::Rng::with_seed(seed),
+        beats: args.beats,
+        rate: args.rate,
+        faults: BTreeMap::new(),
+        starts: 0,
+        last: Snapshot::default(),
+    };
+    let started = Instant::now();
+    let outcome = engine.run_all(args.cycles);
+    let report = engine.report(seed, args.cycles, started.elapsed(), &outcome);
+    crate::util::output::report("torture report", crate::util::output::stdout_text(&report))?;
+    outcome.map_err(|why| Error::Pipeline(format!("torture failed (seed {seed}): {why}")))
+}
+
+/// A line of the torture's log on stderr.
+fn say(line: &str) {
+    let _ = crate::util::output::stderr_line(line);
+}
+
+impl Engine {
+    fn run_all(&mut self, cycles: u64) -> Result<(), String> {
+        for cycle in 1..=cycles {
+            let line = self.one_cycle()?;
+            let v = self.check_invariants()?;
+            say(&format!(
+                "cycle {cycle:>4}/{cycles}: {line:<52} messages {:>12} beats {:>7}/{:<7} launches {:>4} ok",
+                v["messages"], v["beats"], v["beats_target"], v["launches"]
+            ));
+        }
+        self.judge_landing()?;
+        self.finish_cleanly()
+    }
+
+    fn one_cycle(&mut self) -> Result<String, String> {
+        match self.rng.u32(0..100) {
+            0..=24 => self.kill_cycle(),
+            25..=34 => self.graceful_cycle(),
+            35..=49 => self.panic_cycle(),
+            50..=59 => self.abort_cycle(),
+            60..=67 => self.disk_full_cycle(),
+            68..=81 => self.damaged_file_cycle(),
+            82..=89 => self.bad_dir_cycle(),
+            _ => self.race_cycle(),
+        }
+    }
+
+    fn run_args(&mut self) -> Vec<String> {
+        let interval = [10, 25, 50, 100, 250][self.rng.usize(0..5)];
+        [
+            "run",
+            "--rate",
+            &self.rate.to_string(),
+            "--beats",
+            &self.beats.to_string(),
+            "--checkpoint-interval",
+            &interval.to_string(),
+            "--no-telemetry",
+            "--progress",
+            "off",
+            "--no-metrics",
+            "--json",
+            "--state-dir",
+            self.dir.to_str().expect("utf-8 state dir"),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
+    /// How long the next launch on the tortured dir should run, going by the
+    /// beats it has left: an unfinished run resumes, a finished one runs
+    /// `--beats` more.
+    fn expected_run_ms(&self) -> u64 {
+        let left = match self.last.beats_target - self.last.beats {
+            0 => self.beats,
+            left => left,
+        };
+        left * self.rate.max(1)
+    }
+
+    /// Milliseconds from 0 to `max`, spread evenly over orders of magnitude
+    /// so that the first few milliseconds of a run are hit as often as the
+    /// rest of it.
+    fn log_uniform_ms(&mut self, max: u64) -> u64 {
+        let x = ((max + 1) as f64).powf(self.rng.f64()) - 1.0;
+        (x as u64).min(max)
+    }
+
+    /// Starts a run on the tortured dir (it counts as a start).
+    fn spawn_run(&mut self, args: &[String], fsize_limit: Option<u64>) -> Result<Watched, String> {
+        self.starts += 1;
+        self.spawn(args, fsize_limit)
+    }
+
+    /// Starts this binary with `args`. The stop signals start blocked, so a
+    /// signal sent at once waits for fizzflow's handler instead of killing a
+    /// process that has not reached `main` yet: "a signal at any moment"
+    /// means any moment fizzflow can act on.
+    fn spawn(&self, args: &[String], fsize_limit: Option<u64>) -> Result<Watched, String> {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+                    libc::sigaddset(&mut set, sig);
+                }
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                if let Some(limit) = fsize_limit {
+                    let r = libc::rlimit {
+                        rlim_cur: limit,
+                        rlim_max: limit,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_FSIZE, &r) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
+        Ok(Watched::new(child, Some(LAUNCH_LINE)))
+    }
+
+    /// Sends `sig` to a running child and says where it landed (a child that
+    /// ended meanwhile is found out from its exit status, see [`confirm`]).
+    fn hit(&self, child: &mut Watched, sig: i32) -> Landing {
+        let launched = child.wait_for_marker(Duration::ZERO);
+        if !child.running() {
+            return Landing::Missed;
+        }
+        // SAFETY: kill has no memory-safety preconditions; a child that has
+        // just ended makes it fail with ESRCH.
+        unsafe { libc::kill(child.id() as i32, sig) };
+        if launched {
+            Landing::Running
+        } else {
+            Landing::BeforeLaunch
+        }
+    }
+
+    /// Runs this binary to the end (bounded) with `args`.
+    fn command(&self, args: &[&str]) -> Result<Finished, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        wait(self.spawn(&args, None)?)
+    }
+
+    fn stats_json(&self) -> Result<Value, String> {
+        let done = self.command(&["stats", "--json", "--state-dir", self.dir.to_str().unwrap()])?;
+        if !done.status.success() {
+            return Err(format!(
+                "stats --json failed ({}): {}",
+                describe(&done.status),
+                done.stderr
+            ));
+        }
+        serde_json::from_str(done.stdout.trim())
+            .map_err(|e| format!("stats --json printed no JSON: {e}"))
+    }
+}
+
+/// A SIGKILL that was sent but found the process already exiting missed.
+fn confirm(landing: Landing, status: &ExitStatus) -> Landing {
+    use std::os::unix::process::ExitStatusExt;
+    if status.signal() == Some(libc::SIGKILL) {
+        landing
+    } else {
+        Landing::Missed
+    }
+}
+
+fn describe(status: &ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exit {c}"),
+        (None, Some(libc::SIGKILL)) => "killed".into(),
+        (None, Some(libc::SIGABRT)) => "aborted".into(),
+        (None, Some(s)) => format!("signal {s}"),
+        _ => "unknown".into(),
+    }
+}
+
+fn same_bytes(path: &Path, expected: &[u8], what: &str) -> Result<(), String> {
+    match std::fs::read(path) {
+        Ok(now) if now == expected => Ok(()),
+        Ok(_) => Err(format!("{what}: {} was modified", path.display())),
+        Err(e) => Err(format!(
+            "{what}: {} cannot be read back: {e}",
+            path.display()
+        )),
+    }
+}
+
+fn wait(child: Watched) -> Result<Finished, String> {
+    child.wait(CHILD_LIMIT).map_err(|e| match e {
+        WaitError::TimedOut(stderr) => format!("a child hung for {CHILD_LIMIT:?}: {stderr}"),
+        WaitError::Io(e) => e.to_string(),
+    })
+}

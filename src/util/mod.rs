@@ -1,0 +1,11 @@
+//! Small pieces every part uses: the one error type, output that never
+//! panics, the log sink, and waiting for child processes.
+
+pub(crate) mod child;
+pub(crate) mod error;
+pub(crate) mod logging;
+pub(crate) mod output;
+pub(crate) mod time;
+
+pub use child::{Finished, WaitError, Watched, wait_bounded};
+pub use error::Error;
