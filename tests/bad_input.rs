@@ -44,7 +44,7 @@ fn batch_larger_than_its_channel() {
             "--logger-batch",
             "1",
         ],
-        "out of range",
+        "from 32 (one beat of signals)",
     );
 }
 
@@ -92,4 +92,53 @@ fn unknown_bench_configurations_are_named() {
     }
     let help = bench(&["bench", "--help"]);
     assert!(help.stdout.contains("checkpoints-off"), "{}", help.stdout);
+}
+
+#[test]
+fn errors_say_what_a_flag_takes_in_words() {
+    rejected(
+        &["--worker-batch", "0"],
+        "--worker-batch <N>': must be 1 or more",
+    );
+    rejected(&["--rate", "0.5"], "must be a whole number of milliseconds");
+    rejected(&["--beats", "-1"], "not negative");
+    rejected(&["--beats", "99999999999999999999"], "too large");
+    for args in [
+        &["--worker-batch", "0"][..],
+        &["--rate", "0.5"],
+        &["--beats", "-1"],
+    ] {
+        let done = run(args, Duration::from_secs(30));
+        for raw in ["is not in 1..", "invalid digit", "unexpected argument"] {
+            assert!(!done.stderr.contains(raw), "{args:?}: {}", done.stderr);
+        }
+    }
+}
+
+#[test]
+fn help_shows_examples_and_each_value_list_once() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["stats", "--help"],
+        &["torture", "--help"],
+        &["bench", "--help"],
+    ] {
+        let child = fizzflow(args).spawn().expect("spawn");
+        let done = wait_with_deadline(child, Duration::from_secs(30));
+        assert!(done.status.success(), "{args:?}");
+        assert!(
+            done.stdout.contains("Examples:"),
+            "{args:?}: {}",
+            done.stdout
+        );
+    }
+    let child = fizzflow(&["run", "--help"]).spawn().expect("spawn");
+    let help = wait_with_deadline(child, Duration::from_secs(30)).stdout;
+    assert!(help.contains("Resume and continue:"), "{help}");
+    assert_eq!(
+        help.matches("trace").count(),
+        1,
+        "log levels listed once:\n{help}"
+    );
 }

@@ -53,7 +53,7 @@ fn table_and_history_are_readable() {
         "beats",
         "400 / 400 (finished)",
         "messages",
-        "3276800",
+        "3,276,800",
         "launches",
         "checkpoints written",
     ] {

@@ -9,6 +9,7 @@ mod run_args;
 mod signals;
 mod state_dir;
 mod stats;
+mod values;
 
 pub(crate) use run_args::RunArgs;
 pub(crate) use stats::StatsArgs;
@@ -37,8 +38,55 @@ Exit codes: 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the
 state dir is in use by another fizzflow; 4 the state dir or its checkpoint
 file cannot be used (a checkpoint file is then left exactly as it was).";
 
+/// Examples under `fizzflow --help` and `fizzflow run --help`.
+pub(crate) const RUN_EXAMPLES: &str = "\
+Examples:
+  fizzflow                                 5,000 beats at 2 ms (about 10 s), or resume the last run
+  fizzflow --rate 0 --beats 250000         unpaced, as fast as it goes: about 2 G messages
+  fizzflow --beats 100 --json              100 more beats; the summary as JSON on stdout
+  fizzflow --state-dir /tmp/demo           another state dir (or set FIZZFLOW_STATE_DIR)
+  fizzflow stats                           what the state dir holds
+
+Resume and continue:
+  A state dir keeps its run. If the last run did not finish (killed, out of
+  disk, stopped by a signal), `fizzflow` resumes it toward its stored target
+  with its stored batch settings. Flags left at their defaults resume
+  silently; a batch flag or --beats that contradicts the stored run is
+  refused (exit 2) with what to do, and the command that started the run is
+  accepted as it is. If the last run finished, `fizzflow --beats N` runs N
+  more beats on top. The worker batch is fixed for the life of a state dir.
+  Lifetime totals always accumulate, exactly: nothing lost, nothing counted
+  twice.";
+
+const STATS_EXAMPLES: &str = "\
+Examples:
+  fizzflow stats                           the totals, as a table
+  fizzflow stats --json | jq .messages     the same as one JSON object
+  fizzflow stats --history                 the kept checkpoints, with msgs/s
+  fizzflow stats --launches                every launch: when, how it ended, what it added
+  fizzflow stats --state-dir /tmp/demo     another state dir
+
+stats reads a private copy of the file: it works while a run holds the dir,
+and never changes anything.";
+
+const TORTURE_EXAMPLES: &str = "\
+Examples:
+  fizzflow torture                         500 cycles of faults on a scratch state dir
+  fizzflow torture --cycles 50 --seed 7    a short one, on a schedule you can replay
+  fizzflow torture --state-dir /tmp/t      keep the tortured state dir to inspect after
+
+Exit 0 only if every invariant held after every fault.";
+
+const BENCH_EXAMPLES: &str = "\
+Examples:
+  fizzflow bench                           every configuration, 3 rounds
+  fizzflow bench --only telemetry-off,plain-threads --rounds 5
+  fizzflow bench --paced-beats 0           unpaced only
+
+Run it on a quiet machine: ratios from one invocation are what compare.";
+
 #[derive(Parser, Debug)]
-#[command(name = "fizzflow", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "fizzflow", version, about = ABOUT, long_about = LONG_ABOUT, after_help = RUN_EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct Cli {
     #[command(subcommand)]
@@ -50,13 +98,17 @@ pub(crate) struct Cli {
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
     /// Run the pipeline (also what `fizzflow` alone does)
+    #[command(after_help = RUN_EXAMPLES)]
     Run(Box<RunArgs>),
     /// Show the totals in a state dir's checkpoint file without running anything
+    #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
     /// Measure configurations side by side (ratios from one invocation)
+    #[command(after_help = BENCH_EXAMPLES)]
     Bench(crate::proving::bench::BenchArgs),
     /// Inject hundreds of faults into runs on one state dir and check that
     /// no total is ever lost or counted twice
+    #[command(after_help = TORTURE_EXAMPLES)]
     Torture(crate::proving::torture::TortureArgs),
 }
 

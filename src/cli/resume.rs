@@ -5,6 +5,7 @@ use crate::cli::run_args::RunArgs;
 use crate::durable::record::CheckpointRecord;
 use crate::pipeline::config::{PipelineConfig, StartPoint, max_beats};
 use crate::util::error::Error;
+use crate::util::units::grouped;
 
 /// Where a launch starts, given the newest checkpoint (if any):
 /// - none: a fresh run of `--beats`;
@@ -29,7 +30,7 @@ pub fn plan(
             args.worker_batch,
             args.target(&start, args.worker_batch)?,
         );
-        let note = format!("new state dir; running {} beats", args.beats);
+        let note = format!("(new): running {} beats", grouped(args.beats));
         return Ok((cfg, note));
     };
     let start = StartPoint {
@@ -108,10 +109,10 @@ pub fn plan(
             ..args.pipeline_config(start, s.worker_batch, p.beats_target)
         };
         let note = format!(
-            "resuming an unfinished run at beat {}/{} ({} messages so far; batches {}/{}/{}, channel {} as stored)",
-            p.beats,
-            p.beats_target,
-            p.logger.messages,
+            "(resumed): the unfinished run at beat {}/{} ({} messages so far; batches {}/{}/{}, channel {} as stored)",
+            grouped(p.beats),
+            grouped(p.beats_target),
+            grouped(p.logger.messages),
             s.generator_batch,
             s.worker_batch,
             s.logger_batch,
@@ -129,8 +130,11 @@ pub fn plan(
     }
     let cfg = args.pipeline_config(start, s.worker_batch, args.target(&start, s.worker_batch)?);
     let note = format!(
-        "continuing: {} beats ({} messages) already done; running {} more to beat {}",
-        p.beats, p.logger.messages, args.beats, cfg.beats_target
+        "(continued): {} beats ({} messages) done before; running {} more, to beat {}",
+        grouped(p.beats),
+        grouped(p.logger.messages),
+        grouped(args.beats),
+        grouped(cfg.beats_target)
     );
     Ok((cfg, note))
 }
@@ -246,7 +250,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!((cfg.beats_target, cfg.worker_batch), (2009, 256));
-        assert!(note.starts_with("resuming"), "{note}");
+        assert!(note.starts_with("(resumed)"), "{note}");
     }
 
     #[test]

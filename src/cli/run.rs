@@ -23,6 +23,7 @@ use crate::pipeline::stats::Summary;
 use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
 use crate::util::error::Error;
 use crate::util::output::{self, note};
+use crate::util::units::{grouped, scaled, significant};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -68,6 +69,9 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     let metrics = start_metrics(args, &live, cfg.channel_capacity);
 
     let final_delay = cfg.delay_for("checkpoint");
+    // The launch's run time counts from here, not from the checks before.
+    let mut writer = writer;
+    writer.ledger.started = Instant::now();
     let plan = CheckpointPlan::new(
         writer,
         Duration::from_millis(args.checkpoint_interval),
@@ -91,7 +95,7 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
                 problem: why,
             });
         }
-        let rec = writer.final_cut(&outcome.stats, outcome.restarts);
+        let rec = writer.final_cut(&outcome.stats, outcome.restarts, outcome.last_counted);
         rec.check().map_err(|e| {
             Error::Pipeline(format!(
                 "the final totals are not a consistent cut ({e}); the last good checkpoint stands"
@@ -115,7 +119,10 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     let rec = final_record.ok_or_else(|| Error::Pipeline("no final checkpoint".into()))?;
     let summary = launch_summary(&launch, &rec);
     // Both are attempted, so a broken stderr does not cost a script its JSON.
-    let human = output::report("summary", output::stderr_line(&summary.human_line()));
+    let human = output::report(
+        "summary",
+        output::stderr_line(&human_summary(&launch, &rec)),
+    );
     let json = if args.json {
         serde_json::to_string(&summary)
             .map_err(|e| Error::Pipeline(format!("the summary cannot be encoded: {e}")))
@@ -179,10 +186,12 @@ fn record_launch(args: &RunArgs) -> Result<(PipelineConfig, CheckpointWriter, Du
         None => Store::create(dir, opts, &launch, &row)?,
         Some(vetted) => Store::open(&path, opts, vetted, &launch, &row)?,
     };
+    // Named in full: `stats` run from elsewhere needs the same path.
+    let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
     note(&format!(
-        "launch {} in {}: {start_note}",
+        "launch {} in {} {start_note}",
         launch.launches,
-        dir.display()
+        shown.display()
     ));
     let writer = CheckpointWriter {
         store,
@@ -213,6 +222,36 @@ fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<Me
             None
         }
     }
+}
+
+/// The summary for people: what this launch did, with a rate computed
+/// from the very numbers printed beside it, then the state dir's lifetime
+/// totals.
+fn human_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> String {
+    let messages = last.logger.messages - launch.logger.messages;
+    let beats = last.beats - launch.beats;
+    let secs = significant(last.run_secs - launch.run_secs);
+    let rate = match secs.parse::<f64>() {
+        Ok(t) if t > 0.0 => format!(" ({} msgs/s)", scaled(messages as f64 / t)),
+        _ => String::new(),
+    };
+    let l = &last.logger;
+    format!(
+        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages (fizz {}, buzz {}, fizzbuzz {}, value {}), beats {}/{}, {} batches, sequence errors {}, duplicates dropped {}, restarts {}",
+        grouped(messages),
+        grouped(beats),
+        grouped(l.messages),
+        grouped(l.counts.fizz),
+        grouped(l.counts.buzz),
+        grouped(l.counts.fizzbuzz),
+        grouped(l.counts.value),
+        grouped(last.beats),
+        grouped(last.beats_target),
+        grouped(l.batches),
+        grouped(l.sequence_errors),
+        grouped(l.duplicates_dropped),
+        grouped(last.restarts.total()),
+    )
 }
 
 /// Lifetime totals, with the time and rate of this launch alone.

@@ -1,6 +1,7 @@
 //! The flags of `fizzflow run` (also what `fizzflow` alone takes).
 
 use crate::cli::state_dir::StateDirArg;
+use crate::cli::values;
 use crate::durable::store::AbortAt;
 use crate::observe::progress::ProgressMode;
 use crate::pipeline::config::{DelaySpec, PanicSpec};
@@ -22,41 +23,41 @@ pub struct Given {
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
     /// Milliseconds between beats; 0 runs unpaced, as fast as the machine allows
-    #[arg(long, value_name = "MS", default_value_t = 2)]
+    #[arg(long, value_name = "MS", default_value_t = 2, value_parser = values::millis, allow_negative_numbers = true)]
     pub rate: u64,
 
     /// Number of beats to run (one beat = 32 × worker-batch messages)
-    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 5000, value_parser = values::positive, allow_negative_numbers = true)]
     pub beats: u64,
 
     /// Values the generator writes per batch
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = values::positive, allow_negative_numbers = true)]
     pub generator_batch: u64,
 
     /// Messages the worker moves per beat signal (one credit)
-    #[arg(long, value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 256, value_parser = values::positive, allow_negative_numbers = true)]
     pub worker_batch: u64,
 
     /// Messages the logger verifies per batch
-    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "N", default_value_t = 1024, value_parser = values::positive, allow_negative_numbers = true)]
     pub logger_batch: u64,
 
     /// Slots in each channel (every batch must fit)
-    #[arg(long, value_name = "N", default_value_t = 8192, value_parser = clap::value_parser!(u64).range(1..=1 << 28))]
+    #[arg(long, value_name = "N", default_value_t = 8192, value_parser = values::capacity, allow_negative_numbers = true)]
     pub channel_capacity: u64,
 
     #[command(flatten)]
     pub state: StateDirArg,
 
     /// Milliseconds between checkpoints; 0 = only at the start and the end
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = values::millis, allow_negative_numbers = true)]
     pub checkpoint_interval: u64,
 
     /// Checkpoints kept in the history table
-    #[arg(long, value_name = "K", default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "K", default_value_t = 64, value_parser = values::positive, allow_negative_numbers = true)]
     pub checkpoint_history: u64,
 
-    /// Log level: off, error, warn, info, debug, trace [default: RUST_LOG, else warn]
+    /// How much to log on stderr [default: RUST_LOG, else warn]
     #[arg(long, value_name = "LEVEL", value_parser = ["off", "error", "warn", "info", "debug", "trace"])]
     pub log_level: Option<String>,
 
@@ -72,8 +73,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Progress on stderr once a second: one line, wide (every field), or off.
-    /// On a terminal the line is rewritten in place; otherwise one line each
+    /// Progress on stderr: on a terminal a bar (percentage, ETA, rate) and
+    /// a line of details; otherwise one plain line a second, for logs
     #[arg(long, value_name = "MODE", value_enum, default_value_t = ProgressMode::One)]
     pub progress: ProgressMode,
 

@@ -14,6 +14,7 @@ use crate::pipeline::stats::Summary;
 use crate::util::error::Error;
 use crate::util::output;
 use crate::util::time::{unix_ms_now, utc};
+use crate::util::units::{grouped, scaled, significant};
 use clap::Args;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -53,8 +54,8 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
     match std::fs::metadata(dir) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Err(Error::NoCheckpoint {
-                path: dir.clone(),
-                why: "the state dir does not exist (nothing has run with this --state-dir yet)",
+                path: std::path::absolute(dir).unwrap_or_else(|_| dir.clone()),
+                why: "the state dir does not exist: nothing has run with it yet. Without --state-dir (or FIZZFLOW_STATE_DIR) fizzflow uses ./fizzflow-state, relative to the current directory; `fizzflow run` prints the full path it uses",
             });
         }
         Err(e) => {
@@ -107,7 +108,8 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
     } else if args.history {
         history(&seen)
     } else {
-        table(&path.display().to_string(), &seen, latest)
+        let shown = std::fs::canonicalize(&path).unwrap_or(path);
+        table(&shown.display().to_string(), &seen, latest)
     };
     output::report("report", output::stdout_text(&text))
 }
@@ -145,8 +147,8 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
         "beats",
         format!(
             "{} / {} ({})",
-            r.beats,
-            r.beats_target,
+            grouped(r.beats),
+            grouped(r.beats_target),
             if r.unfinished() {
                 "unfinished: `fizzflow run` resumes it"
             } else {
@@ -154,11 +156,11 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
             }
         ),
     );
-    row("messages", s.messages.to_string());
-    row("  fizz", s.fizz.to_string());
-    row("  buzz", s.buzz.to_string());
-    row("  fizzbuzz", s.fizzbuzz.to_string());
-    row("  value", s.value.to_string());
+    row("messages", grouped(s.messages));
+    row("  fizz", grouped(s.fizz));
+    row("  buzz", grouped(s.buzz));
+    row("  fizzbuzz", grouped(s.fizzbuzz));
+    row("  value", grouped(s.value));
     let avg = if s.batches > 0 {
         s.messages as f64 / s.batches as f64
     } else {
@@ -168,18 +170,20 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
         "batches",
         format!(
             "{} (average {:.1}, largest {})",
-            s.batches, avg, s.max_batch
+            grouped(s.batches),
+            avg,
+            grouped(s.max_batch)
         ),
     );
     row(
         "lifetime rate",
         format!(
-            "{:.1} M msgs/s over {:.1} s",
-            s.msgs_per_sec / 1e6,
-            s.elapsed_secs
+            "{} msgs/s over {} s",
+            scaled(s.msgs_per_sec),
+            significant(s.elapsed_secs)
         ),
     );
-    row("launches", r.launches.to_string());
+    row("launches", grouped(r.launches));
     row(
         "restarts",
         format!(
@@ -187,9 +191,9 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
             r.restarts.heartbeat, r.restarts.generator, r.restarts.worker, r.restarts.logger
         ),
     );
-    row("sequence errors", s.sequence_errors.to_string());
-    row("duplicates dropped", s.duplicates_dropped.to_string());
-    row("checkpoints written", r.checkpoints.to_string());
+    row("sequence errors", grouped(s.sequence_errors));
+    row("duplicates dropped", grouped(s.duplicates_dropped));
+    row("checkpoints written", grouped(r.checkpoints));
     out
 }
 
@@ -205,15 +209,13 @@ fn history(seen: &Inspection) -> String {
             let dt = r.run_secs - p.run_secs;
             (dt > 0.0).then(|| (r.logger.messages - p.logger.messages) as f64 / dt)
         });
-        let shown = rate
-            .map(|x| format!("{:.0}", x))
-            .unwrap_or_else(|| "-".into());
+        let shown = rate.map(scaled).unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
             "{:>6}  {:<20}  {:>14}  {:>14}",
             r.seq,
             utc(r.unix_ms),
-            r.logger.messages,
+            grouped(r.logger.messages),
             shown
         );
         rates.extend(rate);

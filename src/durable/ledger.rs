@@ -7,7 +7,7 @@ use crate::durable::record::{CheckpointRecord, RunSettings};
 use crate::durable::store::Store;
 use crate::pipeline::CutSink;
 use crate::pipeline::config::PipelineConfig;
-use crate::pipeline::stats::{LoggerStats, Restarts};
+use crate::pipeline::stats::{Cut, LoggerStats, Restarts};
 use crate::util::error::Error;
 use crate::util::time::unix_ms_now;
 use std::time::{Duration, Instant};
@@ -53,11 +53,15 @@ impl Ledger {
 
     /// A record for a cut the logger took during this launch. `last` is the
     /// newest record committed so far.
+    /// `taken` is when the logger took the cut: the run time it records is
+    /// up to that moment, not to when the record is made (the final one is
+    /// made after the graph has stopped, which can take a telemetry frame).
     pub fn cut(
         &self,
         last: &CheckpointRecord,
         logger: &LoggerStats,
         restarts_now: Restarts,
+        taken: Instant,
     ) -> CheckpointRecord {
         let mut restarts = self.base.restarts;
         restarts.heartbeat += restarts_now.heartbeat;
@@ -75,7 +79,8 @@ impl Ledger {
             restarts,
             launches: self.base.launches,
             checkpoints: last.checkpoints + 1,
-            run_secs: self.base.run_secs + self.started.elapsed().as_secs_f64(),
+            run_secs: self.base.run_secs
+                + taken.saturating_duration_since(self.started).as_secs_f64(),
         }
     }
 }
@@ -89,9 +94,16 @@ pub struct CheckpointWriter {
 }
 
 impl CheckpointWriter {
-    /// The record for the cut the launch ends with.
-    pub fn final_cut(&self, stats: &LoggerStats, restarts: Restarts) -> CheckpointRecord {
-        self.ledger.cut(&self.last, stats, restarts)
+    /// The record for the cut the launch ends with; its time is when the
+    /// last message was counted (a launch that counted none adds no time).
+    pub fn final_cut(
+        &self,
+        stats: &LoggerStats,
+        restarts: Restarts,
+        last_counted: Option<Instant>,
+    ) -> CheckpointRecord {
+        let taken = last_counted.unwrap_or(self.ledger.started);
+        self.ledger.cut(&self.last, stats, restarts, taken)
     }
 
     /// Commits the final checkpoint with how the launch ended and the
@@ -109,8 +121,8 @@ impl CheckpointWriter {
 }
 
 impl CutSink for CheckpointWriter {
-    fn commit(&mut self, cut: &LoggerStats, restarts: Restarts) -> Result<(u64, Duration), String> {
-        let rec = self.ledger.cut(&self.last, cut, restarts);
+    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), String> {
+        let rec = self.ledger.cut(&self.last, &cut.stats, restarts, cut.taken);
         let took = self.store.commit(&rec).map_err(|e| match e {
             Error::CheckpointWrite { problem, .. } => problem,
             e => e.to_string(),

@@ -271,6 +271,7 @@ mod tests {
                 worker: 2,
                 ..Default::default()
             },
+            Instant::now(),
         );
         assert_eq!(
             (rec.seq, rec.beats, rec.checkpoints, rec.launches),
@@ -310,7 +311,7 @@ mod tests {
         stats.absorb(&(0..2 * 8192).map(FizzBuzzMsg::new).collect::<Vec<_>>());
         stats.record_batch(8192);
         stats.record_batch(8192);
-        ledger.cut(&first, &stats, Restarts::default())
+        ledger.cut(&first, &stats, Restarts::default(), Instant::now())
     }
 
     #[test]

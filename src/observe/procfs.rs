@@ -61,7 +61,7 @@ const THREADS: [(&str, &str); 4] = [
     ("Troupe", "hb+gen"),
     ("worker", "worker"),
     ("logger", "logger"),
-    ("checkpoint", "ckpt"),
+    ("checkpoint", "checkpoint"),
 ];
 
 /// CPU seconds so far of each pipeline thread: (label, thread id, seconds).

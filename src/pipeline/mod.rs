@@ -48,6 +48,8 @@ pub struct Outcome {
     pub stats: LoggerStats,
     pub restarts: Restarts,
     pub elapsed_secs: f64,
+    /// When the last message was counted, if any was.
+    pub last_counted: Option<Instant>,
 }
 
 /// Runs one launch, then hands the checkpoint sink (wherever it ended up)
@@ -73,14 +75,20 @@ pub fn run<S: CutSink>(
     let elapsed = started.elapsed().as_secs_f64();
     stopped.map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
 
-    let stats = released(
-        || handles.logger.try_lock_sync().map(|s| s.stats),
+    let (stats, last_counted) = released(
+        || {
+            handles
+                .logger
+                .try_lock_sync()
+                .map(|s| (s.stats, s.last_counted))
+        },
         "the logger's statistics",
     )?;
     let outcome = Outcome {
         stats,
         restarts: live.restarts(),
         elapsed_secs: elapsed,
+        last_counted,
     };
     // If the checkpoint actor never started, its state is still in the
     // hand-off slot.

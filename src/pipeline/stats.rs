@@ -70,6 +70,14 @@ impl LoggerStats {
     }
 }
 
+/// A consistent cut: the logger's statistics at a beat boundary, and when
+/// it took them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Cut {
+    pub stats: LoggerStats,
+    pub taken: std::time::Instant,
+}
+
 /// Restarts per actor, as counted by steady_state's regeneration counter.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Restarts {
@@ -155,25 +163,6 @@ impl Summary {
             },
         }
     }
-
-    pub fn human_line(&self) -> String {
-        format!(
-            "done: {} messages in {:.1} s ({:.1} M msgs/s) fizz {} buzz {} fizzbuzz {} value {} beats {}/{} batches {} sequence_errors {} duplicates_dropped {} restarts {}",
-            self.messages,
-            self.elapsed_secs,
-            self.msgs_per_sec / 1e6,
-            self.fizz,
-            self.buzz,
-            self.fizzbuzz,
-            self.value,
-            self.beats,
-            self.beats_target,
-            self.batches,
-            self.sequence_errors,
-            self.duplicates_dropped,
-            self.restarts.total(),
-        )
-    }
 }
 
 #[cfg(test)]
@@ -236,6 +225,5 @@ mod tests {
         let sum = Summary::new(&s, 8192, 5, Restarts::default(), 2.0, 8192);
         assert_eq!(sum.beats, 3);
         assert_eq!(sum.msgs_per_sec, 4096.0);
-        assert!(sum.human_line().starts_with("done: 24576 messages"));
     }
 }

@@ -6,6 +6,7 @@ pub(crate) mod error;
 pub(crate) mod logging;
 pub(crate) mod output;
 pub(crate) mod time;
+pub(crate) mod units;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
 pub use error::Error;

@@ -5,6 +5,17 @@
 
 use crate::util::error::Error;
 use std::io::Write;
+use std::sync::RwLock;
+
+/// Where notes go instead of straight to stderr: a progress bar on the
+/// terminal prints them above itself, so they do not tear its redraws.
+type Printer = Box<dyn Fn(&str) + Send + Sync>;
+static DIVERT: RwLock<Option<Printer>> = RwLock::new(None);
+
+/// Sends notes to `printer` until called again with None.
+pub fn divert(printer: Option<Printer>) {
+    *DIVERT.write().unwrap_or_else(|p| p.into_inner()) = printer;
+}
 
 /// One line on stdout, flushed.
 pub fn stdout_line(text: &str) -> std::io::Result<()> {
@@ -26,15 +37,16 @@ pub fn stderr_line(text: &str) -> std::io::Result<()> {
     writeln!(std::io::stderr().lock(), "{text}")
 }
 
-/// Text on stderr as it is, for a status line rewritten in place.
-pub fn stderr_text(text: &str) {
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
-}
-
 /// `fizzflow: <text>` on stderr, best effort: if stderr is gone there is
 /// nowhere left to say so.
 pub fn note(text: &str) {
-    let _ = stderr_line(&format!("fizzflow: {text}"));
+    let line = format!("fizzflow: {text}");
+    match DIVERT.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        Some(printer) => printer(&line),
+        None => {
+            let _ = stderr_line(&line);
+        }
+    }
 }
 
 /// A report the command exists to print; failing to print it fails the command.

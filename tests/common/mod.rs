@@ -243,7 +243,12 @@ pub fn crafted(craft: fn(&mut fizzflow::durable::CheckpointRecord)) -> tempfile:
         base: first.clone(),
         started: std::time::Instant::now(),
     };
-    let mut rec = ledger.cut(&first, &stats, Restarts::default());
+    let mut rec = ledger.cut(
+        &first,
+        &stats,
+        Restarts::default(),
+        std::time::Instant::now(),
+    );
     rec.seq = 1;
     rec.checkpoints = 1;
     craft(&mut rec);

@@ -5,7 +5,7 @@
 //! try_send).
 
 use crate::pipeline::live::Live;
-use crate::pipeline::stats::{LoggerStats, Restarts};
+use crate::pipeline::stats::{Cut, Restarts};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use steady_state::*;
@@ -15,7 +15,7 @@ pub trait CutSink: Send + 'static {
     /// Makes a consistent cut of the logger's statistics durable, with the
     /// lifetime restarts so far. Returns when it was committed (unix ms)
     /// and how long the commit took.
-    fn commit(&mut self, cut: &LoggerStats, restarts: Restarts) -> Result<(u64, Duration), String>;
+    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), String>;
 
     /// After a panic, perhaps in the middle of a commit: be ready again.
     fn recover(&mut self) -> Result<(), String>;
@@ -59,7 +59,7 @@ impl<S> CheckpointPlan<S> {
 pub async fn run<S: CutSink>(
     actor: SteadyActorShadow,
     cuts_tx: SteadyTx<u64>,
-    snapshots_rx: SteadyRx<LoggerStats>,
+    snapshots_rx: SteadyRx<Cut>,
     state: SteadyState<CheckpointState<S>>,
     plan: Arc<CheckpointPlan<S>>,
     live: Arc<Live>,
@@ -71,7 +71,7 @@ pub async fn run<S: CutSink>(
 pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
     mut actor: A,
     cuts_tx: SteadyTx<u64>,
-    snapshots_rx: SteadyRx<LoggerStats>,
+    snapshots_rx: SteadyRx<Cut>,
     state: SteadyState<CheckpointState<S>>,
     plan: Arc<CheckpointPlan<S>>,
     live: Arc<Live>,
@@ -144,7 +144,7 @@ mod tests {
     struct Counting(u64);
 
     impl CutSink for Counting {
-        fn commit(&mut self, _: &LoggerStats, _: Restarts) -> Result<(u64, Duration), String> {
+        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), String> {
             self.0 += 1;
             Ok((0, Duration::ZERO))
         }
@@ -165,7 +165,7 @@ mod tests {
         let (_snaps_tx, snaps_rx) = graph
             .channel_builder()
             .with_capacity(4)
-            .build_channel::<LoggerStats>();
+            .build_channel::<Cut>();
         let live = Arc::new(Live::default());
         let (state, plan) = (state.clone(), plan.clone());
         graph.actor_builder().with_name("UnitTest").build(

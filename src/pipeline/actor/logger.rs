@@ -10,9 +10,10 @@ use crate::pipeline::message::FizzBuzzMsg;
 use crate::pipeline::names::ActorName;
 use crate::pipeline::names::Channel;
 use crate::pipeline::ring;
-use crate::pipeline::stats::LoggerStats;
+use crate::pipeline::stats::{Cut, LoggerStats};
 use crate::pipeline::wait;
 use std::sync::Arc;
+use std::time::Instant;
 use steady_state::*;
 
 pub struct LoggerState {
@@ -20,13 +21,16 @@ pub struct LoggerState {
     pub fault: FaultPoint,
     /// The checkpoint actor asked for a cut and has not had it yet.
     pub cut_pending: bool,
+    /// When the newest message was counted: the end of the launch's run
+    /// time, whatever the shutdown takes after it.
+    pub last_counted: Option<Instant>,
 }
 
 pub async fn run(
     actor: SteadyActorShadow,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
     cuts_rx: SteadyRx<u64>,
-    snapshots_tx: SteadyTx<LoggerStats>,
+    snapshots_tx: SteadyTx<Cut>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
@@ -39,7 +43,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     mut actor: A,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
     cuts_rx: SteadyRx<u64>,
-    snapshots_tx: SteadyTx<LoggerStats>,
+    snapshots_tx: SteadyTx<Cut>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
@@ -56,6 +60,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 cfg.start.logger.messages,
             ),
             cut_pending: false,
+            last_counted: None,
         })
         .await;
     let batch = cfg.logger_batch;
@@ -72,7 +77,15 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         // is exactly our next expected value and every beat is whole.
         if state.cut_pending
             && state.stats.messages % beat == 0
-            && actor.try_send(&mut snapshots, state.stats).is_sent()
+            && actor
+                .try_send(
+                    &mut snapshots,
+                    Cut {
+                        stats: state.stats,
+                        taken: Instant::now(),
+                    },
+                )
+                .is_sent()
         {
             state.cut_pending = false;
         }
@@ -118,6 +131,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 }
             });
             state.stats = stats;
+            state.last_counted = Some(Instant::now());
             if state.fault.due(stats.messages) {
                 // Counted but not yet taken: the restarted logger sees these
                 // messages again and must drop every one as a duplicate.
@@ -165,7 +179,7 @@ mod tests {
         let (snaps_tx, _snaps_rx) = graph
             .channel_builder()
             .with_capacity(4)
-            .build_channel::<LoggerStats>();
+            .build_channel::<Cut>();
         let cfg = Arc::new(PipelineConfig {
             logger_batch,
             inject_panic: panic_every
@@ -245,7 +259,7 @@ mod tests {
         let (snaps_tx, _snaps_rx) = graph
             .channel_builder()
             .with_capacity(4)
-            .build_channel::<LoggerStats>();
+            .build_channel::<Cut>();
         let cfg = Arc::new(PipelineConfig::default());
         let live = Arc::new(Live::default());
         let state = new_state();

@@ -1,0 +1,88 @@
+//! The progress display on a terminal, drawn by indicatif: a bar with the
+//! percentage, beats, messages, rate and ETA, and under it a line of
+//! details (two with `--progress wide`). Every line is fitted to the
+//! terminal's width by dropping its least useful fields, so a redraw never
+//! wraps; notes printed meanwhile go above the bar, not through it.
+
+use crate::observe::progress::ProgressMode;
+use crate::observe::status::{Status, fit};
+use crate::util::units::short_duration;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::sync::Arc;
+
+/// The narrowest bar worth drawing; below it the bar is left out.
+const MIN_BAR: usize = 10;
+const SEP: &str = " · ";
+
+pub(crate) struct Bars {
+    multi: Arc<MultiProgress>,
+    bar: ProgressBar,
+    lines: Vec<ProgressBar>,
+}
+
+impl Bars {
+    pub fn show(mode: ProgressMode) -> Bars {
+        let multi = Arc::new(MultiProgress::with_draw_target(
+            ProgressDrawTarget::stderr_with_hz(4),
+        ));
+        let bar = multi.add(ProgressBar::new(100));
+        let count = if mode == ProgressMode::Wide { 2 } else { 1 };
+        let lines = (0..count)
+            .map(|_| {
+                let line = multi.add(ProgressBar::new(1));
+                line.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
+                line
+            })
+            .collect();
+        // Notes and warnings go above the bar while it is shown.
+        let printer = multi.clone();
+        crate::util::output::divert(Some(Box::new(move |line: &str| {
+            let _ = printer.println(line);
+        })));
+        Bars { multi, bar, lines }
+    }
+
+    pub fn draw(&self, status: &Status) {
+        // One column short of the width: a line that fills the last column
+        // leaves some terminals wrapping before the next one.
+        let width = console::Term::stderr()
+            .size_checked()
+            .map_or(80, |(_, cols)| cols as usize)
+            .saturating_sub(1);
+        let prefix = format!("[{:>5}]", short_duration(status.elapsed_secs));
+        let msg = fit(
+            &status.headline(),
+            SEP,
+            width.saturating_sub(prefix.len() + 2 + MIN_BAR),
+        );
+        let bar = width.saturating_sub(prefix.len() + 2 + msg.chars().count());
+        let template = if msg.is_empty() {
+            "{prefix}".to_string()
+        } else {
+            format!("{{prefix}} {{bar:{bar}}} {{msg}}")
+        };
+        self.bar.set_style(
+            ProgressStyle::with_template(&template)
+                .expect("a valid template")
+                .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        self.bar.set_length(status.total.max(1));
+        self.bar.set_position(status.done.min(status.total));
+        self.bar.set_prefix(prefix);
+        self.bar.set_message(msg);
+        let groups = [status.details(), status.wide()];
+        for (line, fields) in self.lines.iter().zip(groups) {
+            line.set_message(fit(fields, SEP, width));
+        }
+    }
+
+    /// Takes the display off the screen, so the summary starts on a clean line.
+    pub fn clear(self) {
+        crate::util::output::divert(None);
+        for line in &self.lines {
+            line.finish_and_clear();
+        }
+        self.bar.finish_and_clear();
+        let _ = self.multi.clear();
+    }
+}

@@ -1,0 +1,196 @@
+//! What a person sees: in a real terminal (tmux, 80 and 200 columns) the
+//! progress display is a bar with a percentage and an ETA over a line of
+//! details, no line wider than the terminal, cleared before an intact
+//! summary; in a log (stderr not a terminal) one plain line a second; with
+//! --progress off, nothing but the summary.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A tmux server of its own, killed when the test is done with it.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(width: u16, command: &str) -> Tmux {
+        let socket = format!("fizzflow-test-{}-{width}", std::process::id());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "new-session", "-d", "-s", "t", "-x"])
+            .arg(width.to_string())
+            .args(["-y", "30", command])
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux is installed (.ci/run installs it)");
+        assert!(status.success(), "tmux did not start");
+        Tmux { socket }
+    }
+
+    /// The visible screen, one row per line; `join` rejoins wrapped rows.
+    fn screen(&self, join: bool) -> Vec<String> {
+        let mut cmd = Command::new("tmux");
+        cmd.args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"]);
+        if join {
+            cmd.arg("-J");
+        }
+        let out = cmd.output().expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| l.trim_end().to_string())
+            .collect()
+    }
+
+    /// Polls the screen until `ready` holds, at most `limit`.
+    fn wait_for(
+        &self,
+        limit: Duration,
+        join: bool,
+        ready: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let screen = self.screen(join);
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "screen never got there:\n{}",
+                screen.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn run_in_terminal(width: u16, extra: &str) -> (Tmux, tempfile::TempDir) {
+    let dir = state_dir();
+    let command = format!(
+        "{BIN} --state-dir {} --rate 2 --beats 2000 --no-telemetry --no-metrics {extra}; echo EXIT=$?; sleep 120",
+        dir.path().display()
+    );
+    (Tmux::start(width, &command), dir)
+}
+
+fn bar_and_details_fit(width: u16) {
+    let (tmux, _dir) = run_in_terminal(width, "");
+    let screen = tmux.wait_for(Duration::from_secs(60), false, |s| {
+        s.iter().any(|l| l.contains("ETA") && l.contains("% · "))
+    });
+    for row in &screen {
+        assert!(
+            row.chars().count() < width as usize,
+            "a row as wide as the terminal ({width}):\n{}",
+            screen.join("\n")
+        );
+    }
+    let bar = screen
+        .iter()
+        .position(|l| l.contains("ETA"))
+        .expect("the bar row");
+    assert!(screen[bar].starts_with('['), "{}", screen[bar]);
+    assert!(screen[bar].contains('█'), "{}", screen[bar]);
+    // The bar did not wrap: its details are the next row, whole.
+    assert!(
+        screen[bar + 1].starts_with("cpu "),
+        "the row under the bar:\n{}",
+        screen.join("\n")
+    );
+    let screen = tmux.wait_for(Duration::from_secs(60), true, |s| {
+        s.iter().any(|l| l.starts_with("EXIT="))
+    });
+    assert!(
+        screen.iter().any(|l| l == "EXIT=0"),
+        "{}",
+        screen.join("\n")
+    );
+    // The bar is gone and the summary is whole.
+    assert!(
+        !screen.iter().any(|l| l.contains("ETA")),
+        "{}",
+        screen.join("\n")
+    );
+    let done = screen
+        .iter()
+        .find(|l| l.starts_with("done: this launch 16,384,000 messages, 2,000 beats"))
+        .unwrap_or_else(|| panic!("summary:\n{}", screen.join("\n")));
+    assert!(done.contains("msgs/s"), "{done}");
+    assert!(
+        screen.iter().any(
+            |l| l.trim_start().starts_with("lifetime 16,384,000 messages")
+                && l.ends_with("restarts 0")
+        ),
+        "{}",
+        screen.join("\n")
+    );
+}
+
+#[test]
+fn the_bar_fits_an_80_column_terminal() {
+    bar_and_details_fit(80);
+}
+
+#[test]
+fn the_bar_fits_a_200_column_terminal() {
+    bar_and_details_fit(200);
+}
+
+#[test]
+fn progress_off_shows_only_the_summary() {
+    let (tmux, _dir) = run_in_terminal(100, "--progress off");
+    let screen = tmux.wait_for(Duration::from_secs(60), true, |s| {
+        s.iter().any(|l| l.starts_with("EXIT="))
+    });
+    assert!(!screen.iter().any(|l| l.contains("ETA") || l.contains('█')));
+    assert!(screen.iter().any(|l| l.starts_with("done: this launch")));
+}
+
+#[test]
+fn a_log_gets_one_plain_line_a_second() {
+    let dir = state_dir();
+    let child = std::process::Command::new(BIN)
+        .args([
+            "run",
+            "--rate",
+            "2",
+            "--beats",
+            "1500",
+            "--no-telemetry",
+            "--no-metrics",
+        ])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let done = wait_with_deadline(child, Duration::from_secs(60));
+    assert!(done.status.success(), "{}", done.stderr);
+    let lines: Vec<&str> = done
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('[') && l.contains("ETA"))
+        .collect();
+    assert!(!lines.is_empty(), "{}", done.stderr);
+    for line in lines {
+        assert!(!line.contains('\x1b') && !line.contains('\r'), "{line:?}");
+        assert!(line.contains("beats") && line.contains("msgs/s"), "{line}");
+    }
+    let state = std::fs::canonicalize(dir.path()).unwrap();
+    assert!(
+        done.stderr
+            .contains(&format!("launch 1 in {} (new)", state.display())),
+        "the state dir, in full: {}",
+        done.stderr
+    );
+}
