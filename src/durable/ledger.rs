@@ -137,3 +137,25 @@ impl CutSink for CheckpointWriter {
         self.store.reopen().map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_counts_run_time_to_when_it_was_taken_not_when_it_is_recorded() {
+        // The final checkpoint is recorded after the graph has stopped,
+        // which can take a telemetry frame; counting that time made the
+        // last interval of `stats --history` look like a slump.
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        let started = Instant::now();
+        let ledger = Ledger {
+            base: first.clone(),
+            started,
+        };
+        let taken = started + Duration::from_millis(100);
+        std::thread::sleep(Duration::from_millis(300));
+        let rec = ledger.cut(&first, &LoggerStats::default(), Restarts::default(), taken);
+        assert!((rec.run_secs - 0.1).abs() < 1e-6, "{}", rec.run_secs);
+    }
+}
