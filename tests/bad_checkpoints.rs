@@ -279,3 +279,27 @@ fn a_killed_check_is_not_damage_and_leaves_no_copy_behind() {
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(copies(tmp.path()), 0, "the next check swept it");
 }
+
+#[test]
+fn a_state_dir_at_the_end_of_its_counts_refuses_another_launch_untouched() {
+    // Sequence numbers at their largest: the next launch record could not
+    // be read back, so it must not be written (it would lock the dir out).
+    let dir = crafted(|r| {
+        r.seq = 1 << 53;
+        r.checkpoints = 1 << 53;
+    });
+    let before = fs::read(dir.path().join("checkpoints.redb")).unwrap();
+    let done = run_in(dir.path(), &["--rate", "0"], Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("cannot record another launch"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(
+        fs::read(dir.path().join("checkpoints.redb")).unwrap(),
+        before
+    );
+    let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30));
+    assert!(stats.status.success(), "still readable: {}", stats.stderr);
+}

@@ -144,7 +144,13 @@ impl RunArgs {
     /// stay below 2^64, so a target past that is refused with the limit.
     pub fn target(&self, start: &StartPoint, worker_batch: u64) -> Result<u64, Error> {
         let beat = 32 * worker_batch;
-        let most = max_beats(beat);
+        // A stream with sequence errors may have moved its next value past
+        // its count; the values still to come must fit above it.
+        let ahead = start
+            .logger
+            .next_expected
+            .saturating_sub(start.logger.messages);
+        let most = max_beats(beat).saturating_sub(ahead.div_ceil(beat));
         start
             .beats
             .checked_add(self.beats)

@@ -172,6 +172,12 @@ fn record_launch(args: &RunArgs) -> Result<(PipelineConfig, CheckpointWriter, Du
         ));
     }
     let launch = Ledger::launch(previous.as_ref(), &cfg);
+    // A file at the end of its counts cannot take one more launch; say so
+    // before anything is opened for writing.
+    launch.check().map_err(|e| Error::Checkpoint {
+        path: path.clone(),
+        problem: format!("cannot record another launch ({e})"),
+    })?;
     let opts = StoreOptions {
         keep: args.checkpoint_history,
         abort_at: args.inject_abort,

@@ -170,11 +170,6 @@ fn read_once(path: &Path) -> Result<Vec<u8>, Error> {
     Ok(bytes)
 }
 
-/// Whether the file at `path` still holds exactly `bytes`.
-pub fn still_holds(path: &Path, bytes: &[u8]) -> bool {
-    read_once(path).is_ok_and(|now| now == bytes)
-}
-
 fn scratch_dir() -> Result<tempfile::TempDir, Error> {
     tempfile::Builder::new()
         .prefix(&format!("{SCRATCH_PREFIX}{}-", std::process::id()))

@@ -64,10 +64,10 @@ impl Ledger {
         taken: Instant,
     ) -> CheckpointRecord {
         let mut restarts = self.base.restarts;
-        restarts.heartbeat += restarts_now.heartbeat;
-        restarts.generator += restarts_now.generator;
-        restarts.worker += restarts_now.worker;
-        restarts.logger += restarts_now.logger;
+        restarts.heartbeat = restarts.heartbeat.saturating_add(restarts_now.heartbeat);
+        restarts.generator = restarts.generator.saturating_add(restarts_now.generator);
+        restarts.worker = restarts.worker.saturating_add(restarts_now.worker);
+        restarts.logger = restarts.logger.saturating_add(restarts_now.logger);
         CheckpointRecord {
             seq: last.seq + 1,
             unix_ms: unix_ms_now(),

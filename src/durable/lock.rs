@@ -28,6 +28,31 @@ fn unusable(dir: &Path, problem: String) -> Error {
     }
 }
 
+/// An I/O failure on the state dir: what no retry fixes (permissions, the
+/// wrong kind of file, a path through a file) makes it unusable (exit 4);
+/// running out of something (descriptors, space) is the machine's (exit 1).
+fn refusal(dir: &Path, action: &'static str, e: std::io::Error) -> Error {
+    let lasting = matches!(
+        e.kind(),
+        ErrorKind::PermissionDenied
+            | ErrorKind::InvalidInput
+            | ErrorKind::NotADirectory
+            | ErrorKind::IsADirectory
+            | ErrorKind::ReadOnlyFilesystem
+            | ErrorKind::AlreadyExists
+            | ErrorKind::InvalidFilename
+    ) || e.raw_os_error() == Some(libc::ELOOP);
+    if lasting {
+        unusable(dir, format!("cannot be used ({action}: {e})"))
+    } else {
+        Error::Io {
+            path: dir.to_path_buf(),
+            action,
+            source: e,
+        }
+    }
+}
+
 impl DirLock {
     /// Creates the dir if need be and takes it; exit 3 if another process
     /// holds it, exit 4 if it cannot be used.
@@ -37,14 +62,12 @@ impl DirLock {
                 return Err(unusable(dir, "exists and is not a directory".into()));
             }
             Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                fs::create_dir_all(dir)
-                    .map_err(|e| unusable(dir, format!("cannot be created: {e}")))?;
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                fs::create_dir_all(dir).map_err(|e| refusal(dir, "create the state dir", e))?;
             }
-            Err(e) => return Err(unusable(dir, format!("cannot be used: {e}"))),
+            Err(e) => return Err(refusal(dir, "look at the state dir", e)),
         }
-        let handle =
-            File::open(dir).map_err(|e| unusable(dir, format!("cannot be opened: {e}")))?;
+        let handle = File::open(dir).map_err(|e| refusal(dir, "open the state dir", e))?;
         match handle.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -53,11 +76,9 @@ impl DirLock {
                     holder: read_holder(&dir.join(LOCK_NAME)),
                 });
             }
-            Err(TryLockError::Error(e)) => {
-                return Err(unusable(dir, format!("cannot be locked: {e}")));
-            }
+            Err(TryLockError::Error(e)) => return Err(refusal(dir, "lock the state dir", e)),
         }
-        write_holder(&dir.join(LOCK_NAME)).map_err(|e| unusable(dir, e))?;
+        write_holder(&dir.join(LOCK_NAME)).map_err(|e| refusal(dir, "write fizzflow.lock", e))?;
         Ok(DirLock { _dir: handle })
     }
 }
@@ -112,9 +133,8 @@ pub fn describe(kind: fs::FileType) -> &'static str {
     }
 }
 
-fn write_holder(path: &Path) -> Result<(), String> {
-    let mut file = open_regular(path, OpenOptions::new().write(true).create(true))
-        .map_err(|e| format!("cannot use {}: {e}", path.display()))?;
+fn write_holder(path: &Path) -> std::io::Result<()> {
+    let mut file = open_regular(path, OpenOptions::new().write(true).create(true))?;
     // Advisory only: a failure to record the PID does not make the lock less held.
     let _ = file.set_len(0);
     let _ = write!(file, "{}", std::process::id());

@@ -14,6 +14,9 @@ use serde::{Deserialize, Serialize};
 /// never overflows.
 const MAX_COUNT: u64 = 1 << 53;
 
+/// Run time a state dir may add up to: 30,000 years.
+const MAX_RUN_SECS: f64 = 1e12;
+
 /// The batch geometry a run was started with; a resumed run keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunSettings {
@@ -93,8 +96,15 @@ impl CheckpointRecord {
                 self.launches, self.seq
             ));
         }
-        if !(self.run_secs.is_finite() && self.run_secs >= 0.0) {
+        if !(self.run_secs.is_finite() && (0.0..=MAX_RUN_SECS).contains(&self.run_secs)) {
             return Err(format!("run time {} s", self.run_secs));
+        }
+        let r = &self.restarts;
+        if [r.heartbeat, r.generator, r.worker, r.logger]
+            .iter()
+            .any(|&n| n > MAX_COUNT)
+        {
+            return Err(format!("restarts {r:?}"));
         }
         let beat = s.beat_size();
         if self.beats_target > max_beats(beat) || self.beats > self.beats_target {
@@ -133,9 +143,15 @@ impl CheckpointRecord {
                     l.next_expected
                 ));
             }
-        } else if l.next_expected < n || l.next_expected > MAX_MESSAGES {
+        } else if l.next_expected < n
+            || (self.beats_target - self.beats)
+                .checked_mul(beat)
+                .and_then(|rest| l.next_expected.checked_add(rest))
+                .is_none_or(|last| last > MAX_MESSAGES)
+        {
             // The logger's honest account of a broken stream: a gap moves the
-            // next value past the count, nothing moves it below.
+            // next value past the count, nothing moves it below, and the
+            // values still to come must not wrap.
             return Err(format!(
                 "next value {} after {n} messages with sequence errors",
                 l.next_expected
@@ -319,7 +335,7 @@ mod tests {
         let good = two_beats_in();
         good.check().expect("a real cut checks out");
         type Craft = fn(&mut CheckpointRecord);
-        let cases: [(&str, Craft); 9] = [
+        let cases: [(&str, Craft); 11] = [
             ("kind split off the closed form", |r| {
                 r.logger.counts.fizz += 1;
                 r.logger.counts.value -= 1;
@@ -340,6 +356,8 @@ mod tests {
             }),
             ("more launches than checkpoints", |r| r.launches = 99),
             ("a negative run time", |r| r.run_secs = -1.0),
+            ("a run time past any", |r| r.run_secs = f64::MAX),
+            ("restarts past any count", |r| r.restarts.worker = u64::MAX),
         ];
         for (what, craft) in cases {
             let mut bad = good.clone();

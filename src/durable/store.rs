@@ -4,14 +4,17 @@
 //! copy; a new file appears under its real name only once it holds the
 //! schema and the first launch record.
 
-use crate::durable::inspect::{self, FILE_NAME, Vetted, checkpoint_path};
+use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, Ending, LaunchRow};
+use crate::durable::lock::open_regular;
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema::{self, CHECKPOINTS};
 use crate::pipeline::stats::Restarts;
 use crate::util::error::Error;
+use redb::backends::FileBackend;
 use redb::{Database, DatabaseError, Durability, ReadableTable, WriteTransaction};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -64,8 +67,15 @@ impl Store {
             })?;
         }
         let made = (|| {
+            // O_EXCL and O_NOFOLLOW: a name planted meanwhile is refused,
+            // never written through; redb gets this very descriptor.
+            let file = open_file(&building, true)?;
+            let ours = file.try_clone().map_err(|e| Error::CheckpointCreate {
+                path: path.clone(),
+                problem: e.to_string(),
+            })?;
             let mut store = Store {
-                db: Self::open_db(&building)?,
+                db: open_db(&building, file)?,
                 path: building.clone(),
                 opts,
                 commits: 0,
@@ -74,11 +84,9 @@ impl Store {
                 schema::upgrade(txn, 0).map_err(|e| e.to_string())?;
                 launch_log::begin(txn, row, None)
             })?;
-            // A hard link never replaces what might have appeared at the
-            // real name meanwhile, as a rename would.
-            fs::hard_link(&building, &path).map_err(|e| Error::StateDir {
-                dir: dir.to_path_buf(),
-                problem: format!("cannot put the new checkpoint file in place: {e}"),
+            link_in_place(&ours, &building, &path).map_err(|e| Error::CheckpointCreate {
+                path: path.clone(),
+                problem: format!("cannot give it its name: {e}"),
             })?;
             let _ = fs::remove_file(&building);
             // The new name itself must survive a crash too.
@@ -91,13 +99,21 @@ impl Store {
         if made.is_err() {
             let _ = fs::remove_file(&building);
         }
-        made
+        made.map_err(|e| match e {
+            Error::CheckpointWrite { problem, .. } => Error::CheckpointCreate {
+                path: path.clone(),
+                problem,
+            },
+            e => e,
+        })
     }
 
-    /// An existing file that [`inspect::existing`] vouched for. Its schema
-    /// is brought up to date, its newest record is read from the file itself
-    /// and must be the one the check saw, and `launch` and its `row` are
-    /// committed, all in one transaction.
+    /// An existing file that [`inspect::existing`] vouched for. It is opened
+    /// once, never through a symlink, must still hold the bytes that were
+    /// checked, and that same descriptor is what redb writes through. Its
+    /// schema is brought up to date, its newest record is read from the
+    /// file itself and must be the one the check saw, and `launch` and its
+    /// `row` are committed, all in one transaction.
     pub fn open(
         path: &Path,
         opts: StoreOptions,
@@ -108,11 +124,18 @@ impl Store {
         let changed = || Error::Changed {
             path: path.to_path_buf(),
         };
-        if !inspect::still_holds(path, &vetted.bytes) {
+        let file = open_file(path, false)?;
+        let mut now = Vec::new();
+        (&file).read_to_end(&mut now).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            action: "read",
+            source: e,
+        })?;
+        if now != vetted.bytes {
             return Err(changed());
         }
         let mut store = Store {
-            db: Self::open_db(path)?,
+            db: open_db(path, file)?,
             path: path.to_path_buf(),
             opts,
             commits: 0,
@@ -144,29 +167,6 @@ impl Store {
         }
     }
 
-    /// Its content was vouched for already, so a failure here is the
-    /// disk's (full, read-only, too large) or another process's, not the
-    /// file's.
-    fn open_db(path: &Path) -> Result<Database, Error> {
-        Database::builder().create(path).map_err(|e| match e {
-            DatabaseError::DatabaseAlreadyOpen => Error::Changed {
-                path: path.to_path_buf(),
-            },
-            DatabaseError::Storage(redb::StorageError::Io(io))
-                if io.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                Error::Checkpoint {
-                    path: path.to_path_buf(),
-                    problem: format!("cannot be opened for writing: {io}"),
-                }
-            }
-            e => Error::CheckpointWrite {
-                path: path.to_path_buf(),
-                problem: format!("cannot open it for writing: {e}"),
-            },
-        })
-    }
-
     /// After a panic in the middle of a commit redb wants a fresh handle.
     pub fn reopen(&mut self) -> Result<(), Error> {
         // The old handle must be gone before the file can be opened again.
@@ -177,7 +177,7 @@ impl Store {
                 problem: e.to_string(),
             })?;
         drop(std::mem::replace(&mut self.db, placeholder));
-        self.db = Self::open_db(&self.path)?;
+        self.db = open_db(&self.path, open_file(&self.path, false)?)?;
         Ok(())
     }
 
@@ -212,6 +212,10 @@ impl Store {
             path: self.path.clone(),
             problem: e,
         };
+        // What no file may hold, nothing writes: a record that would be
+        // refused on the next read is refused now, and the file stands.
+        rec.check()
+            .map_err(|e| fail(format!("refusing to write an impossible checkpoint ({e})")))?;
         let mut txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
         txn.set_durability(Durability::Immediate)
             .map_err(|e| fail(e.to_string()))?;
@@ -239,6 +243,76 @@ impl Store {
     }
 }
 
+/// Opens the checkpoint file (or a new one, `create_new`) for reading and
+/// writing, never through a symlink: the wrong kind of file or a
+/// permission problem is the file's (exit 4), a name that appeared under
+/// us another program's (exit 3), anything else the machine's.
+fn open_file(path: &Path, create_new: bool) -> Result<File, Error> {
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create_new(create_new);
+    open_regular(path, &mut options).map_err(|e| match e.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => Error::Checkpoint {
+            path: path.to_path_buf(),
+            problem: format!("cannot be opened for writing: {e}"),
+        },
+        ErrorKind::AlreadyExists => Error::Changed {
+            path: path.to_path_buf(),
+        },
+        _ => Error::CheckpointWrite {
+            path: path.to_path_buf(),
+            problem: format!("cannot open it for writing: {e}"),
+        },
+    })
+}
+
+/// redb on this descriptor: it would otherwise open the path once more.
+/// The content was vouched for already, so a failure here is the disk's
+/// or another process's, not the file's.
+fn open_db(path: &Path, file: File) -> Result<Database, Error> {
+    let fail = |e: DatabaseError| match e {
+        DatabaseError::DatabaseAlreadyOpen => Error::Changed {
+            path: path.to_path_buf(),
+        },
+        e => Error::CheckpointWrite {
+            path: path.to_path_buf(),
+            problem: format!("cannot open it for writing: {e}"),
+        },
+    };
+    let backend = FileBackend::new(file).map_err(fail)?;
+    Database::builder()
+        .create_with_backend(backend)
+        .map_err(fail)
+}
+
+/// Gives the file behind `ours` the name `path`, linking the descriptor's
+/// own inode (through /proc) so that nothing swapped in at `building`
+/// meanwhile can be linked instead; without /proc, by name.
+fn link_in_place(ours: &File, building: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let fd_path = format!("/proc/self/fd/{}\0", ours.as_raw_fd());
+    let mut target = path.as_os_str().as_bytes().to_vec();
+    target.push(0);
+    // SAFETY: both paths are NUL-terminated and live across the call.
+    let linked = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            fd_path.as_ptr().cast(),
+            libc::AT_FDCWD,
+            target.as_ptr().cast(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if linked == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if e.kind() == ErrorKind::NotFound && !Path::new("/proc/self/fd").exists() {
+        return fs::hard_link(building, path);
+    }
+    Err(e)
+}
+
 fn abort_injected(inside: &str) -> ! {
     crate::util::output::note(&format!("injected abort inside {inside} (--inject-abort)"));
     std::process::abort();
@@ -247,6 +321,7 @@ fn abort_injected(inside: &str) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::durable::inspect;
     use crate::durable::ledger::Ledger;
     use crate::pipeline::config::PipelineConfig;
 

@@ -98,7 +98,9 @@ impl Restarts {
     }
 
     pub fn total(&self) -> u64 {
-        self.heartbeat + self.generator + self.worker + self.logger
+        [self.heartbeat, self.generator, self.worker, self.logger]
+            .into_iter()
+            .fold(0, u64::saturating_add)
     }
 
     /// The restarts since `before`, an earlier reading of the same counts.

@@ -36,37 +36,51 @@ pub struct Watched {
 impl Watched {
     /// Starts draining `child`'s piped stdout and stderr. Each stderr line
     /// that starts with `marker` is announced to [`Watched::wait_for_marker`].
-    pub fn new(mut child: Child, marker: Option<&'static str>) -> Watched {
+    /// If a draining thread cannot be started (out of threads), the child
+    /// is killed and reaped, and that is the error.
+    pub fn new(mut child: Child, marker: Option<&'static str>) -> std::io::Result<Watched> {
         let out = child.stdout.take();
-        let stdout = std::thread::spawn(move || {
-            let mut s = String::new();
-            if let Some(mut p) = out {
-                let _ = p.read_to_string(&mut s);
-            }
-            s
-        });
         let err = child.stderr.take();
         let (seen, marker_rx) = mpsc::channel();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            let Some(p) = err else { return s };
-            let mut lines = BufReader::new(p);
-            let mut line = String::new();
-            while lines.read_line(&mut line).unwrap_or(0) > 0 {
-                if marker.is_some_and(|m| line.starts_with(m)) {
-                    let _ = seen.send(());
+        let drains = std::thread::Builder::new()
+            .spawn(move || {
+                let mut s = String::new();
+                if let Some(mut p) = out {
+                    let _ = p.read_to_string(&mut s);
                 }
-                s.push_str(&line);
-                line.clear();
+                s
+            })
+            .and_then(|stdout| {
+                std::thread::Builder::new()
+                    .spawn(move || {
+                        let mut s = String::new();
+                        let Some(p) = err else { return s };
+                        let mut lines = BufReader::new(p);
+                        let mut line = String::new();
+                        while lines.read_line(&mut line).unwrap_or(0) > 0 {
+                            if marker.is_some_and(|m| line.starts_with(m)) {
+                                let _ = seen.send(());
+                            }
+                            s.push_str(&line);
+                            line.clear();
+                        }
+                        s
+                    })
+                    .map(|stderr| (stdout, stderr))
+            });
+        match drains {
+            Ok((stdout, stderr)) => Ok(Watched {
+                child,
+                stdout: Some(stdout),
+                stderr: Some(stderr),
+                marker: marker_rx,
+                marked: false,
+            }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(e)
             }
-            s
-        });
-        Watched {
-            child,
-            stdout: Some(stdout),
-            stderr: Some(stderr),
-            marker: marker_rx,
-            marked: false,
         }
     }
 
@@ -124,5 +138,7 @@ impl Drop for Watched {
 /// Waits for `child` (stdout and stderr piped) until `limit`, killing it if
 /// it is still running then.
 pub fn wait_bounded(child: Child, limit: Duration) -> Result<Finished, WaitError> {
-    Watched::new(child, None).wait(limit)
+    Watched::new(child, None)
+        .map_err(WaitError::Io)?
+        .wait(limit)
 }

@@ -28,6 +28,8 @@ pub enum Error {
     CheckpointIo { path: PathBuf, problem: String },
     /// A checkpoint could not be written; the last committed one stands (exit 1).
     CheckpointWrite { path: PathBuf, problem: String },
+    /// A new checkpoint file could not be made; nothing was left (exit 1).
+    CheckpointCreate { path: PathBuf, problem: String },
     /// `stats` found nothing to show (exit 1).
     NoCheckpoint { path: PathBuf, why: &'static str },
     /// The checkpoint file changed after it was checked: something else
@@ -51,6 +53,7 @@ impl Error {
             | Error::Verification { .. }
             | Error::Io { .. }
             | Error::CheckpointWrite { .. }
+            | Error::CheckpointCreate { .. }
             | Error::CheckpointIo { .. }
             | Error::NoCheckpoint { .. }
             | Error::Output { .. } => 1,
@@ -97,6 +100,11 @@ impl fmt::Display for Error {
             Error::CheckpointWrite { path, problem } => write!(
                 f,
                 "cannot write a checkpoint to {}: {problem}. The last committed checkpoint is intact; the next run resumes from it",
+                path.display()
+            ),
+            Error::CheckpointCreate { path, problem } => write!(
+                f,
+                "cannot create the checkpoint file {}: {problem}. Nothing was written; the state dir is as it was",
                 path.display()
             ),
             Error::CheckpointIo { path, problem } => write!(

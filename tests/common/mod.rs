@@ -162,6 +162,7 @@ pub const LAUNCH_LINE: &str = "fizzflow: launch ";
 /// Starts a command whose stderr is watched for the launch line.
 pub fn spawn_watched(cmd: &mut Command) -> fizzflow::util::Watched {
     fizzflow::util::Watched::new(cmd.spawn().expect("spawn fizzflow"), Some(LAUNCH_LINE))
+        .expect("watch fizzflow's output")
 }
 
 /// Waits for a watched child until `limit`, failing the test if it hangs.
@@ -251,12 +252,24 @@ pub fn crafted(craft: fn(&mut fizzflow::durable::CheckpointRecord)) -> tempfile:
     );
     rec.seq = 1;
     rec.checkpoints = 1;
-    craft(&mut rec);
     let opts = fizzflow::durable::StoreOptions {
         keep: 8,
         abort_at: None,
     };
     let row = fizzflow::durable::LaunchRow::opening(&rec, Vec::new(), None);
-    drop(fizzflow::durable::Store::create(dir.path(), opts, &rec, &row).expect("crafted file"));
+    drop(fizzflow::durable::Store::create(dir.path(), opts, &rec, &row).expect("a good file"));
+    // fizzflow never writes an impossible record, so the crafted one goes
+    // in with redb directly, over the good one.
+    craft(&mut rec);
+    let db = redb::Database::create(checkpoint_file(dir.path())).expect("open with redb");
+    let txn = db.begin_write().unwrap();
+    {
+        let mut table = txn
+            .open_table(redb::TableDefinition::<u64, &[u8]>::new("checkpoints"))
+            .unwrap();
+        table.remove(1).unwrap();
+        table.insert(rec.seq, rec.encode().as_slice()).unwrap();
+    }
+    txn.commit().unwrap();
     dir
 }

@@ -229,7 +229,7 @@ impl Engine {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
-        Ok(Watched::new(child, Some(LAUNCH_LINE)))
+        Watched::new(child, Some(LAUNCH_LINE)).map_err(|e| e.to_string())
     }
 
     /// Sends `sig` to a running child and says where it landed (a child that
