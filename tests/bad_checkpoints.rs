@@ -303,3 +303,32 @@ fn a_state_dir_at_the_end_of_its_counts_refuses_another_launch_untouched() {
     let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30));
     assert!(stats.status.success(), "still readable: {}", stats.stderr);
 }
+
+#[test]
+fn a_file_too_large_to_be_a_checkpoint_is_refused_unread() {
+    // Before: the file was read whole into memory, twice, and copied; a
+    // 50 GB file at that path exhausted the machine. A sparse file costs
+    // no disk here.
+    let dir = state_dir();
+    let path = dir.path().join("checkpoints.redb");
+    // A real file's first pages, then a hole up to just past the cap.
+    let mut header = good_file(dir.path());
+    header.truncate(4096);
+    fs::write(&path, &header).unwrap();
+    let file = fs::OpenOptions::new().write(true).open(&path).unwrap();
+    file.set_len((1 << 30) + 1).unwrap();
+    drop(file);
+    let modified = fs::metadata(&path).unwrap().modified().unwrap();
+    for args in [&["--rate", "0", "--beats", "5"][..], &["stats"][..]] {
+        let done = run_in(dir.path(), args, Duration::from_secs(60));
+        assert_eq!(done.status.code(), Some(4), "{args:?}: {}", done.stderr);
+        assert!(
+            done.stderr.contains("is larger than 1 GiB"),
+            "{}",
+            done.stderr
+        );
+    }
+    let after = fs::metadata(&path).unwrap();
+    assert_eq!(after.len(), (1 << 30) + 1);
+    assert_eq!(after.modified().unwrap(), modified);
+}

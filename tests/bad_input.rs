@@ -142,3 +142,47 @@ fn help_shows_examples_and_each_value_list_once() {
         "log levels listed once:\n{help}"
     );
 }
+
+#[test]
+fn bench_and_torture_counts_are_bounded_not_overflowed() {
+    // Before: --beats 0 benchmarked nothing and called it a result, and a
+    // huge --beats, --rate or --cycles overflowed into a panic (exit 101).
+    rejected(&["bench", "--beats", "0"], "must be 1 or more");
+    rejected(&["bench", "--beats", "18446744073709551615"], "too large");
+    rejected(
+        &["bench", "--paced-beats", "18446744073709551615"],
+        "too large",
+    );
+    rejected(
+        &["bench", "--soak-secs", "18446744073709551615"],
+        "too large",
+    );
+    rejected(&["torture", "--cycles", "0"], "must be 1 or more");
+    rejected(&["torture", "--beats", "0"], "must be 1 or more");
+    rejected(&["torture", "--rate", "18446744073709551615"], "too large");
+    rejected(&["torture", "--beats", "1000", "--rate", "100"], "as hung");
+    rejected(&["torture", "--state-dir", ""], "must not be empty");
+    rejected(&["--checkpoint-history", "1000001"], "the most is 1000000");
+}
+
+#[test]
+fn a_state_dir_need_not_be_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    let parent = state_dir();
+    let dir = parent
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"state-\xff"));
+    for args in [
+        &["--rate", "0", "--beats", "3", "--json"][..],
+        &["stats", "--json"],
+    ] {
+        let child = fizzflow(args)
+            .arg("--state-dir")
+            .arg(&dir)
+            .spawn()
+            .expect("spawn");
+        let done = wait_with_deadline(child, Duration::from_secs(60));
+        assert_eq!(done.status.code(), Some(0), "{args:?}: {}", done.stderr);
+        assert_eq!(field(&done.json(), "beats"), 3);
+    }
+}

@@ -87,3 +87,29 @@ fn a_stats_report_that_cannot_be_written_is_exit_1() {
         );
     }
 }
+
+#[test]
+fn help_or_version_that_cannot_be_written_is_exit_1() {
+    for args in [
+        &["--help"][..],
+        &["--version"],
+        &["stats", "--help"],
+        &["help", "torture"],
+    ] {
+        let child = fizzflow(args).stdout(dev_full()).spawn().expect("spawn");
+        let done = wait_with_deadline(child, Duration::from_secs(30));
+        assert_eq!(done.status.code(), Some(1), "{args:?}: {}", done.stderr);
+        assert!(
+            done.stderr.contains("cannot write to stdout"),
+            "{args:?}: {}",
+            done.stderr
+        );
+    }
+    // Written, the same help is a success.
+    let done = wait_with_deadline(
+        fizzflow(&["--help"]).spawn().expect("spawn"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert!(done.stdout.contains("Usage"), "{}", done.stdout);
+}

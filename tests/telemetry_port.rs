@@ -37,3 +37,36 @@ fn a_taken_default_port_moves_to_the_next_free_one() {
         done.stderr
     );
 }
+
+#[test]
+fn telemetry_files_stay_in_the_state_dir_and_never_follow_a_symlink() {
+    // steady_state writes logs/graph.dot and makes ../output_logs relative
+    // to the working directory; started where logs/graph.dot is a symlink,
+    // a run must not write through it.
+    let cwd = tempfile::tempdir().unwrap();
+    let start = cwd.path().join("start");
+    std::fs::create_dir_all(start.join("logs")).unwrap();
+    let victim = cwd.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    std::os::unix::fs::symlink(&victim, start.join("logs/graph.dot")).unwrap();
+    let dir = state_dir();
+    let child = std::process::Command::new(BIN)
+        .args(["run", "--rate", "0", "--beats", "20", "--progress", "off"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .args(["--telemetry-addr", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .current_dir(&start)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let done = wait_with_deadline(child, Duration::from_secs(120));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(!cwd.path().join("output_logs").exists());
+    let dot = dir.path().join("telemetry/run/logs/graph.dot");
+    let graph = std::fs::read_to_string(&dot).unwrap_or_else(|e| panic!("{dot:?}: {e}"));
+    assert!(graph.contains("digraph"), "{graph}");
+}

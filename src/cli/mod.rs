@@ -9,6 +9,7 @@ mod run_args;
 mod signals;
 mod state_dir;
 mod stats;
+mod telemetry_dir;
 mod values;
 
 pub(crate) use run_args::RunArgs;
@@ -112,11 +113,12 @@ pub(crate) enum Command {
     Torture(crate::proving::torture::TortureArgs),
 }
 
-/// Parses the command line (exit 2 on bad flags), noting which run flags
-/// were given explicitly.
-fn parse() -> Cli {
-    let matches = Cli::command().get_matches();
-    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+/// Parses the command line, noting which run flags were given explicitly;
+/// or the exit code of a command line that asked for help (0, or 1 when
+/// the help could not be written) or was wrong (2).
+fn parse() -> Result<Cli, i32> {
+    let matches = Cli::command().try_get_matches().map_err(answered)?;
+    let mut cli = Cli::from_arg_matches(&matches).map_err(answered)?;
     match &mut cli.command {
         Some(Command::Run(args)) => {
             if let Some(m) = matches.subcommand_matches("run") {
@@ -126,7 +128,25 @@ fn parse() -> Cli {
         None => cli.run.note_given(&matches),
         _ => {}
     }
-    cli
+    Ok(cli)
+}
+
+/// Prints clap's answer (help, version or a usage error) and gives its exit
+/// code; help that cannot be written (a closed pipe, a full disk) is a
+/// failure, not a silent success.
+fn answered(e: clap::Error) -> i32 {
+    use std::io::Write;
+    if e.use_stderr() {
+        let _ = e.print();
+        return e.exit_code();
+    }
+    match e.print().and_then(|()| std::io::stdout().flush()) {
+        Ok(()) => e.exit_code(),
+        Err(io) => {
+            crate::util::output::note(&format!("error: cannot write to stdout: {io}"));
+            1
+        }
+    }
 }
 
 /// Everything `main` does; returns the process exit code.
@@ -149,7 +169,10 @@ pub fn main() -> i32 {
     if let Ok(exe) = std::env::current_exe() {
         crate::durable::probe::use_child_processes(exe);
     }
-    let cli = parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(code) => return code,
+    };
     let result = match cli.command {
         Some(Command::Run(args)) => run::command(&args),
         Some(Command::Stats(args)) => stats::command(&args),

@@ -128,7 +128,26 @@ pub fn plan(
             s.worker_batch, args.worker_batch, s.worker_batch
         )));
     }
-    let cfg = args.pipeline_config(start, s.worker_batch, args.target(&start, s.worker_batch)?);
+    // The other settings are free to change, but one not given stays as it
+    // was: a dir with a worker batch larger than the default channel needs
+    // its larger channel again.
+    let stored_unless_given = |was_given: bool, asked: u64, stored: u64| {
+        (if was_given { asked } else { stored }) as usize
+    };
+    let cfg = PipelineConfig {
+        generator_batch: stored_unless_given(
+            given.generator_batch,
+            args.generator_batch,
+            s.generator_batch,
+        ),
+        logger_batch: stored_unless_given(given.logger_batch, args.logger_batch, s.logger_batch),
+        channel_capacity: stored_unless_given(
+            given.channel_capacity,
+            args.channel_capacity,
+            s.channel_capacity,
+        ),
+        ..args.pipeline_config(start, s.worker_batch, args.target(&start, s.worker_batch)?)
+    };
     let note = format!(
         "(continued): {} beats ({} messages) done before; running {} more, to beat {}",
         grouped(p.beats),
@@ -296,6 +315,35 @@ mod tests {
         };
         let err = plan(&args(&["--worker-batch", "256"], given), Some(&p), None).unwrap_err();
         assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn a_finished_dir_keeps_the_settings_not_given_again() {
+        // A worker batch above the default channel (8192) needed a larger
+        // channel; continuing with no flags must not fall back to 8192.
+        let mut p = record(10, 10);
+        p.settings.worker_batch = 10_000;
+        p.settings.channel_capacity = 16_384;
+        p.settings.logger_batch = 10_000;
+        p.logger.messages = 10 * 32 * 10_000;
+        let (cfg, _) = plan(&args(&["--beats", "3"], Given::default()), Some(&p), None).unwrap();
+        assert_eq!(
+            (cfg.worker_batch, cfg.channel_capacity, cfg.logger_batch),
+            (10_000, 16_384, 10_000)
+        );
+        cfg.validate().unwrap();
+        // Given again, a setting changes.
+        let given = Given {
+            channel_capacity: true,
+            ..Default::default()
+        };
+        let (cfg, _) = plan(
+            &args(&["--channel-capacity", "32768"], given),
+            Some(&p),
+            None,
+        )
+        .unwrap();
+        assert_eq!(cfg.channel_capacity, 32_768);
     }
 
     #[test]

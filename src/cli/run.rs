@@ -9,10 +9,11 @@
 use crate::cli::resume;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
+use crate::cli::telemetry_dir;
 use crate::durable::inspect::{self, checkpoint_path};
 use crate::durable::launch_log::{Ending, LaunchRow};
 use crate::durable::ledger::{CheckpointWriter, Ledger};
-use crate::durable::lock::DirLock;
+use crate::durable::lock::{DirLock, refusal};
 use crate::durable::record::{CheckpointRecord, RunSettings};
 use crate::durable::schema;
 use crate::durable::store::{Store, StoreOptions};
@@ -24,6 +25,7 @@ use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
 use crate::util::error::Error;
 use crate::util::output::{self, note};
 use crate::util::units::{grouped, scaled, significant};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -60,9 +62,15 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
         .validate()
         .map_err(Error::Usage)?;
-    let dir = &args.state.dir;
-    let _lock = DirLock::acquire(dir)?;
-    let (cfg, writer, took) = record_launch(args)?;
+    let _lock = DirLock::acquire(&args.state.dir)?;
+    // Absolute from here: messages name it in full (`stats` run from
+    // elsewhere needs the same path), and telemetry moves the process.
+    let dir = &std::fs::canonicalize(&args.state.dir)
+        .map_err(|e| refusal(&args.state.dir, "find the state dir's full path", e))?;
+    if !args.no_telemetry {
+        telemetry_dir::enter(dir)?;
+    }
+    let (cfg, writer, took) = record_launch(args, dir)?;
     let launch = writer.last.clone();
     live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
@@ -150,8 +158,10 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
 /// older file) before anything runs, so a launch killed before its first
 /// checkpoint still counts. Every refusal happens before the file is
 /// opened for writing.
-fn record_launch(args: &RunArgs) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
-    let dir = &args.state.dir;
+fn record_launch(
+    args: &RunArgs,
+    dir: &Path,
+) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
     let path = checkpoint_path(dir);
     let vetted = inspect::existing(&path)?;
     let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
@@ -192,12 +202,10 @@ fn record_launch(args: &RunArgs) -> Result<(PipelineConfig, CheckpointWriter, Du
         None => Store::create(dir, opts, &launch, &row)?,
         Some(vetted) => Store::open(&path, opts, vetted, &launch, &row)?,
     };
-    // Named in full: `stats` run from elsewhere needs the same path.
-    let shown = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
     note(&format!(
         "launch {} in {} {start_note}",
         launch.launches,
-        shown.display()
+        dir.display()
     ));
     let writer = CheckpointWriter {
         store,

@@ -54,7 +54,7 @@ pub struct RunArgs {
     pub checkpoint_interval: u64,
 
     /// Checkpoints kept in the history table
-    #[arg(long, value_name = "K", default_value_t = 64, value_parser = values::positive, allow_negative_numbers = true)]
+    #[arg(long, value_name = "K", default_value_t = 64, value_parser = values::history, allow_negative_numbers = true)]
     pub checkpoint_history: u64,
 
     /// How much to log on stderr [default: RUST_LOG, else warn]

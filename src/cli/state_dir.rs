@@ -12,14 +12,7 @@ pub struct StateDirArg {
         value_name = "DIR",
         env = "FIZZFLOW_STATE_DIR",
         default_value = "fizzflow-state",
-        value_parser = parse_state_dir
+        value_parser = crate::util::values::dir_path()
     )]
     pub dir: PathBuf,
-}
-
-fn parse_state_dir(s: &str) -> Result<PathBuf, String> {
-    if s.trim().is_empty() {
-        return Err("the state dir must not be empty".into());
-    }
-    Ok(PathBuf::from(s))
 }

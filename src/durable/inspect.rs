@@ -24,6 +24,9 @@ const SCRATCH_PREFIX: &str = "fizzflow-inspect-";
 /// Reads of a file that keeps changing before giving up (a run committing
 /// every millisecond is still read within a few).
 const STABLE_READS: u32 = 200;
+/// Checkpoint files are read whole into memory; anything this large is not
+/// one (see `too_large`).
+const MAX_FILE_BYTES: u64 = 1 << 30;
 
 pub fn checkpoint_path(dir: &Path) -> PathBuf {
     dir.join(FILE_NAME)
@@ -50,6 +53,8 @@ pub fn existing(path: &Path) -> Result<Option<Vetted>, Error> {
                 describe(m.file_type())
             ),
         }),
+        // Before anything is read: the file is read into memory, twice.
+        Ok(m) if m.len() > MAX_FILE_BYTES => Err(too_large(path)),
         Ok(_) => inspect(path).map(Some),
     }
 }
@@ -162,12 +167,27 @@ fn stable<T: PartialEq, E>(
 }
 
 fn read_once(path: &Path) -> Result<Vec<u8>, Error> {
-    let mut file = open_regular(path, OpenOptions::new().read(true))
+    let file = open_regular(path, OpenOptions::new().read(true))
         .map_err(|e| io_refusal(path, "open", e))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes)
+    // One byte past the cap says "too large" without reading the rest.
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| io_refusal(path, "read", e))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(path));
+    }
     Ok(bytes)
+}
+
+fn too_large(path: &Path) -> Error {
+    Error::Checkpoint {
+        path: path.to_path_buf(),
+        problem: format!(
+            "is larger than {} GiB, which no checkpoint file fizzflow writes reaches (a million checkpoints of history is a few hundred MB); it is not fizzflow's, or it is damaged",
+            MAX_FILE_BYTES >> 30
+        ),
+    }
 }
 
 fn scratch_dir() -> Result<tempfile::TempDir, Error> {

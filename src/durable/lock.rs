@@ -31,7 +31,7 @@ fn unusable(dir: &Path, problem: String) -> Error {
 /// An I/O failure on the state dir: what no retry fixes (permissions, the
 /// wrong kind of file, a path through a file) makes it unusable (exit 4);
 /// running out of something (descriptors, space) is the machine's (exit 1).
-fn refusal(dir: &Path, action: &'static str, e: std::io::Error) -> Error {
+pub fn refusal(dir: &Path, action: &'static str, e: std::io::Error) -> Error {
     let lasting = matches!(
         e.kind(),
         ErrorKind::PermissionDenied

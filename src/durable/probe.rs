@@ -22,6 +22,10 @@ const DAMAGED: i32 = 4;
 const IO_FAILED: i32 = 5;
 /// What a Rust panic that escapes `main` exits with.
 const PANICKED: i32 = 101;
+/// The probe's panic hook writes this line first: an abort that follows it
+/// is redb's double panic on a damaged file, an abort without it came from
+/// outside (`kill -ABRT`) and says nothing about the file.
+const PANIC_MARKER: &str = "fizzflow-probe: redb panicked";
 /// A probe of a file of a few hundred KB takes milliseconds; this only
 /// guards against a child that hangs.
 const LIMIT: Duration = Duration::from_secs(60);
@@ -69,7 +73,7 @@ fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
         }
         Err(WaitError::Io(e)) => return Err(Problem::Io(format!("the checker failed ({e})"))),
     };
-    match verdict(done.status) {
+    match verdict(done.status, &done.stderr) {
         Verdict::Read => serde_json::from_str(&done.stdout)
             .map_err(|e| Problem::Io(format!("the checker's report is unreadable ({e})"))),
         Verdict::Damaged => Err(Problem::Damaged(done.stderr.trim().to_string())),
@@ -92,16 +96,17 @@ enum Verdict {
     Killed(String),
 }
 
-fn verdict(status: ExitStatus) -> Verdict {
+fn verdict(status: ExitStatus, stderr: &str) -> Verdict {
+    let panicked = stderr.contains(PANIC_MARKER);
     match (status.code(), status.signal()) {
         (Some(0), _) => Verdict::Read,
         (Some(DAMAGED), _) => Verdict::Damaged,
         (Some(IO_FAILED), _) => Verdict::Machine,
         (Some(PANICKED), _) => Verdict::Crashed,
-        (
-            None,
-            Some(libc::SIGABRT | libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE),
-        ) => Verdict::Crashed,
+        (None, Some(libc::SIGABRT)) if panicked => Verdict::Crashed,
+        (None, Some(libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
+            Verdict::Crashed
+        }
         (None, Some(libc::SIGKILL)) => {
             Verdict::Killed("was killed (SIGKILL: out of memory?)".into())
         }
@@ -114,7 +119,11 @@ fn verdict(status: ExitStatus) -> Verdict {
 /// The child's side: read `copy`, print the inspection as JSON.
 pub fn run_probe(copy: &Path) -> i32 {
     // A panic here is the answer "damaged"; the parent says so, not us.
-    std::panic::set_hook(Box::new(|_| {}));
+    // The marker is written before any unwinding, so it is there even when
+    // a second panic aborts the process.
+    std::panic::set_hook(Box::new(|_| {
+        let _ = crate::util::output::stderr_line(PANIC_MARKER);
+    }));
     if let Some(ms) = std::env::var(TEST_DELAY_ENV)
         .ok()
         .and_then(|v| v.parse().ok())
@@ -149,17 +158,25 @@ mod tests {
     fn only_a_crash_is_damage_and_a_kill_is_not() {
         let by_signal = |sig: i32| ExitStatus::from_raw(sig);
         let by_code = |code: i32| ExitStatus::from_raw(code << 8);
-        assert_eq!(verdict(by_code(0)), Verdict::Read);
-        assert_eq!(verdict(by_code(DAMAGED)), Verdict::Damaged);
-        assert_eq!(verdict(by_code(PANICKED)), Verdict::Crashed);
-        assert_eq!(verdict(by_signal(libc::SIGABRT)), Verdict::Crashed);
-        assert_eq!(verdict(by_signal(libc::SIGSEGV)), Verdict::Crashed);
+        assert_eq!(verdict(by_code(0), ""), Verdict::Read);
+        assert_eq!(verdict(by_code(DAMAGED), ""), Verdict::Damaged);
+        assert_eq!(verdict(by_code(PANICKED), ""), Verdict::Crashed);
+        assert_eq!(
+            verdict(by_signal(libc::SIGABRT), &format!("{PANIC_MARKER}\n")),
+            Verdict::Crashed
+        );
+        assert_eq!(verdict(by_signal(libc::SIGSEGV), ""), Verdict::Crashed);
+        // `kill -ABRT` from outside, with no panic before it.
+        assert!(matches!(
+            verdict(by_signal(libc::SIGABRT), ""),
+            Verdict::Killed(_)
+        ));
         for sig in [libc::SIGKILL, libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
             assert!(
-                matches!(verdict(by_signal(sig)), Verdict::Killed(_)),
+                matches!(verdict(by_signal(sig), ""), Verdict::Killed(_)),
                 "signal {sig}"
             );
         }
-        assert!(matches!(verdict(by_code(137)), Verdict::Killed(_)));
+        assert!(matches!(verdict(by_code(137), ""), Verdict::Killed(_)));
     }
 }

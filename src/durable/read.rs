@@ -35,8 +35,10 @@ pub enum Problem {
 
 /// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
 fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
+    // An I/O error is about the machine (the copy's disk), not the file:
+    // the message must not call the file damaged.
     move |e| match e {
-        redb::Error::Io(_) => Problem::Io(format!("{what}: {e}")),
+        redb::Error::Io(io) => Problem::Io(format!("the check of a private copy failed: {io}")),
         e => Problem::Damaged(format!("{what}: {e}")),
     }
 }
@@ -139,4 +141,26 @@ pub fn read_history(
         history.push(rec);
     }
     Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_io_error_is_the_machines_and_never_called_damage() {
+        let io = redb::Error::Io(std::io::Error::other("No space left on device"));
+        match problem("is damaged (a test write failed)")(io) {
+            Problem::Io(m) => {
+                assert!(!m.contains("damaged"), "{m}");
+                assert!(m.contains("No space left on device"), "{m}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let other = redb::Error::Corrupted("bad page".into());
+        assert!(matches!(
+            problem("cannot be read")(other),
+            Problem::Damaged(m) if m.contains("bad page")
+        ));
+    }
 }

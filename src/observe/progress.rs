@@ -67,7 +67,7 @@ impl Reading {
 /// The sampler thread; [`Reporter::finish`] ends it and clears the bar.
 pub struct Reporter {
     stop: mpsc::Sender<()>,
-    handle: JoinHandle<()>,
+    handle: Option<JoinHandle<()>>,
 }
 
 impl Reporter {
@@ -106,12 +106,21 @@ impl Reporter {
                     bars.clear();
                 }
             })
-            .expect("spawn the progress thread");
+            // A machine out of threads still runs the pipeline; only the
+            // display and the msgs/s gauge go.
+            .map_err(|e| {
+                crate::util::output::note(&format!(
+                    "warning: no progress display or msgs/s gauge: cannot start their thread: {e}"
+                ))
+            })
+            .ok();
         Reporter { stop, handle }
     }
 
     pub fn finish(self) {
         drop(self.stop);
-        let _ = self.handle.join();
+        if let Some(handle) = self.handle {
+            let _ = handle.join();
+        }
     }
 }

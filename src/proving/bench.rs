@@ -6,6 +6,7 @@
 use crate::observe::procfs::ProcSample;
 use crate::proving::baseline::{self, BaselineRun};
 use crate::util::error::Error;
+use crate::util::values;
 use clap::Args;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -15,15 +16,15 @@ pub struct BenchArgs {
     /// Beats per unpaced run of the default configuration (8192 messages
     /// each); configurations with another worker batch run the same number
     /// of messages
-    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = beats, allow_negative_numbers = true)]
     pub beats: u64,
 
     /// Beats per paced run (--rate 2), for CPU per message; 0 skips them
-    #[arg(long, value_name = "N", default_value_t = 2_500)]
+    #[arg(long, value_name = "N", default_value_t = 2_500, value_parser = paced_beats, allow_negative_numbers = true)]
     pub paced_beats: u64,
 
     /// Rounds; each round runs every configuration once, in turn
-    #[arg(long, value_name = "R", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, value_name = "R", default_value_t = 3, value_parser = values::positive, allow_negative_numbers = true)]
     pub rounds: u64,
 
     /// Only these configurations, comma-separated (the default always runs
@@ -33,8 +34,25 @@ pub struct BenchArgs {
 
     /// Afterwards, run the default configuration paced for this many
     /// seconds and report its RSS at 10 s and at the end (0 = skip)
-    #[arg(long, value_name = "SECS", default_value_t = 0)]
+    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = soak_secs, allow_negative_numbers = true)]
     pub soak_secs: u64,
+}
+
+/// Beats per run are counted in messages (× 8192, × 256 paced), which must
+/// fit in a u64 with room to spare; 2^40 beats is days of running anyway.
+const MOST_BEATS: u64 = 1 << 40;
+
+fn beats(s: &str) -> Result<u64, String> {
+    values::positive(s).and_then(|_| values::at_most(s, MOST_BEATS))
+}
+
+fn paced_beats(s: &str) -> Result<u64, String> {
+    values::at_most(s, MOST_BEATS)
+}
+
+/// A week.
+fn soak_secs(s: &str) -> Result<u64, String> {
+    values::at_most(s, 7 * 24 * 3600)
 }
 
 /// What one configuration is.

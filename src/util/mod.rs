@@ -7,6 +7,7 @@ pub(crate) mod logging;
 pub(crate) mod output;
 pub(crate) mod time;
 pub(crate) mod units;
+pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
 pub use error::Error;

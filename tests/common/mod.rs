@@ -55,9 +55,9 @@ pub fn fizzflow(args: &[&str]) -> Command {
     cmd.args(args);
     let is_run = !matches!(
         args.first(),
-        Some(&"stats") | Some(&"torture") | Some(&"bench")
+        Some(&"stats") | Some(&"torture") | Some(&"bench") | Some(&"help")
     );
-    if is_run && !args.contains(&"--help") {
+    if is_run && !args.contains(&"--help") && !args.contains(&"--version") {
         cmd.arg("--no-telemetry")
             .arg("--progress")
             .arg("off")
@@ -107,7 +107,11 @@ pub fn wait_watching_rss(child: Child, limit: Duration) -> (Finished, u64) {
 pub fn run(args: &[&str], limit: Duration) -> Finished {
     let scratch = state_dir();
     let mut cmd = fizzflow(args);
-    if !args.contains(&"--state-dir") && args.first() != Some(&"stats") {
+    let own_dir = matches!(
+        args.first(),
+        Some(&"stats") | Some(&"bench") | Some(&"torture")
+    );
+    if !args.contains(&"--state-dir") && !own_dir {
         cmd.arg("--state-dir").arg(scratch.path());
     }
     let child = cmd.spawn().expect("spawn fizzflow");

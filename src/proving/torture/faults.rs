@@ -25,7 +25,7 @@ impl Engine {
         let drain_ms = 20 + self.rng.u64(0..80);
         if kind == "kill-during-drain" {
             args.push("--inject-delay".into());
-            args.push(format!("checkpoint:{}", drain_ms * 1000));
+            args.push(format!("checkpoint:{}", drain_ms * 1000).into());
         }
         let mut child = self.spawn_run(&args, None)?;
         let (landing, when) = match kind {
@@ -110,7 +110,7 @@ impl Engine {
             if self.rng.u32(0..100) < 45 || (actor == "logger" && named.is_empty()) {
                 let every = self.rng.u64(lo..hi);
                 args.push("--inject-panic".into());
-                args.push(format!("{actor}:{every}"));
+                args.push(format!("{actor}:{every}").into());
                 named.push(actor);
             }
         }
@@ -149,7 +149,7 @@ impl Engine {
         let n = 1 + self.rng.u64(0..6);
         let mut args = self.run_args();
         args.push("--inject-abort".into());
-        args.push(format!("checkpoint:{n}"));
+        args.push(format!("checkpoint:{n}").into());
         let child = self.spawn_run(&args, None)?;
         let done = wait(child)?;
         let aborted = done.status.code().is_none();
@@ -221,7 +221,7 @@ impl Engine {
         std::fs::write(&target, &bad).map_err(|e| e.to_string())?;
         let reference = self.stats_json()?;
 
-        let stats = self.command(&["stats", "--json", "--state-dir", dir.to_str().unwrap()])?;
+        let stats = self.command(&["stats", "--json"], &dir)?;
         let accepted = match stats.status.code() {
             Some(4) => false,
             Some(0) => {
@@ -252,7 +252,7 @@ impl Engine {
                 .position(|a| a == "--state-dir")
                 .expect("state dir flag")
                 + 1;
-            args[at] = dir.to_str().unwrap().to_string();
+            args[at] = dir.clone().into_os_string();
             let done = wait(self.spawn(&args, None)?)?;
             if done.status.code() != Some(4) || !done.stderr.contains("left exactly as it was") {
                 return Err(format!(
@@ -298,9 +298,7 @@ impl Engine {
                 "--no-metrics",
             ][..],
         ] {
-            let mut args: Vec<&str> = sub.to_vec();
-            args.extend(["--state-dir", target.to_str().unwrap()]);
-            let done = self.command(&args)?;
+            let done = self.command(sub, &target)?;
             if done.status.code() != Some(4) || !done.stderr.contains("state dir") {
                 return Err(format!(
                     "state dir {}: expected exit 4, got {}: {}",

@@ -71,13 +71,7 @@ impl Engine {
         }
         self.last = now;
         // Every launch is on record, and what they added is the lifetime.
-        let launches = self.command(&[
-            "stats",
-            "--launches",
-            "--json",
-            "--state-dir",
-            self.dir.to_str().unwrap(),
-        ])?;
+        let launches = self.command(&["stats", "--launches", "--json"], &self.dir)?;
         let rows: Vec<Value> = serde_json::from_str(launches.stdout.trim()).map_err(|e| {
             format!(
                 "stats --launches --json printed no JSON: {e}: {}",

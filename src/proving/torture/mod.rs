@@ -21,9 +21,11 @@ use landing::{Landing, Tally};
 
 use crate::util::child::{Finished, WaitError, Watched};
 use crate::util::error::Error;
+use crate::util::values;
 use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -32,11 +34,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 #[derive(Args, Debug, Clone)]
 pub struct TortureArgs {
     /// Fault cycles to run
-    #[arg(long, value_name = "N", default_value_t = 500)]
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = values::positive, allow_negative_numbers = true)]
     pub cycles: u64,
 
     /// State dir to torture (default: a fresh temporary one, removed after)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_parser = values::dir_path())]
     pub state_dir: Option<PathBuf>,
 
     /// Seed for the fault schedule (default: from the clock; printed)
@@ -44,12 +46,24 @@ pub struct TortureArgs {
     pub seed: Option<u64>,
 
     /// Beats per launch
-    #[arg(long, value_name = "N", default_value_t = 600)]
+    #[arg(long, value_name = "N", default_value_t = 600, value_parser = beats, allow_negative_numbers = true)]
     pub beats: u64,
 
     /// Milliseconds between beats in the tortured runs
-    #[arg(long, value_name = "MS", default_value_t = 1)]
+    #[arg(long, value_name = "MS", default_value_t = 1, value_parser = rate, allow_negative_numbers = true)]
     pub rate: u64,
+}
+
+/// A launch must end well within [`CHILD_LIMIT`], or a slow launch would
+/// read as a hung one: --beats × --rate is at most this many milliseconds.
+const MOST_LAUNCH_MS: u64 = 60_000;
+
+fn beats(s: &str) -> Result<u64, String> {
+    values::positive(s).and_then(|_| values::at_most(s, MOST_LAUNCH_MS))
+}
+
+fn rate(s: &str) -> Result<u64, String> {
+    values::at_most(s, 1000)
 }
 
 /// Longest any single child may take before the torture counts it as hung.
@@ -78,6 +92,15 @@ struct Snapshot {
 }
 
 pub fn torture(args: &TortureArgs) -> Result<(), Error> {
+    if args.beats * args.rate.max(1) > MOST_LAUNCH_MS {
+        return Err(Error::Usage(format!(
+            "--beats {} at --rate {} is a launch of {} s; the torture counts a launch of more than {} s as hung, so lower one of them",
+            args.beats,
+            args.rate,
+            args.beats * args.rate.max(1) / 1000,
+            MOST_LAUNCH_MS / 1000
+        )));
+    }
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -147,9 +170,9 @@ impl Engine {
         }
     }
 
-    fn run_args(&mut self) -> Vec<String> {
+    fn run_args(&mut self) -> Vec<OsString> {
         let interval = [10, 25, 50, 100, 250][self.rng.usize(0..5)];
-        [
+        let mut args: Vec<OsString> = [
             "run",
             "--rate",
             &self.rate.to_string(),
@@ -162,12 +185,13 @@ impl Engine {
             "off",
             "--no-metrics",
             "--json",
-            "--state-dir",
-            self.dir.to_str().expect("utf-8 state dir"),
         ]
         .iter()
-        .map(|s| s.to_string())
-        .collect()
+        .map(OsString::from)
+        .collect();
+        args.push("--state-dir".into());
+        args.push(self.dir.clone().into_os_string());
+        args
     }
 
     /// How long the next launch on the tortured dir should run, going by the
@@ -190,7 +214,11 @@ impl Engine {
     }
 
     /// Starts a run on the tortured dir (it counts as a start).
-    fn spawn_run(&mut self, args: &[String], fsize_limit: Option<u64>) -> Result<Watched, String> {
+    fn spawn_run(
+        &mut self,
+        args: &[OsString],
+        fsize_limit: Option<u64>,
+    ) -> Result<Watched, String> {
         self.starts += 1;
         self.spawn(args, fsize_limit)
     }
@@ -199,7 +227,7 @@ impl Engine {
     /// signal sent at once waits for fizzflow's handler instead of killing a
     /// process that has not reached `main` yet: "a signal at any moment"
     /// means any moment fizzflow can act on.
-    fn spawn(&self, args: &[String], fsize_limit: Option<u64>) -> Result<Watched, String> {
+    fn spawn(&self, args: &[OsString], fsize_limit: Option<u64>) -> Result<Watched, String> {
         let mut cmd = Command::new(&self.bin);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -249,14 +277,17 @@ impl Engine {
         }
     }
 
-    /// Runs this binary to the end (bounded) with `args`.
-    fn command(&self, args: &[&str]) -> Result<Finished, String> {
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    /// Runs this binary to the end (bounded) with `args` on `state_dir`
+    /// (any path, UTF-8 or not).
+    fn command(&self, args: &[&str], state_dir: &Path) -> Result<Finished, String> {
+        let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
+        args.push("--state-dir".into());
+        args.push(state_dir.into());
         wait(self.spawn(&args, None)?)
     }
 
     fn stats_json(&self) -> Result<Value, String> {
-        let done = self.command(&["stats", "--json", "--state-dir", self.dir.to_str().unwrap()])?;
+        let done = self.command(&["stats", "--json"], &self.dir)?;
         if !done.status.success() {
             return Err(format!(
                 "stats --json failed ({}): {}",
