@@ -77,3 +77,41 @@ fn batch_of_one_everywhere_is_exact() {
         1,
     );
 }
+
+#[test]
+fn a_continued_runs_rate_is_over_its_own_messages() {
+    // Before: the rate divided this launch's time into the lifetime total.
+    let dir = state_dir();
+    let first = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "50", "--json"],
+        Duration::from_secs(60),
+    );
+    first.success_json();
+    let done = run_in(
+        dir.path(),
+        &["--rate", "1", "--beats", "20", "--json"],
+        Duration::from_secs(60),
+    );
+    let v = done.success_json();
+    assert_eq!(field(&v, "messages"), 70 * 8192);
+    assert_eq!(field(&v, "elapsed_messages"), 20 * 8192);
+    let secs = v["elapsed_secs"].as_f64().unwrap();
+    let rate = v["msgs_per_sec"].as_f64().unwrap();
+    assert!(
+        (rate * secs - (20 * 8192) as f64).abs() < 1.0,
+        "{rate} × {secs}"
+    );
+    let human = done
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("done: this launch 163,840 messages, 20 beats, in "))
+        .unwrap_or_else(|| panic!("{}", done.stderr));
+    assert!(
+        done.stderr
+            .contains("lifetime 573,440 messages, 70/70 beats"),
+        "{}",
+        done.stderr
+    );
+    assert!(human.ends_with(" msgs/s)"), "{human}");
+}

@@ -251,17 +251,18 @@ fn human_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> String {
     };
     let l = &last.logger;
     format!(
-        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages (fizz {}, buzz {}, fizzbuzz {}, value {}), beats {}/{}, {} batches, sequence errors {}, duplicates dropped {}, restarts {}",
+        // Short lines: an 80-column terminal shows each whole.
+        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}",
         grouped(messages),
         grouped(beats),
         grouped(l.messages),
+        grouped(last.beats),
+        grouped(last.beats_target),
+        grouped(l.batches),
         grouped(l.counts.fizz),
         grouped(l.counts.buzz),
         grouped(l.counts.fizzbuzz),
         grouped(l.counts.value),
-        grouped(last.beats),
-        grouped(last.beats_target),
-        grouped(l.batches),
         grouped(l.sequence_errors),
         grouped(l.duplicates_dropped),
         grouped(last.restarts.total()),

@@ -130,6 +130,9 @@ pub struct Summary {
     pub duplicates_dropped: u64,
     pub restarts: Restarts,
     pub elapsed_secs: f64,
+    /// Messages moved in `elapsed_secs` (this launch's for `run`, the
+    /// whole life's for `stats`), so the rate can be checked by hand.
+    pub elapsed_messages: u64,
     pub msgs_per_sec: f64,
 }
 
@@ -158,6 +161,7 @@ impl Summary {
             duplicates_dropped: stats.duplicates_dropped,
             restarts,
             elapsed_secs,
+            elapsed_messages: messages_this_run,
             msgs_per_sec: if elapsed_secs > 0.0 {
                 messages_this_run as f64 / elapsed_secs
             } else {
