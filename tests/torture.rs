@@ -32,4 +32,20 @@ fn twenty_five_mixed_faults_lose_nothing() {
         done.stdout
     );
     assert!(done.stderr.contains("cycle   25/25"), "{}", done.stderr);
+    // The kills hit running processes (they once all arrived after the run
+    // had ended, and the torture passed without having tortured anything).
+    let running: u64 = done
+        .stdout
+        .lines()
+        .filter(|l| l.trim_start().starts_with("kill-"))
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("before the launch record, ")?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum();
+    assert!(
+        running > 0,
+        "no kill landed while a run was running:\n{}",
+        done.stdout
+    );
 }

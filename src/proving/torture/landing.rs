@@ -43,6 +43,16 @@ const KILLS: [&str; 4] = [
     "kill-with-panics",
 ];
 
+fn judge(landed: u64, aimed: u64) -> Result<(), String> {
+    if aimed >= MIN_KILLS_JUDGED && (landed as f64) < MIN_LANDED * aimed as f64 {
+        return Err(format!(
+            "only {landed} of {aimed} kills landed while fizzflow ran (at least {:.0}% must)",
+            MIN_LANDED * 100.0
+        ));
+    }
+    Ok(())
+}
+
 impl Engine {
     fn tally(&mut self, kind: &'static str) -> &mut Tally {
         self.faults.entry(kind).or_default()
@@ -74,13 +84,7 @@ impl Engine {
     /// once there are enough of them to judge.
     pub(super) fn judge_landing(&self) -> Result<(), String> {
         let (landed, aimed) = self.kills_landed();
-        if aimed >= MIN_KILLS_JUDGED && (landed as f64) < MIN_LANDED * aimed as f64 {
-            return Err(format!(
-                "only {landed} of {aimed} kills landed while fizzflow ran (at least {:.0}% must)",
-                MIN_LANDED * 100.0
-            ));
-        }
-        Ok(())
+        judge(landed, aimed)
     }
 
     /// The report printed at the end, verdict included.
@@ -139,5 +143,20 @@ impl Engine {
         };
         report.push_str(&verdict);
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torture_whose_kills_miss_fails() {
+        assert!(judge(18, 20).is_ok());
+        let err = judge(17, 20).unwrap_err();
+        assert!(err.contains("only 17 of 20 kills landed"), "{err}");
+        // Too few to judge: a short torture reports, it does not fail.
+        assert!(judge(0, 19).is_ok());
+        assert!(judge(0, 0).is_ok());
     }
 }
