@@ -5,6 +5,7 @@ use crate::durable::launch_log::{Ending, LaunchRow};
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
 use crate::util::time::utc;
+use crate::util::units::grouped;
 use serde::Serialize;
 use std::fmt::Write as _;
 
@@ -56,7 +57,7 @@ pub(super) fn launches_table(
     running: bool,
 ) -> String {
     let mut out = format!(
-        "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  flags\n",
+        "{:>6}  {:<19}  {:<19}  {:<24}  {:>23}  {:>16}  {:>8}  {:<8}  flags\n",
         "launch",
         "started (UTC)",
         "ended (UTC)",
@@ -72,9 +73,9 @@ pub(super) fn launches_table(
     for json in launch_rows(seen, latest, running) {
         let row = json.row;
         let beats = match (row.start, row.end) {
-            (Some(s), Some(e)) => format!("{} → {}", s.beats, e.beats),
-            (Some(s), None) => format!("{} → …", s.beats),
-            (None, Some(e)) => format!("? → {}", e.beats),
+            (Some(s), Some(e)) => format!("{} → {}", grouped(s.beats), grouped(e.beats)),
+            (Some(s), None) => format!("{} → …", grouped(s.beats)),
+            (None, Some(e)) => format!("? → {}", grouped(e.beats)),
             (None, None) => "?".into(),
         };
         match json.added_messages {
@@ -86,16 +87,15 @@ pub(super) fn launches_table(
         }
         let _ = writeln!(
             out,
-            "{:>6}  {:<19}  {:<19}  {:<24}  {:>17}  {:>14}  {:>8}  {:<8}  {}",
+            "{:>6}  {:<19}  {:<19}  {:<24}  {:>23}  {:>16}  {:>8}  {:<8}  {}",
             row.launch,
             when(row.started_unix_ms),
             when(row.ended_unix_ms),
             json.ended,
             beats,
-            json.added_messages
-                .map_or_else(|| "?".into(), |m| m.to_string()),
+            json.added_messages.map_or_else(|| "?".into(), grouped),
             row.restarts
-                .map_or_else(|| "?".into(), |r| r.total().to_string()),
+                .map_or_else(|| "?".into(), |r| grouped(r.total())),
             row.fizzflow_version.as_deref().unwrap_or("?"),
             row.flags
                 .as_ref()
@@ -106,8 +106,11 @@ pub(super) fn launches_table(
     if unknown.is_empty() {
         let _ = writeln!(
             out,
-            "added up: {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
-            added_sum.0, added_sum.1
+            "added up: {} beats, {} messages (lifetime: {} beats, {} messages)",
+            grouped(added_sum.0),
+            grouped(added_sum.1),
+            grouped(beats),
+            grouped(messages)
         );
     } else {
         let which = if unknown.len() == 1 {
@@ -117,11 +120,13 @@ pub(super) fn launches_table(
         };
         let _ = writeln!(
             out,
-            "{which} schema 2 and the checkpoints kept then: together {} beats, {} messages; the others {} beats, {} messages (lifetime: {beats} beats, {messages} messages)",
-            beats.saturating_sub(added_sum.0),
-            messages.saturating_sub(added_sum.1),
-            added_sum.0,
-            added_sum.1
+            "{which} schema 2 and the checkpoints kept then: together {} beats, {} messages; the others {} beats, {} messages (lifetime: {} beats, {} messages)",
+            grouped(beats.saturating_sub(added_sum.0)),
+            grouped(messages.saturating_sub(added_sum.1)),
+            grouped(added_sum.0),
+            grouped(added_sum.1),
+            grouped(beats),
+            grouped(messages)
         );
     }
     out

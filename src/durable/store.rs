@@ -388,4 +388,38 @@ mod tests {
         assert_eq!(err.exit_code(), 3, "{err}");
         assert_eq!(fs::read(&path).unwrap(), before, "nothing written");
     }
+
+    #[test]
+    fn a_planted_creating_symlink_is_removed_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let victim = elsewhere.path().join("victim");
+        fs::write(&victim, b"keep me").unwrap();
+        std::os::unix::fs::symlink(&victim, dir.path().join(format!("{FILE_NAME}.creating")))
+            .unwrap();
+        let rec = Ledger::launch(None, &PipelineConfig::default());
+        drop(Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap());
+        assert_eq!(fs::read(&victim).unwrap(), b"keep me");
+        let path = checkpoint_path(dir.path());
+        assert!(fs::symlink_metadata(&path).unwrap().is_file());
+        let seen = inspect::inspect(&path).unwrap().seen;
+        assert_eq!(seen.history, vec![rec]);
+    }
+
+    #[test]
+    fn a_checkpoint_symlink_is_never_opened_for_writing() {
+        // Whatever vetted it, the writer itself refuses a symlink (O_NOFOLLOW).
+        let dir = tempfile::tempdir().unwrap();
+        let real = tempfile::tempdir().unwrap();
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        drop(Store::create(real.path(), OPTS, &first, &row(&first)).unwrap());
+        let target = checkpoint_path(real.path());
+        let vetted = inspect::inspect(&target).unwrap();
+        let link = checkpoint_path(dir.path());
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let before = fs::read(&target).unwrap();
+        let launch = Ledger::launch(Some(&first), &PipelineConfig::default());
+        assert!(Store::open(&link, OPTS, &vetted, &launch, &row(&launch)).is_err());
+        assert_eq!(fs::read(&target).unwrap(), before);
+    }
 }
