@@ -1,6 +1,6 @@
 //! Schema 2: every checkpoint record is re-encoded with a CRC-32 (crc32fast)
 //! in place of schema 1's hand-written FNV-1a, and the file gets a launch
-//! history, the `launches` table (see src/launch_log.rs), with one row per
+//! history, the `launches` table (see src/durable/launch_log.rs), with one row per
 //! launch rebuilt from the schema-1 history.
 //!
 //! Schema 1 kept no launch history, only the last `--checkpoint-history`
@@ -11,8 +11,8 @@
 //! checkpoints get a row with those left unknown. How any of them ended is
 //! not known: they are all marked as predating schema 2.
 //!
-//! Schema-2 records are written with the codec of src/record.rs and rows
-//! with that of src/launch_log.rs. When a later schema changes either,
+//! Schema-2 records are written with the codec of src/durable/record.rs and rows
+//! with that of src/durable/launch_log.rs. When a later schema changes either,
 //! freeze the schema-2 types into this file first, as v1.rs does for
 //! schema 1.
 

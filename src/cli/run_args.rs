@@ -3,7 +3,7 @@
 use crate::cli::state_dir::StateDirArg;
 use crate::cli::values;
 use crate::durable::store::AbortAt;
-use crate::observe::progress::ProgressMode;
+use crate::observe::status::ProgressMode;
 use crate::pipeline::config::{DelaySpec, PanicSpec};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory};

@@ -4,8 +4,7 @@
 //! terminal's width by dropping its least useful fields, so a redraw never
 //! wraps; notes printed meanwhile go above the bar, not through it.
 
-use crate::observe::progress::ProgressMode;
-use crate::observe::status::{Status, fit};
+use crate::observe::status::{ProgressMode, Status, fit};
 use crate::util::units::short_duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::Arc;

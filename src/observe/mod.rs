@@ -1,11 +1,12 @@
 //! What a person or a scraper sees of a run while it goes: the progress
-//! line, readings from /proc, and the Prometheus endpoint.
+//! bar and line, readings from /proc, and the Prometheus endpoint.
 
 pub(crate) mod bar;
 pub(crate) mod exposition;
 pub(crate) mod metrics;
 pub(crate) mod procfs;
 pub(crate) mod progress;
+pub(crate) mod reading;
 pub(crate) mod status;
 
 pub use procfs::ProcSample;

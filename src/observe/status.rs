@@ -3,13 +3,25 @@
 //! thread, channel fill, batch efficiency, checkpoint age, memory), as
 //! fields that can be dropped, least useful first, to fit a line.
 
-use crate::observe::progress::{ProgressMode, Reading};
+use crate::observe::reading::Reading;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::live::Live;
 use crate::pipeline::names::Channel;
 use crate::util::time::unix_ms_now;
 use crate::util::units::{grouped, mebibytes, scaled, short_duration};
 use std::time::Instant;
+
+/// How much progress to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProgressMode {
+    /// A bar with percentage and ETA, and a line of details (on a terminal;
+    /// one plain line a second otherwise)
+    One,
+    /// Also per-stage batch sizes, process CPU and the checkpoint thread
+    Wide,
+    /// Nothing until the summary
+    Off,
+}
 
 /// One piece of a line; on a narrow terminal the lowest `keep` goes first.
 #[derive(Clone, Debug, PartialEq)]
