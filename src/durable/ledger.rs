@@ -79,8 +79,11 @@ impl Ledger {
             restarts,
             launches: self.base.launches,
             checkpoints: last.checkpoints + 1,
-            run_secs: self.base.run_secs
-                + taken.saturating_duration_since(self.started).as_secs_f64(),
+            // Never before the newest record: a periodic cut taken after the
+            // last message is later than the final cut's last message.
+            run_secs: (self.base.run_secs
+                + taken.saturating_duration_since(self.started).as_secs_f64())
+            .max(last.run_secs),
         }
     }
 }
@@ -157,5 +160,39 @@ mod tests {
         std::thread::sleep(Duration::from_millis(300));
         let rec = ledger.cut(&first, &LoggerStats::default(), Restarts::default(), taken);
         assert!((rec.run_secs - 0.1).abs() < 1e-6, "{}", rec.run_secs);
+    }
+
+    #[test]
+    fn run_time_never_goes_back_from_the_newest_record() {
+        // The torture found it (seed 2020): a periodic cut answered after
+        // the last message had been counted recorded 0.3 s, then the final
+        // cut, timed at that last message, recorded less; the history was
+        // then refused as damaged.
+        let first = Ledger::launch(None, &PipelineConfig::default());
+        let started = Instant::now();
+        let ledger = Ledger {
+            base: first.clone(),
+            started,
+        };
+        let periodic = ledger.cut(
+            &first,
+            &LoggerStats::default(),
+            Restarts::default(),
+            started + Duration::from_millis(300),
+        );
+        let last_counted = started + Duration::from_millis(200);
+        let fin = ledger.cut(
+            &periodic,
+            &LoggerStats::default(),
+            Restarts::default(),
+            last_counted,
+        );
+        assert!(
+            fin.run_secs >= periodic.run_secs,
+            "{} < {}",
+            fin.run_secs,
+            periodic.run_secs
+        );
+        fin.check_follows(&periodic).unwrap();
     }
 }

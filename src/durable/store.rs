@@ -225,6 +225,20 @@ impl Store {
             let mut table = txn
                 .open_table(CHECKPOINTS)
                 .map_err(|e| fail(e.to_string()))?;
+            // Nor a history the next read would refuse: the record must
+            // follow the newest one in the file itself.
+            let newest = match table.last().map_err(|e| fail(e.to_string()))? {
+                Some((_, bytes)) => Some(CheckpointRecord::decode(bytes.value()).map_err(fail)?),
+                None => None,
+            };
+            if let Some(newest) = newest {
+                rec.check_follows(&newest).map_err(|e| {
+                    fail(format!(
+                        "refusing to write checkpoint {} ({e}); the file keeps checkpoint {}",
+                        rec.seq, newest.seq
+                    ))
+                })?;
+            }
             table
                 .insert(rec.seq, rec.encode().as_slice())
                 .map_err(|e| fail(e.to_string()))?;
@@ -421,5 +435,23 @@ mod tests {
         let launch = Ledger::launch(Some(&first), &PipelineConfig::default());
         assert!(Store::open(&link, OPTS, &vetted, &launch, &row(&launch)).is_err());
         assert_eq!(fs::read(&target).unwrap(), before);
+    }
+
+    #[test]
+    fn a_checkpoint_that_does_not_follow_the_newest_is_not_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = checkpoint_path(dir.path());
+        let mut rec = Ledger::launch(None, &PipelineConfig::default());
+        rec.run_secs = 2.0;
+        let (mut store, _) = Store::create(dir.path(), OPTS, &rec, &row(&rec)).unwrap();
+        let mut back = rec.clone();
+        back.seq += 1;
+        back.checkpoints += 1;
+        back.run_secs = 1.0;
+        let err = store.commit(&back).unwrap_err().to_string();
+        assert!(err.contains("run time went back"), "{err}");
+        drop(store);
+        let seen = inspect::inspect(&path).unwrap().seen;
+        assert_eq!(seen.history, vec![rec], "the file keeps its history");
     }
 }
