@@ -7,7 +7,7 @@
 //! passed is ever opened for writing, and only if its bytes are still the
 //! ones that were checked.
 
-use crate::durable::lock::{describe, open_regular};
+use crate::durable::files::{describe, open_regular};
 use crate::durable::read::{Inspection, Problem};
 use crate::util::error::Error;
 use std::fs::{self, OpenOptions};

@@ -7,10 +7,10 @@
 //! following symlinks, so a link planted there cannot make fizzflow write
 //! through it.
 
+use crate::durable::files::open_regular;
 use crate::util::error::Error;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{ErrorKind, Read, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 pub const LOCK_NAME: &str = "fizzflow.lock";
@@ -88,49 +88,6 @@ impl DirLock {
 /// open the dir just means "not known to be held").
 pub fn held(dir: &Path) -> bool {
     File::open(dir).is_ok_and(|d| matches!(d.try_lock_shared(), Err(TryLockError::WouldBlock)))
-}
-
-/// Opens a path that must be a regular file, never through a symlink and
-/// never blocking on a FIFO. The wrong kind of file is `InvalidInput`.
-pub fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<File> {
-    let not_regular = |what: &str| {
-        std::io::Error::new(
-            ErrorKind::InvalidInput,
-            format!("not a regular file: {what}"),
-        )
-    };
-    let file = options
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| match e.raw_os_error() {
-            Some(libc::ELOOP) => not_regular("it is a symbolic link"),
-            Some(libc::EISDIR) => not_regular("it is a directory"),
-            Some(libc::ENXIO) => not_regular("it is a FIFO"),
-            _ => e,
-        })?;
-    let kind = file.metadata()?.file_type();
-    if !kind.is_file() {
-        return Err(not_regular(&format!("it is {}", describe(kind))));
-    }
-    Ok(file)
-}
-
-/// What a file type is, in words.
-pub fn describe(kind: fs::FileType) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else {
-        "a regular file"
-    }
 }
 
 fn write_holder(path: &Path) -> std::io::Result<()> {

@@ -4,17 +4,16 @@
 //! copy; a new file appears under its real name only once it holds the
 //! schema and the first launch record.
 
+use crate::durable::files::{link_in_place, open_db, open_file};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, Ending, LaunchRow};
-use crate::durable::lock::open_regular;
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema::{self, CHECKPOINTS};
 use crate::pipeline::stats::Restarts;
 use crate::util::error::Error;
-use redb::backends::FileBackend;
-use redb::{Database, DatabaseError, Durability, ReadableTable, WriteTransaction};
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Read};
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use std::fs::{self, File};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -255,76 +254,6 @@ impl Store {
         txn.commit().map_err(|e| fail(e.to_string()))?;
         Ok(started.elapsed())
     }
-}
-
-/// Opens the checkpoint file (or a new one, `create_new`) for reading and
-/// writing, never through a symlink: the wrong kind of file or a
-/// permission problem is the file's (exit 4), a name that appeared under
-/// us another program's (exit 3), anything else the machine's.
-fn open_file(path: &Path, create_new: bool) -> Result<File, Error> {
-    let mut options = OpenOptions::new();
-    options.read(true).write(true).create_new(create_new);
-    open_regular(path, &mut options).map_err(|e| match e.kind() {
-        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => Error::Checkpoint {
-            path: path.to_path_buf(),
-            problem: format!("cannot be opened for writing: {e}"),
-        },
-        ErrorKind::AlreadyExists => Error::Changed {
-            path: path.to_path_buf(),
-        },
-        _ => Error::CheckpointWrite {
-            path: path.to_path_buf(),
-            problem: format!("cannot open it for writing: {e}"),
-        },
-    })
-}
-
-/// redb on this descriptor: it would otherwise open the path once more.
-/// The content was vouched for already, so a failure here is the disk's
-/// or another process's, not the file's.
-fn open_db(path: &Path, file: File) -> Result<Database, Error> {
-    let fail = |e: DatabaseError| match e {
-        DatabaseError::DatabaseAlreadyOpen => Error::Changed {
-            path: path.to_path_buf(),
-        },
-        e => Error::CheckpointWrite {
-            path: path.to_path_buf(),
-            problem: format!("cannot open it for writing: {e}"),
-        },
-    };
-    let backend = FileBackend::new(file).map_err(fail)?;
-    Database::builder()
-        .create_with_backend(backend)
-        .map_err(fail)
-}
-
-/// Gives the file behind `ours` the name `path`, linking the descriptor's
-/// own inode (through /proc) so that nothing swapped in at `building`
-/// meanwhile can be linked instead; without /proc, by name.
-fn link_in_place(ours: &File, building: &Path, path: &Path) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    use std::os::unix::ffi::OsStrExt;
-    let fd_path = format!("/proc/self/fd/{}\0", ours.as_raw_fd());
-    let mut target = path.as_os_str().as_bytes().to_vec();
-    target.push(0);
-    // SAFETY: both paths are NUL-terminated and live across the call.
-    let linked = unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            fd_path.as_ptr().cast(),
-            libc::AT_FDCWD,
-            target.as_ptr().cast(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    };
-    if linked == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    if e.kind() == ErrorKind::NotFound && !Path::new("/proc/self/fd").exists() {
-        return fs::hard_link(building, path);
-    }
-    Err(e)
 }
 
 fn abort_injected(inside: &str) -> ! {
