@@ -17,6 +17,18 @@ fn dev_full() -> Stdio {
     )
 }
 
+/// fizzflow with `args` on `dir`, its stdout (or stderr) a full disk.
+fn into_full(args: &[&str], dir: &std::path::Path, stderr: bool) -> Finished {
+    let mut cmd = fizzflow(args);
+    cmd.arg("--state-dir").arg(dir);
+    if stderr {
+        cmd.stderr(dev_full());
+    } else {
+        cmd.stdout(dev_full());
+    }
+    wait_with_deadline(cmd.spawn().expect("spawn"), Duration::from_secs(60))
+}
+
 fn stored_beats(dir: &std::path::Path) -> u64 {
     let stats = run_in(dir, &["stats", "--json"], Duration::from_secs(30));
     field(&stats.json(), "beats")
@@ -25,13 +37,11 @@ fn stored_beats(dir: &std::path::Path) -> u64 {
 #[test]
 fn a_json_summary_that_cannot_be_written_is_exit_1_with_the_state_committed() {
     let dir = state_dir();
-    let child = fizzflow(&["--rate", "0", "--beats", "5", "--json"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stdout(dev_full())
-        .spawn()
-        .expect("spawn");
-    let done = wait_with_deadline(child, Duration::from_secs(60));
+    let done = into_full(
+        &["--rate", "0", "--beats", "5", "--json"],
+        dir.path(),
+        false,
+    );
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
     assert!(
         done.stderr.contains("cannot write the JSON summary"),
@@ -45,13 +55,7 @@ fn a_json_summary_that_cannot_be_written_is_exit_1_with_the_state_committed() {
 #[test]
 fn a_stderr_that_cannot_be_written_is_exit_1_and_the_json_still_comes() {
     let dir = state_dir();
-    let child = fizzflow(&["--rate", "0", "--beats", "5", "--json"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stderr(dev_full())
-        .spawn()
-        .expect("spawn");
-    let done = wait_with_deadline(child, Duration::from_secs(60));
+    let done = into_full(&["--rate", "0", "--beats", "5", "--json"], dir.path(), true);
     // 101 would be a panic.
     assert_eq!(done.status.code(), Some(1));
     assert_eq!(field(&done.json(), "beats"), 5);
@@ -72,13 +76,7 @@ fn a_stats_report_that_cannot_be_written_is_exit_1() {
         &["stats", "--json"],
         &["stats", "--history"],
     ] {
-        let child = fizzflow(args)
-            .arg("--state-dir")
-            .arg(dir.path())
-            .stdout(dev_full())
-            .spawn()
-            .expect("spawn");
-        let done = wait_with_deadline(child, Duration::from_secs(60));
+        let done = into_full(args, dir.path(), false);
         assert_eq!(done.status.code(), Some(1), "{args:?}: {}", done.stderr);
         assert!(
             done.stderr.contains("cannot write the report"),

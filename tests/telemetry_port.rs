@@ -7,23 +7,28 @@ mod common;
 use common::*;
 use std::time::Duration;
 
+/// A short run with telemetry on (the shared helper turns it off).
+fn with_telemetry(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args(["run", "--rate", "0", "--beats", "20", "--progress", "off"])
+        .args(["--metrics-addr", "127.0.0.1:0"])
+        .arg("--state-dir")
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
 #[test]
 fn a_taken_default_port_moves_to_the_next_free_one() {
     // Hold the default port (or find it held already: the same either way).
     let _held = std::net::TcpListener::bind("127.0.0.1:9900");
     let dir = state_dir();
-    let child = std::process::Command::new(BIN)
-        .args(["run", "--rate", "0", "--beats", "20", "--progress", "off"])
-        .args(["--metrics-addr", "127.0.0.1:0", "--log-level", "info"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .env_remove("TELEMETRY_SERVER_PORT")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let done = wait_with_deadline(child, Duration::from_secs(120));
+    let mut cmd = with_telemetry(dir.path());
+    cmd.args(["--log-level", "info"])
+        .env_remove("TELEMETRY_SERVER_PORT");
+    let done = wait_with_deadline(cmd.spawn().expect("spawn"), Duration::from_secs(120));
     assert!(done.status.success(), "{}", done.stderr);
     assert!(
         done.stderr
@@ -50,19 +55,10 @@ fn telemetry_files_stay_in_the_state_dir_and_never_follow_a_symlink() {
     std::fs::write(&victim, "keep me").unwrap();
     std::os::unix::fs::symlink(&victim, start.join("logs/graph.dot")).unwrap();
     let dir = state_dir();
-    let child = std::process::Command::new(BIN)
-        .args(["run", "--rate", "0", "--beats", "20", "--progress", "off"])
-        .args(["--metrics-addr", "127.0.0.1:0"])
-        .args(["--telemetry-addr", "127.0.0.1:0"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .current_dir(&start)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let done = wait_with_deadline(child, Duration::from_secs(120));
+    let mut cmd = with_telemetry(dir.path());
+    cmd.args(["--telemetry-addr", "127.0.0.1:0"])
+        .current_dir(&start);
+    let done = wait_with_deadline(cmd.spawn().expect("spawn"), Duration::from_secs(120));
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
     assert!(!cwd.path().join("output_logs").exists());

@@ -10,7 +10,7 @@ use fizzflow::pipeline::{self, CheckpointPlan, Live, PipelineConfig, RunOptions}
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 struct Counting;
 
@@ -52,14 +52,7 @@ fn allocations_for(beats: u64) -> (u64, u64) {
     };
     let row = LaunchRow::opening(&launch, Vec::new(), None);
     let (store, _) = Store::create(dir.path(), opts, &launch, &row).unwrap();
-    let writer = CheckpointWriter {
-        store,
-        ledger: Ledger {
-            base: launch.clone(),
-            started: Instant::now(),
-        },
-        last: launch,
-    };
+    let writer = CheckpointWriter::new(store, launch);
     let plan = CheckpointPlan::new(writer, Duration::ZERO, None);
     let live = Arc::new(Live::default());
     let opts = RunOptions { telemetry: false };

@@ -207,15 +207,7 @@ fn record_launch(
         launch.launches,
         dir.display()
     ));
-    let writer = CheckpointWriter {
-        store,
-        ledger: Ledger {
-            base: launch.clone(),
-            started: Instant::now(),
-        },
-        last: launch,
-    };
-    Ok((cfg, writer, took))
+    Ok((cfg, CheckpointWriter::new(store, launch), took))
 }
 
 /// fizzflow's metrics endpoint, unless turned off; a convenience, so a

@@ -97,6 +97,19 @@ pub struct CheckpointWriter {
 }
 
 impl CheckpointWriter {
+    /// The writer of a launch that has just committed `launch`, its launch
+    /// record; the launch's run time counts from now.
+    pub fn new(store: Store, launch: CheckpointRecord) -> CheckpointWriter {
+        CheckpointWriter {
+            store,
+            ledger: Ledger {
+                base: launch.clone(),
+                started: Instant::now(),
+            },
+            last: launch,
+        }
+    }
+
     /// The record for the cut the launch ends with; its time is when the
     /// last message was counted (a launch that counted none adds no time).
     pub fn final_cut(
