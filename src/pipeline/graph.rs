@@ -57,6 +57,14 @@ pub fn build_graph<S: CutSink>(
         checkpoint: new_state(),
     };
 
+    // Unpaced, the worker and the logger each get a thread and the kernel
+    // places the three busy threads on the cores. Paced, the pipeline is
+    // idle between beats and each thread a beat touches costs a wake-up,
+    // so all four share the heartbeat's thread: one wake-up a beat.
+    let paced = cfg.rate_ms > 0;
+    if paced {
+        live.set_one_thread();
+    }
     let mut troupe = graph.actor_troupe();
     {
         let (state, cfg, live) = (handles.heartbeat.clone(), cfg.clone(), live.clone());
@@ -88,7 +96,6 @@ pub fn build_graph<S: CutSink>(
             MemberOf(&mut troupe),
         );
     }
-    drop(troupe); // the troupe's thread starts here
     {
         let (state, cfg, live) = (handles.worker.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Worker.as_str()).build(
@@ -103,7 +110,11 @@ pub fn build_graph<S: CutSink>(
                     live.clone(),
                 )
             },
-            SoloAct,
+            if paced {
+                MemberOf(&mut troupe)
+            } else {
+                SoloAct
+            },
         );
     }
     {
@@ -120,9 +131,14 @@ pub fn build_graph<S: CutSink>(
                     live.clone(),
                 )
             },
-            SoloAct,
+            if paced {
+                MemberOf(&mut troupe)
+            } else {
+                SoloAct
+            },
         );
     }
+    drop(troupe); // the troupe's thread starts here
     {
         let (state, plan, live) = (handles.checkpoint.clone(), plan.clone(), live.clone());
         actors.with_name("checkpoint").build(

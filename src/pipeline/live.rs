@@ -7,8 +7,8 @@ use crate::pipeline::names::{ActorName, Channel, Stage};
 use crate::pipeline::stats::{LoggerStats, Restarts};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
 
 #[derive(Debug, Default)]
@@ -27,6 +27,10 @@ pub struct Live {
     checkpoint_error: Mutex<Option<String>>,
     /// The heartbeat, if it is waiting for its next beat: a stop wakes it.
     stop_waker: Mutex<Option<Waker>>,
+    /// The heartbeat sleeping to its next beat: a stop wakes it.
+    pace: (Mutex<()>, Condvar),
+    /// The pipeline's actors share the heartbeat's thread (paced runs).
+    one_thread: AtomicBool,
 }
 
 impl Live {
@@ -41,6 +45,37 @@ impl Live {
             .take();
         if let Some(waker) = waiting {
             waker.wake();
+        }
+        let _held = self.pace.0.lock().unwrap_or_else(|p| p.into_inner());
+        self.pace.1.notify_all();
+    }
+
+    /// The graph put the pipeline's actors on one thread (see graph.rs).
+    pub fn set_one_thread(&self) {
+        self.one_thread.store(true, Ordering::Relaxed);
+    }
+
+    pub fn one_thread(&self) -> bool {
+        self.one_thread.load(Ordering::Relaxed)
+    }
+
+    /// Blocks this thread until `deadline` or a stop, whichever is first;
+    /// true if the deadline came. The kernel wakes the thread itself at the
+    /// deadline: no timer thread, one wake-up per beat.
+    pub fn sleep_until(&self, deadline: std::time::Instant) -> bool {
+        let mut held = self.pace.0.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if self.stop_requested() {
+                return false;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return true;
+            }
+            held = match self.pace.1.wait_timeout(held, deadline - now) {
+                Ok((g, _)) => g,
+                Err(p) => p.into_inner().0,
+            };
         }
     }
 
@@ -243,5 +278,26 @@ mod tests {
         });
         // Already stopped: ready at the first poll.
         futures::executor::block_on(live.stop_wait());
+    }
+
+    #[test]
+    fn a_stop_wakes_a_sleeping_heartbeat_at_once() {
+        let live = Arc::new(Live::default());
+        let start = std::time::Instant::now();
+        assert!(live.sleep_until(start + std::time::Duration::from_millis(20)));
+        assert!(start.elapsed() >= std::time::Duration::from_millis(20));
+        let sleeper = {
+            let live = live.clone();
+            std::thread::spawn(move || {
+                live.sleep_until(std::time::Instant::now() + std::time::Duration::from_secs(60))
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        live.request_stop();
+        let woke_by_deadline =
+            crate::pipeline::testing::within(std::time::Duration::from_secs(5), move || {
+                sleeper.join().unwrap()
+            });
+        assert!(!woke_by_deadline);
     }
 }

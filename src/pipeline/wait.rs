@@ -2,6 +2,7 @@
 //! graph-wide stop drains.
 
 use std::time::Duration;
+use steady_state::{RxCore, TxCore};
 
 /// How often the checkpoint actor looks again for the cut it asked for.
 pub(crate) const POLL: Duration = Duration::from_millis(20);
@@ -23,8 +24,9 @@ pub(crate) const SPIN: Duration = Duration::from_micros(50);
 /// other runnable thread for a moment, so when unpaced a waiting actor
 /// first yields (sched_yield) for up to [`SPIN`]. Paced, the pipeline is
 /// idle most of the time (a beat every millisecond or more is at most 8 M
-/// msgs/s by default, a few percent of what it can do), so it parks at once
-/// rather than burn the core between beats.
+/// msgs/s by default, a few percent of what it can do) and its actors share
+/// one thread (graph.rs), where a spinning actor would only keep the others
+/// from running: it never spins.
 pub(crate) struct Spinner {
     spin: bool,
 }
@@ -55,4 +57,24 @@ impl Spinner {
             }
         }
     }
+}
+
+/// Waits for `count` items in `rx`, or its closing, with no timer.
+///
+/// steady_state's own `wait_avail` arms a timer for the next telemetry
+/// frame whenever the actor has telemetry to send (always, once it has
+/// done any work): each wait then wakes the futures-timer thread to
+/// register it, and that thread wakes us again; paced, that was two of the
+/// five wake-ups of every beat. Telemetry still goes out from `is_running`
+/// at its frame rate, since every actor here loops at least once a beat.
+/// Every wait in the pipeline ends on data or on its channel closing, and
+/// every channel closes at the end of a run, so none needs the graph's
+/// shutdown signal to end.
+pub(crate) async fn avail<R: RxCore>(rx: &mut R, count: usize) -> bool {
+    rx.shared_wait_closed_or_avail_units(count).await
+}
+
+/// Waits for room for `count` items in `tx`, with no timer (see [`avail`]).
+pub(crate) async fn vacant<T: TxCore<MsgSize = usize>>(tx: &mut T, count: usize) -> bool {
+    tx.shared_wait_shutdown_or_vacant_units(count).await
 }

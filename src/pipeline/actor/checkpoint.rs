@@ -110,8 +110,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
             };
             // A plain wait, not wait_periodic: that one warns whenever a
             // commit (an fsync) takes longer than a short interval.
+            // The channel wait arms no telemetry timer (see wait::avail):
+            // this actor wakes for its interval or its cut, nothing else.
             await_for_any!(actor.wait(wait), async {
-                let _ = actor.wait_avail(&mut snapshots, 1).await;
+                let _ = crate::pipeline::wait::avail(&mut snapshots, 1).await;
             });
         }
         if let Some(cut) = actor.try_take(&mut snapshots) {

@@ -65,7 +65,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         // thread each time): when the worker finishes it empties this
         // channel, and the room that makes wakes us to see it is done.
         if !spinner.spin_until(|| actor.vacant_units(&mut tx) >= wake) {
-            actor.wait_vacant(&mut tx, wake).await;
+            wait::vacant(&mut tx, wake).await;
         }
         let n = actor.vacant_units(&mut tx) / batch * batch;
         if n == 0 {

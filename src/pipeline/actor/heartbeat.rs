@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steady_state::*;
 
+/// The longest the heartbeat blocks its thread at once.
+const LONGEST_SLEEP: Duration = Duration::from_millis(50);
+
 pub struct HeartbeatState {
     pub beats_sent: u64,
     pub fault: FaultPoint,
@@ -68,7 +71,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if actor.vacant_units(&mut tx) < SIGNALS_PER_BEAT {
             await_for_any!(
                 async {
-                    let _ = actor.wait_vacant(&mut tx, SIGNALS_PER_BEAT).await;
+                    let _ = wait::vacant(&mut tx, SIGNALS_PER_BEAT).await;
                 },
                 live.stop_wait()
             );
@@ -76,7 +79,19 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
         let now = Instant::now();
         if cfg.rate_ms > 0 && now < next_beat {
-            await_for_any!(actor.wait(next_beat - now), live.stop_wait());
+            // Paced, the pipeline shares this thread: let it finish the
+            // beat, then sleep the thread itself to the next one. The
+            // kernel wakes it at the deadline (a timer future would wake a
+            // timer thread to arm it and again to fire it), and nothing
+            // else needs the thread meanwhile: every other actor's work
+            // starts with a beat. A stop wakes the sleep at once; a long gap
+            // is slept in slices, so that the graph's own shutdown is seen.
+            let beat = cfg.beat_size();
+            if live.one_thread() && live.progress().0 < state.beats_sent.saturating_mul(beat) {
+                actor.yield_now().await;
+            } else {
+                live.sleep_until(next_beat.min(now + LONGEST_SLEEP));
+            }
             continue;
         }
         // Paced: one beat per gap. Unpaced: as many as there is room for.

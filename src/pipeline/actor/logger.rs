@@ -99,10 +99,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             want = want.min((beat - state.stats.messages % beat) as usize);
         }
         if !spinner.spin_until(|| actor.avail_units(&mut rx) >= want) {
-            await_for_any!(
-                actor.wait_avail(&mut rx, want),
-                actor.wait_avail(&mut cuts, 1)
-            );
+            await_for_any!(wait::avail(&mut rx, want), wait::avail(&mut cuts, 1));
         }
         let avail = actor.avail_units(&mut rx);
         live.set_fill(Channel::Messages, avail);

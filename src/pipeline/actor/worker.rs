@@ -64,9 +64,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     while actor.is_running(|| finished && tx.mark_closed()) {
         let signals = actor.avail_units(&mut beats);
         live.set_fill(Channel::Beats, signals);
-        if signals > 0 {
-            state.owed += signals as u64 * credit;
-            actor.advance_take_index(&mut beats, signals);
+        // At most a channel of credit is held here; the rest waits in the
+        // beats channel, so a worker that falls behind holds the heartbeat
+        // back instead of piling up credit (and unbounded beat latency).
+        let room = (cfg.channel_capacity as u64).saturating_sub(state.owed) / credit;
+        let take = signals.min(room as usize);
+        if take > 0 {
+            state.owed += take as u64 * credit;
+            actor.advance_take_index(&mut beats, take);
         }
         if state.owed == 0 {
             if beats.is_closed_and_empty() {
@@ -82,7 +87,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 actor.wait_shutdown().await;
             } else {
                 // Returns on a new signal or when the heartbeat closes.
-                actor.wait_avail(&mut beats, 1).await;
+                wait::avail(&mut beats, 1).await;
             }
             continue;
         }
@@ -91,10 +96,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if !spinner.spin_until(|| {
             actor.avail_units(&mut values) >= want_in && actor.vacant_units(&mut tx) >= want_out
         }) {
-            await_for_all!(
-                actor.wait_avail(&mut values, want_in),
-                actor.wait_vacant(&mut tx, want_out)
-            );
+            wait::avail(&mut values, want_in).await;
+            wait::vacant(&mut tx, want_out).await;
         }
 
         let src = actor.peek_slice(&mut values);
