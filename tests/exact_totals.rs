@@ -79,6 +79,30 @@ fn batch_of_one_everywhere_is_exact() {
 }
 
 #[test]
+fn the_benchs_single_item_mode_is_exact_too() {
+    check(
+        &["--rate", "0", "--beats", "20", "--single-item", "--json"],
+        20,
+        256,
+    );
+}
+
+#[test]
+fn every_beat_gets_a_latency() {
+    let done = run(
+        &["--rate", "1", "--beats", "300", "--json"],
+        Duration::from_secs(60),
+    );
+    let v = done.success_json();
+    let l = &v["beat_latency_us"];
+    assert_eq!(l["beats"].as_u64(), Some(300), "{v}");
+    let at = |k: &str| l[k].as_u64().unwrap();
+    assert!(at("p50") >= 1 && at("p50") <= at("p99"), "{l}");
+    assert!(at("p99") <= at("p99_9") && at("p99_9") <= at("max"), "{l}");
+    assert!(done.stderr.contains("beat latency p50 "), "{}", done.stderr);
+}
+
+#[test]
 fn a_continued_runs_rate_is_over_its_own_messages() {
     // Before: the rate divided this launch's time into the lifetime total.
     let dir = state_dir();

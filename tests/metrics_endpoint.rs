@@ -104,6 +104,18 @@ fn scraped_totals_match_the_summary() {
     assert!(sample(&after, "fizzflow_checkpoints_written_total", None) >= 2.0);
     assert!(sample(&after, "fizzflow_resident_memory_bytes", None) > 0.0);
     assert!(sample(&after, "fizzflow_last_checkpoint_duration_seconds", None) >= 0.0);
+    // Every beat's latency is in the histogram, as in the summary.
+    let count = |suffix: &str| {
+        after
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("fizzflow_beat_latency_seconds{suffix} ")))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("no beat latency {suffix} in:\n{after}"))
+    };
+    assert!(after.contains("# TYPE fizzflow_beat_latency_seconds histogram"));
+    assert_eq!(count("_count") as u64, 600);
+    assert_eq!(count("_bucket{le=\"+Inf\"}") as u64, 600);
+    assert_eq!(summary["beat_latency_us"]["beats"].as_u64(), Some(600));
     // The scrape taken at start parses too.
     sample(
         mid_run.as_deref().unwrap(),

@@ -201,6 +201,7 @@ impl RunArgs {
             channel_capacity: self.channel_capacity as usize,
             inject_panic: self.inject_panic.clone(),
             inject_delay: self.inject_delay.clone(),
+            single_item: self.single_item,
             start,
         }
     }

@@ -20,11 +20,12 @@ use crate::durable::store::{Store, StoreOptions};
 use crate::observe::metrics::MetricsServer;
 use crate::observe::progress::Reporter;
 use crate::pipeline::config::{PipelineConfig, StartPoint};
+use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::stats::Summary;
 use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
 use crate::util::error::Error;
 use crate::util::output::{self, note};
-use crate::util::units::{grouped, scaled, significant};
+use crate::util::units::{grouped, micros, scaled, significant};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -125,11 +126,14 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         writer.commit_final(rec, ending, outcome.restarts)
     })?;
     let rec = final_record.ok_or_else(|| Error::Pipeline("no final checkpoint".into()))?;
-    let summary = launch_summary(&launch, &rec);
+    let summary = Summary {
+        beat_latency_us: outcome.latency,
+        ..launch_summary(&launch, &rec)
+    };
     // Both are attempted, so a broken stderr does not cost a script its JSON.
     let human = output::report(
         "summary",
-        output::stderr_line(&human_summary(&launch, &rec)),
+        output::stderr_line(&human_summary(&launch, &rec, outcome.latency)),
     );
     let json = if args.json {
         serde_json::to_string(&summary)
@@ -233,7 +237,11 @@ fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<Me
 /// The summary for people: what this launch did, with a rate computed
 /// from the very numbers printed beside it, then the state dir's lifetime
 /// totals.
-fn human_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> String {
+fn human_summary(
+    launch: &CheckpointRecord,
+    last: &CheckpointRecord,
+    latency: Option<LatencySummary>,
+) -> String {
     let messages = last.logger.messages - launch.logger.messages;
     let beats = last.beats - launch.beats;
     let secs = significant(last.run_secs - launch.run_secs);
@@ -242,9 +250,19 @@ fn human_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> String {
         _ => String::new(),
     };
     let l = &last.logger;
+    let latency = latency.map_or_else(String::new, |t| {
+        format!(
+            "\n      beat latency p50 {} · p99 {} · p99.9 {} · max {} ({} beats)",
+            micros(t.p50),
+            micros(t.p99),
+            micros(t.p99_9),
+            micros(t.max),
+            grouped(t.beats)
+        )
+    });
     format!(
         // Short lines: an 80-column terminal shows each whole.
-        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}",
+        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}{latency}",
         grouped(messages),
         grouped(beats),
         grouped(l.messages),

@@ -103,6 +103,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "ACTOR:MICROS", hide = true)]
     pub inject_delay: Vec<DelaySpec>,
 
+    /// Bench only: every stage moves one message per channel operation
+    #[arg(long, hide = true)]
+    pub single_item: bool,
+
     /// Fault injection for tests: abort inside this launch's N-th checkpoint
     /// commit (1 = the launch record), after the data is written
     #[arg(long, value_name = "checkpoint:N|upgrade", hide = true, value_parser = parse_abort)]

@@ -2,6 +2,7 @@
 //! and TYPE lines.
 
 use crate::observe::procfs::ProcSample;
+use crate::pipeline::latency::BUCKETS_US;
 use crate::pipeline::live::Live;
 use crate::pipeline::names::Channel;
 use crate::util::time::unix_ms_now;
@@ -98,6 +99,30 @@ pub fn render(live: &Live, channel_capacity: usize) -> String {
             })
             .collect::<Vec<_>>(),
     );
+    // Cumulative buckets, as Prometheus histograms are.
+    let (counts, sum_us) = live.latency_buckets();
+    let mut below = 0u64;
+    let mut buckets: Vec<(String, f64)> = BUCKETS_US
+        .iter()
+        .zip(counts)
+        .map(|(le, n)| {
+            below += n;
+            (
+                format!("_bucket{{le=\"{}\"}}", *le as f64 / 1e6),
+                below as f64,
+            )
+        })
+        .collect();
+    let count = below + counts[BUCKETS_US.len()];
+    buckets.push(("_bucket{le=\"+Inf\"}".to_string(), count as f64));
+    buckets.push(("_sum".to_string(), sum_us as f64 / 1e6));
+    buckets.push(("_count".to_string(), count as f64));
+    family(
+        "beat_latency_seconds",
+        "histogram",
+        "From the heartbeat sending a beat to the logger counting its last message, this launch.",
+        &buckets,
+    );
     family(
         "resident_memory_bytes",
         "gauge",
@@ -136,5 +161,24 @@ mod tests {
             text.contains("fizzflow_messages_total{kind=\"fizzbuzz\"} 1\n"),
             "{text}"
         );
+        // Two beats: 80 µs and 3 ms; the buckets are cumulative.
+        let t0 = std::time::Instant::now();
+        live.beat_sent(0, t0);
+        live.beat_sent(1, t0);
+        live.beat_done(0, t0 + std::time::Duration::from_micros(80));
+        live.beat_done(1, t0 + std::time::Duration::from_millis(3));
+        let text = render(&live, 8192);
+        for line in [
+            "# TYPE fizzflow_beat_latency_seconds histogram",
+            "fizzflow_beat_latency_seconds_bucket{le=\"0.00005\"} 0",
+            "fizzflow_beat_latency_seconds_bucket{le=\"0.0001\"} 1",
+            "fizzflow_beat_latency_seconds_bucket{le=\"0.002\"} 1",
+            "fizzflow_beat_latency_seconds_bucket{le=\"0.005\"} 2",
+            "fizzflow_beat_latency_seconds_bucket{le=\"+Inf\"} 2",
+            "fizzflow_beat_latency_seconds_count 2",
+            "fizzflow_beat_latency_seconds_sum 0.00308",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
     }
 }

@@ -126,6 +126,10 @@ pub struct PipelineConfig {
     pub channel_capacity: usize,
     pub inject_panic: Vec<PanicSpec>,
     pub inject_delay: Vec<DelaySpec>,
+    /// Bench only (`fizzflow bench`'s single-item configuration): every
+    /// stage moves one message per channel operation, to measure what the
+    /// batching is worth.
+    pub single_item: bool,
     pub start: StartPoint,
 }
 
@@ -140,6 +144,7 @@ impl Default for PipelineConfig {
             channel_capacity: 8192,
             inject_panic: Vec::new(),
             inject_delay: Vec::new(),
+            single_item: false,
             start: StartPoint::default(),
         }
     }

@@ -3,6 +3,7 @@
 //! monotonic (relaxed atomics, written once per batch, never per message);
 //! the exact totals live in the logger's steady state.
 
+use crate::pipeline::latency::{BUCKETS_US, BeatClock};
 use crate::pipeline::names::{ActorName, Channel, Stage};
 use crate::pipeline::stats::{LoggerStats, Restarts};
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Default)]
 pub struct Live {
@@ -31,6 +33,11 @@ pub struct Live {
     pace: (Mutex<()>, Condvar),
     /// The pipeline's actors share the heartbeat's thread (paced runs).
     one_thread: AtomicBool,
+    beat_clock: BeatClock,
+    /// Beats per latency bucket (`latency::BUCKETS_US`, then +Inf), and
+    /// the sum of their latencies, for the Prometheus histogram.
+    latency_buckets: [AtomicU64; BUCKETS_US.len() + 1],
+    latency_sum_us: AtomicU64,
 }
 
 impl Live {
@@ -50,6 +57,33 @@ impl Live {
         self.pace.1.notify_all();
     }
 
+    /// The heartbeat is about to send beat number `beat` (lifetime, from 0).
+    pub fn beat_sent(&self, beat: u64, at: Instant) {
+        self.beat_clock.sent(beat, at);
+    }
+
+    /// The logger has counted the last message of `beat`: its latency, if
+    /// its stamp was found, now also in the Prometheus buckets.
+    pub fn beat_done(&self, beat: u64, now: Instant) -> Option<Duration> {
+        let latency = self.beat_clock.since_sent(beat, now)?;
+        let us = latency.as_micros() as u64;
+        let bucket = BUCKETS_US
+            .iter()
+            .position(|&le| us <= le)
+            .unwrap_or(BUCKETS_US.len());
+        self.latency_buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(us, Ordering::Relaxed);
+        Some(latency)
+    }
+
+    /// Beats per latency bucket (not cumulative) and the sum in µs.
+    pub fn latency_buckets(&self) -> ([u64; BUCKETS_US.len() + 1], u64) {
+        (
+            std::array::from_fn(|i| self.latency_buckets[i].load(Ordering::Relaxed)),
+            self.latency_sum_us.load(Ordering::Relaxed),
+        )
+    }
+
     /// The graph put the pipeline's actors on one thread (see graph.rs).
     pub fn set_one_thread(&self) {
         self.one_thread.store(true, Ordering::Relaxed);
@@ -62,13 +96,13 @@ impl Live {
     /// Blocks this thread until `deadline` or a stop, whichever is first;
     /// true if the deadline came. The kernel wakes the thread itself at the
     /// deadline: no timer thread, one wake-up per beat.
-    pub fn sleep_until(&self, deadline: std::time::Instant) -> bool {
+    pub fn sleep_until(&self, deadline: Instant) -> bool {
         let mut held = self.pace.0.lock().unwrap_or_else(|p| p.into_inner());
         loop {
             if self.stop_requested() {
                 return false;
             }
-            let now = std::time::Instant::now();
+            let now = Instant::now();
             if now >= deadline {
                 return true;
             }
@@ -179,7 +213,7 @@ impl Live {
     }
 
     /// A checkpoint was committed at `unix_ms`, taking `took`.
-    pub fn note_checkpoint(&self, unix_ms: u64, took: std::time::Duration) {
+    pub fn note_checkpoint(&self, unix_ms: u64, took: Duration) {
         let micros = took.as_micros() as u64;
         self.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.last_checkpoint_unix_ms

@@ -11,6 +11,7 @@ pub(crate) mod actor;
 pub(crate) mod config;
 pub(crate) mod fault;
 pub(crate) mod graph;
+pub(crate) mod latency;
 pub(crate) mod live;
 pub(crate) mod message;
 pub(crate) mod names;
@@ -22,6 +23,7 @@ pub(crate) mod wait;
 pub(crate) mod testing;
 
 pub use config::{PipelineConfig, StartPoint};
+pub use latency::LatencySummary;
 pub use message::{FizzBuzzMsg, Kind, KindCounts};
 pub use stats::{LoggerStats, Restarts, Summary};
 
@@ -50,6 +52,8 @@ pub struct Outcome {
     pub elapsed_secs: f64,
     /// When the last message was counted, if any was.
     pub last_counted: Option<Instant>,
+    /// This launch's beat latencies, if a beat completed.
+    pub latency: Option<LatencySummary>,
 }
 
 /// Runs one launch, then hands the checkpoint sink (wherever it ended up)
@@ -75,12 +79,12 @@ pub fn run<S: CutSink>(
     let elapsed = started.elapsed().as_secs_f64();
     stopped.map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
 
-    let (stats, last_counted) = released(
+    let (stats, last_counted, latency) = released(
         || {
             handles
                 .logger
                 .try_lock_sync()
-                .map(|s| (s.stats, s.last_counted))
+                .map(|s| (s.stats, s.last_counted, s.latency.summary()))
         },
         "the logger's statistics",
     )?;
@@ -89,6 +93,7 @@ pub fn run<S: CutSink>(
         restarts: live.restarts(),
         elapsed_secs: elapsed,
         last_counted,
+        latency,
     };
     // If the checkpoint actor never started, its state is still in the
     // hand-off slot.

@@ -1,5 +1,6 @@
 //! The logger's verified statistics and the run summary built from them.
 
+use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::message::{FizzBuzzMsg, KindCounts, classify, is_exact_run};
 use crate::pipeline::names::ActorName;
 use serde::{Deserialize, Serialize};
@@ -134,6 +135,9 @@ pub struct Summary {
     /// whole life's for `stats`), so the rate can be checked by hand.
     pub elapsed_messages: u64,
     pub msgs_per_sec: f64,
+    /// This launch's beat latency (`run` only: it is not kept in the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub beat_latency_us: Option<LatencySummary>,
 }
 
 impl Summary {
@@ -167,6 +171,7 @@ impl Summary {
             } else {
                 0.0
             },
+            beat_latency_us: None,
         }
     }
 }

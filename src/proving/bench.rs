@@ -4,8 +4,10 @@
 //! on shared machines drift; ratios from one run are what can be compared).
 
 use crate::observe::procfs::ProcSample;
+use crate::pipeline::latency::LatencySummary;
 use crate::proving::baseline::{self, BaselineRun};
 use crate::util::error::Error;
+use crate::util::units::micros;
 use crate::util::values;
 use clap::Args;
 use std::process::{Command, Stdio};
@@ -74,11 +76,12 @@ struct Config {
 }
 
 /// The names `--only` accepts, in the order of [`CONFIGS`].
-const CONFIG_NAMES: [&str; 10] = [
+const CONFIG_NAMES: [&str; 11] = [
     "default",
     "checkpoints-off",
     "telemetry-off",
     "batch-1",
+    "single-item",
     "channel-1M",
     "worker-batch-64",
     "worker-batch-1024",
@@ -133,6 +136,12 @@ const CONFIGS: &[Config] = &[
             1.0 / 16.0,
         ),
     },
+    // Batch 1 still moves whole slices per channel operation; this moves
+    // one message per operation (try_send / try_take) at every stage.
+    Config {
+        name: "single-item",
+        kind: run(&["--single-item"], 256, false, 1.0 / 16.0),
+    },
     Config {
         name: "channel-1M",
         kind: run(&["--channel-capacity", "1048576"], 256, true, 1.0),
@@ -164,6 +173,17 @@ struct Sample {
     msgs_per_sec: f64,
     cpu_secs: f64,
     messages: u64,
+    latency: Option<LatencySummary>,
+}
+
+/// What the rounds of one configuration measured.
+#[derive(Default)]
+struct Measured {
+    unpaced: Vec<f64>,
+    unpaced_p99: Vec<f64>,
+    paced_cpu: Vec<f64>,
+    /// p50, p99, p99.9, max (µs) of each paced run.
+    paced_latency: [Vec<f64>; 4],
 }
 
 pub fn bench(args: &BenchArgs) -> Result<(), Error> {
@@ -176,10 +196,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
         })
         .collect();
     let default_messages = args.beats * 8192;
-    let mut unpaced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
-    let mut paced: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
+    let mut measured: Vec<Measured> = configs.iter().map(|_| Measured::default()).collect();
     for round in 1..=args.rounds {
         for (i, c) in configs.iter().enumerate() {
+            let m = &mut measured[i];
             let rate = match &c.kind {
                 Kind::Run {
                     flags,
@@ -190,15 +210,30 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
                     let messages = (default_messages as f64 * messages_scale) as u64;
                     let beats = (messages / (32 * worker_batch)).max(1);
                     let s = run_child(&me, c.name, flags, 0, beats)?;
+                    if let Some(l) = s.latency {
+                        m.unpaced_p99.push(l.p99 as f64);
+                    }
                     if *pace && args.paced_beats > 0 {
                         let beats = (args.paced_beats * 256 / worker_batch).max(1);
                         let p = run_child(&me, c.name, flags, 2, beats)?;
                         let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
+                        let l = p.latency.unwrap_or_default();
                         note(&format!(
-                            "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs",
-                            c.name
+                            "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs, beat latency p50 {} p99 {} p99.9 {} max {}",
+                            c.name,
+                            micros(l.p50),
+                            micros(l.p99),
+                            micros(l.p99_9),
+                            micros(l.max)
                         ));
-                        paced[i].push(cpu);
+                        m.paced_cpu.push(cpu);
+                        for (v, x) in m
+                            .paced_latency
+                            .iter_mut()
+                            .zip([l.p50, l.p99, l.p99_9, l.max])
+                        {
+                            v.push(x as f64);
+                        }
                     }
                     s.msgs_per_sec
                 }
@@ -212,10 +247,10 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
                 c.name,
                 rate / 1e6
             ));
-            unpaced[i].push(rate);
+            m.unpaced.push(rate);
         }
     }
-    let table = table(args, &configs, &unpaced, &paced);
+    let table = table(args, &configs, &measured);
     crate::util::output::report("bench table", crate::util::output::stdout_text(&table))?;
     if args.soak_secs > 0 {
         let line = soak(&me, args.soak_secs)?;
@@ -238,36 +273,43 @@ fn note(line: &str) {
     let _ = crate::util::output::stderr_line(line);
 }
 
-fn table(
-    args: &BenchArgs,
-    configs: &[&Config],
-    unpaced: &[Vec<f64>],
-    paced: &[Vec<f64>],
-) -> String {
+fn table(args: &BenchArgs, configs: &[&Config], measured: &[Measured]) -> String {
     use std::fmt::Write as _;
-    let base_rate = median(&unpaced[0]);
-    let base_cpu = median(&paced[0]);
+    let base_rate = median(&measured[0].unpaced);
+    let base_cpu = median(&measured[0].paced_cpu);
     let cell = |x: f64, fmt: fn(f64) -> String| if x.is_nan() { "-".to_string() } else { fmt(x) };
+    let us = |x: f64| micros(x as u64);
     let mut out = String::new();
     out.push_str(
-        "| configuration | unpaced M msgs/s | ratio to default | paced CPU s per G msgs | ratio to default |\n|---|---:|---:|---:|---:|\n",
+        "| configuration | unpaced M msgs/s | ratio to default | unpaced beat latency p99 | paced CPU s per G msgs | ratio to default | paced beat latency p50 / p99 / p99.9 / max |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (i, c) in configs.iter().enumerate() {
-        let rate = median(&unpaced[i]);
-        let cpu = median(&paced[i]);
+    for (c, m) in configs.iter().zip(measured) {
+        let rate = median(&m.unpaced);
+        let cpu = median(&m.paced_cpu);
+        let lat: Vec<String> = m
+            .paced_latency
+            .iter()
+            .map(|v| cell(median(v), us))
+            .collect();
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             c.name,
             cell(rate / 1e6, |x| format!("{x:.1}")),
             cell(rate / base_rate, |x| format!("{x:.3}")),
+            cell(median(&m.unpaced_p99), us),
             cell(cpu, |x| format!("{x:.2}")),
             cell(cpu / base_cpu, |x| format!("{x:.3}")),
+            if lat.iter().all(|l| l == "-") {
+                "-".to_string()
+            } else {
+                lat.join(" / ")
+            },
         );
     }
     let _ = writeln!(
         out,
-        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; CPU from the kernel's accounting of each child",
+        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
         args.rounds,
         args.beats * 8192,
         args.paced_beats
@@ -304,7 +346,9 @@ fn child(
         "--json",
         "--progress",
         "off",
-        "--no-metrics",
+        // Metrics on, as by default, on a port of its own.
+        "--metrics-addr",
+        "127.0.0.1:0",
         "--rate",
         &rate.to_string(),
         "--beats",
@@ -349,6 +393,7 @@ fn run_child(
         msgs_per_sec: messages as f64 / elapsed,
         cpu_secs: children_cpu_secs() - cpu_before,
         messages,
+        latency: serde_json::from_value(v["beat_latency_us"].clone()).ok(),
     })
 }
 

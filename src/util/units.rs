@@ -50,6 +50,15 @@ pub fn short_duration(secs: f64) -> String {
     }
 }
 
+/// Microseconds for people: `87 µs`, `1.25 ms`, `2.50 s`.
+pub fn micros(us: u64) -> String {
+    match us {
+        0..1000 => format!("{us} µs"),
+        1000..1_000_000 => format!("{:.2} ms", us as f64 / 1e3),
+        _ => format!("{:.2} s", us as f64 / 1e6),
+    }
+}
+
 /// `7549747` → `7.2 MiB`.
 pub fn mebibytes(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
@@ -80,5 +89,12 @@ mod tests {
         assert_eq!(short_duration(42.0), "42s");
         assert_eq!(short_duration(185.0), "3m05s");
         assert_eq!(short_duration(7380.0), "2h03m");
+    }
+
+    #[test]
+    fn latencies_read_in_their_unit() {
+        assert_eq!(micros(87), "87 µs");
+        assert_eq!(micros(1250), "1.25 ms");
+        assert_eq!(micros(2_500_000), "2.50 s");
     }
 }

@@ -72,6 +72,16 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             wait::back_off_if_stopping(actor.is_liveliness_stop_requested());
             continue;
         }
+        if cfg.single_item {
+            // The bench's yardstick: one value per channel operation.
+            let mut sent = 0;
+            while sent < n && actor.try_send(&mut tx, state.next_value).is_sent() {
+                state.next_value += 1;
+                sent += 1;
+            }
+            live.note_batch(Stage::Generator, sent);
+            continue;
+        }
         let first = state.next_value;
         ring::fill_parts(actor.poke_slice(&mut tx), n, |piece, offset| {
             let base = first + offset as u64;

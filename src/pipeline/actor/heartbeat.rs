@@ -107,6 +107,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 fault::inject(ActorName::Heartbeat, state.beats_sent);
             }
             burst.fill(state.beats_sent);
+            live.beat_sent(state.beats_sent, now);
             let sent = actor.send_slice(&mut tx, &burst[..]).item_count();
             debug_assert_eq!(sent, SIGNALS_PER_BEAT, "room was checked");
             state.beats_sent += 1;

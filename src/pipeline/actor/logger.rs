@@ -5,6 +5,7 @@
 
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::fault::{self, FaultPoint};
+use crate::pipeline::latency::BeatLatency;
 use crate::pipeline::live::Live;
 use crate::pipeline::message::FizzBuzzMsg;
 use crate::pipeline::names::ActorName;
@@ -24,6 +25,10 @@ pub struct LoggerState {
     /// When the newest message was counted: the end of the launch's run
     /// time, whatever the shutdown takes after it.
     pub last_counted: Option<Instant>,
+    /// Beats whose every message is counted (lifetime).
+    pub beats_done: u64,
+    /// This launch's beat latencies.
+    pub latency: BeatLatency,
 }
 
 pub async fn run(
@@ -61,6 +66,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             ),
             cut_pending: false,
             last_counted: None,
+            beats_done: cfg.start.logger.messages / cfg.beat_size(),
+            latency: BeatLatency::default(),
         })
         .await;
     let batch = cfg.logger_batch;
@@ -115,7 +122,20 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             let to_boundary = beat - state.stats.messages % beat;
             n = n.min(to_boundary as usize);
         }
-        if n > 0 {
+        if n > 0 && cfg.single_item {
+            // The bench's yardstick: one message per channel operation.
+            let mut stats = state.stats;
+            for _ in 0..n {
+                let Some(m) = actor.try_take(&mut rx) else {
+                    break;
+                };
+                stats.absorb(std::slice::from_ref(&m));
+                stats.record_batch(1);
+            }
+            state.stats = stats;
+            counted(&mut state, &live, beat);
+            live.publish(&stats);
+        } else if n > 0 {
             let mut stats = state.stats;
             ring::for_each_chunk(actor.peek_slice(&mut rx), n, batch, |a, b| {
                 let before = stats.messages;
@@ -128,7 +148,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 }
             });
             state.stats = stats;
-            state.last_counted = Some(Instant::now());
+            counted(&mut state, &live, beat);
             if state.fault.due(stats.messages) {
                 // Counted but not yet taken: the restarted logger sees these
                 // messages again and must drop every one as a duplicate.
@@ -154,6 +174,19 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         }
     }
     Ok(())
+}
+
+/// Messages were just counted: the launch's run time reaches now, and every
+/// beat they completed gets its latency.
+fn counted(state: &mut LoggerState, live: &Live, beat: u64) {
+    let now = Instant::now();
+    state.last_counted = Some(now);
+    while state.beats_done < state.stats.messages / beat {
+        if let Some(latency) = live.beat_done(state.beats_done, now) {
+            state.latency.record(latency);
+        }
+        state.beats_done += 1;
+    }
 }
 
 #[cfg(test)]
