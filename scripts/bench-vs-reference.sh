@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# fizzflow (unpaced, default channels and batches, checkpoints every 1 s,
+# fizzflow (unpaced, default channels and batches, checkpoints every 1 s, metrics on,
 # every message verified) against the steady_state lesson it grew from
 # (../shared/reference/steady-state-performant: 2 M-slot channels, no
 # durability, no verification), alternating runs on the same machine.
@@ -21,7 +21,7 @@ cargo build --release --quiet
 (cd "$ref_src" && CARGO_TARGET_DIR="$ref_target" cargo build --release --quiet)
 ref_bin="$ref_target/release/performant"
 ff_bin=target/release/fizzflow
-flags=(--rate 0 --beats 150000 --progress off --no-metrics --checkpoint-interval 1000)
+flags=(--rate 0 --beats 150000 --progress off --metrics-addr 127.0.0.1:0 --checkpoint-interval 1000)
 [ "$telemetry" = off ] && flags+=(--no-telemetry)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -106,6 +106,8 @@ pub(crate) fn thread_shares(
 ) -> Vec<(&'static str, f64)> {
     THREADS
         .iter()
+        // A thread the graph did not start (paced, only the troupe's).
+        .filter(|(_, label)| now.iter().any(|(l, _, _)| l == label))
         .map(|(_, label)| {
             let used: f64 = now
                 .iter()

@@ -111,7 +111,15 @@ impl Status {
         let threads: Vec<String> = cpu
             .iter()
             .filter(|(label, _)| *label != "checkpoint")
-            .map(|(label, share)| format!("{label} {share:.0}%"))
+            .map(|(label, share)| {
+                // Paced, the whole pipeline runs on the troupe's thread.
+                let label = if *label == "hb+gen" && live.one_thread() {
+                    "pipeline"
+                } else {
+                    label
+                };
+                format!("{label} {share:.0}%")
+            })
             .collect();
         self.details
             .push(field(5, format!("cpu {}", threads.join(" "))));

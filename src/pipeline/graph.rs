@@ -1,5 +1,6 @@
 //! Builds the actor graph: Heartbeat and Generator share one thread (a
-//! troupe); Worker, Logger and Checkpoint each get their own.
+//! troupe); Worker, Logger and Checkpoint each get their own, except that
+//! paced, Worker and Logger join the troupe (see below).
 //!
 //! ```text
 //!  ┌──────────── troupe ────────────┐

@@ -1,4 +1,4 @@
-//! The actor system: Heartbeat and Generator (one troupe), Worker, Logger
+//! The actor system: Heartbeat and Generator (a troupe), Worker, Logger
 //! and Checkpoint, their configuration, the message they move and the
 //! statistics they keep. It knows nothing of disks or terminals: the
 //! checkpoint actor hands each cut to a [`CutSink`], and the values a
