@@ -3,6 +3,7 @@
 //! exit codes.
 
 mod launches;
+mod recover;
 mod resume;
 mod run;
 mod run_args;
@@ -24,7 +25,7 @@ const LONG_ABOUT: &str = "\
 A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals.
 
 Heartbeat and Generator share one thread; Worker, Logger and Checkpoint have
-one each. Every beat is 32 signals, each a credit for one worker batch, so a
+one each (paced, Worker and Logger share the first). Every beat is 32 signals, each a credit for one worker batch, so a
 run moves exactly beats × 32 × worker-batch messages. The logger verifies
 every one (value in sequence, kind correct). The checkpoint actor commits
 consistent cuts to <state-dir>/checkpoints.redb, and the next run resumes
@@ -70,6 +71,19 @@ Examples:
 stats reads a private copy of the file: it works while a run holds the dir,
 and never changes anything.";
 
+const RECOVER_EXAMPLES: &str = "\
+Examples:
+  fizzflow recover --list                  the verified backups, each checked again
+  fizzflow recover                         restore the newest backup that passes its check
+  fizzflow recover --from 12               restore the backup of launch 12
+  fizzflow recover --state-dir /tmp/demo   another state dir
+
+Each launch that opens an existing checkpoint file keeps the bytes it just
+checked as a backup (the newest 3, in <state-dir>/backups). recover takes the
+state dir's lock, checks the backup again, keeps the damaged file (renamed,
+never deleted) and puts the backup in its place in one atomic rename. The
+next run redoes the work since the backup, exactly.";
+
 const TORTURE_EXAMPLES: &str = "\
 Examples:
   fizzflow torture                         500 cycles of faults on a scratch state dir
@@ -107,6 +121,9 @@ pub(crate) enum Command {
     /// Measure configurations side by side (ratios from one invocation)
     #[command(after_help = BENCH_EXAMPLES)]
     Bench(crate::proving::bench::BenchArgs),
+    /// Restore a damaged checkpoint file from a verified backup
+    #[command(after_help = RECOVER_EXAMPLES)]
+    Recover(recover::RecoverArgs),
     /// Inject hundreds of faults into runs on one state dir and check that
     /// no total is ever lost or counted twice
     #[command(after_help = TORTURE_EXAMPLES)]
@@ -176,6 +193,7 @@ pub fn main() -> i32 {
     let result = match cli.command {
         Some(Command::Run(args)) => run::command(&args),
         Some(Command::Stats(args)) => stats::command(&args),
+        Some(Command::Recover(args)) => recover::command(&args),
         Some(Command::Bench(args)) => crate::proving::bench::bench(&args),
         Some(Command::Torture(args)) => crate::proving::torture::torture(&args),
         None => run::command(&cli.run),

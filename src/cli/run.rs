@@ -6,11 +6,13 @@
 //! conflict with the stored run) happens before the checkpoint file is opened
 //! for writing, so a refused run leaves it byte-identical.
 
+use crate::cli::recover;
 use crate::cli::resume;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
 use crate::cli::telemetry_dir;
-use crate::durable::inspect::{self, checkpoint_path};
+use crate::durable::backups;
+use crate::durable::inspect::{self, Vetted, checkpoint_path};
 use crate::durable::launch_log::{Ending, LaunchRow};
 use crate::durable::ledger::{CheckpointWriter, Ledger};
 use crate::durable::lock::{DirLock, refusal};
@@ -167,7 +169,7 @@ fn record_launch(
     dir: &Path,
 ) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
     let path = checkpoint_path(dir);
-    let vetted = inspect::existing(&path)?;
+    let vetted = inspect::existing(&path).map_err(|e| recover::hint(e, dir))?;
     let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
     let stored_run_beats = vetted
         .as_ref()
@@ -204,7 +206,10 @@ fn record_launch(
     let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
     let (store, took) = match &vetted {
         None => Store::create(dir, opts, &launch, &row)?,
-        Some(vetted) => Store::open(&path, opts, vetted, &launch, &row)?,
+        Some(vetted) => {
+            keep_backup(dir, vetted);
+            Store::open(&path, opts, vetted, &launch, &row)?
+        }
     };
     note(&format!(
         "launch {} in {} {start_note}",
@@ -212,6 +217,18 @@ fn record_launch(
         dir.display()
     ));
     Ok((cfg, CheckpointWriter::new(store, launch), took))
+}
+
+/// The bytes that just passed the full check become the newest backup. A
+/// backup that cannot be written costs the run nothing but the backup.
+fn keep_backup(dir: &Path, vetted: &Vetted) {
+    let launches = vetted.seen.latest().map_or(0, |r| r.launches);
+    if let Err(e) = backups::save(dir, launches, &vetted.bytes) {
+        note(&format!(
+            "warning: no backup of this launch's starting point in {}: {e}",
+            backups::dir_of(dir).display()
+        ));
+    }
 }
 
 /// fizzflow's metrics endpoint, unless turned off; a convenience, so a

@@ -6,6 +6,7 @@
 
 use crate::cli::launches;
 use crate::cli::state_dir::StateDirArg;
+use crate::durable::backups;
 use crate::durable::inspect;
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
@@ -47,6 +48,22 @@ struct StatsJson {
     launches: u64,
     checkpoints: u64,
     checkpoint_unix_ms: u64,
+    backups: BackupsJson,
+}
+
+/// The state dir's verified backups, as `stats --json` shows them.
+#[derive(Serialize)]
+struct BackupsJson {
+    count: usize,
+    newest_launch: Option<u64>,
+}
+
+fn backups_of(dir: &std::path::Path) -> BackupsJson {
+    let found = backups::list(dir);
+    BackupsJson {
+        count: found.len(),
+        newest_launch: found.first().map(|b| b.launch),
+    }
 }
 
 pub fn command(args: &StatsArgs) -> Result<(), Error> {
@@ -73,7 +90,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
         Ok(_) => {}
     }
     let path = inspect::checkpoint_path(dir);
-    let Some(vetted) = inspect::existing(&path)? else {
+    let Some(vetted) = inspect::existing(&path).map_err(|e| super::recover::hint(e, dir))? else {
         return Err(Error::NoCheckpoint {
             path,
             why: "nothing has been checkpointed in this state dir yet",
@@ -104,12 +121,18 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             launches: latest.launches,
             checkpoints: latest.checkpoints,
             checkpoint_unix_ms: latest.unix_ms,
+            backups: backups_of(dir),
         })?
     } else if args.history {
         history(&seen)
     } else {
         let shown = std::fs::canonicalize(&path).unwrap_or(path);
-        table(&shown.display().to_string(), &seen, latest)
+        table(
+            &shown.display().to_string(),
+            &seen,
+            latest,
+            &backups_of(dir),
+        )
     };
     output::report("report", output::stdout_text(&text))
 }
@@ -120,7 +143,7 @@ fn json_line(value: &impl Serialize) -> Result<String, Error> {
         .map_err(|e| Error::Pipeline(format!("the report cannot be encoded: {e}")))
 }
 
-fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
+fn table(file: &str, seen: &Inspection, r: &CheckpointRecord, backups: &BackupsJson) -> String {
     let s = r.summary();
     let age_secs = unix_ms_now().saturating_sub(r.unix_ms) as f64 / 1000.0;
     let mut out = String::new();
@@ -194,6 +217,16 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord) -> String {
     row("sequence errors", grouped(s.sequence_errors));
     row("duplicates dropped", grouped(s.duplicates_dropped));
     row("checkpoints written", grouped(r.checkpoints));
+    row(
+        "backups",
+        match backups.newest_launch {
+            Some(launch) => format!(
+                "{} (newest from launch {launch}; `fizzflow recover --list`)",
+                backups.count
+            ),
+            None => "none yet (each launch on an existing file makes one)".into(),
+        },
+    );
     out
 }
 

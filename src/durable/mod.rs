@@ -2,6 +2,7 @@
 //! history, the one writer, and the careful reading of a file nobody
 //! trusts yet.
 
+pub(crate) mod backups;
 pub(crate) mod files;
 pub(crate) mod inspect;
 pub(crate) mod launch_log;

@@ -23,6 +23,15 @@ pub enum Error {
     StateDir { dir: PathBuf, problem: String },
     /// The checkpoint file cannot be read; it was left untouched (exit 4).
     Checkpoint { path: PathBuf, problem: String },
+    /// As `Checkpoint`, in a state dir with verified backups: `hint` says
+    /// how to restore one (exit 4).
+    Recoverable {
+        path: PathBuf,
+        problem: String,
+        hint: String,
+    },
+    /// `recover` found no backup it could restore (exit 1).
+    NoBackup { dir: PathBuf, why: String },
     /// The checkpoint file could not be checked for a reason of the
     /// machine's (disk full, file-size limit); it was not changed (exit 1).
     CheckpointIo { path: PathBuf, problem: String },
@@ -48,7 +57,7 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::StateInUse { .. } | Error::Changed { .. } => 3,
-            Error::StateDir { .. } | Error::Checkpoint { .. } => 4,
+            Error::StateDir { .. } | Error::Checkpoint { .. } | Error::Recoverable { .. } => 4,
             Error::Pipeline(_)
             | Error::Verification { .. }
             | Error::Io { .. }
@@ -56,6 +65,7 @@ impl Error {
             | Error::CheckpointCreate { .. }
             | Error::CheckpointIo { .. }
             | Error::NoCheckpoint { .. }
+            | Error::NoBackup { .. }
             | Error::Output { .. } => 1,
         }
     }
@@ -97,6 +107,18 @@ impl fmt::Display for Error {
                 "checkpoint file {} {problem}. It was left exactly as it was. To start from zero, move it aside (or pass another --state-dir); a file from a newer fizzflow needs that newer fizzflow",
                 path.display()
             ),
+            Error::Recoverable {
+                path,
+                problem,
+                hint,
+            } => write!(
+                f,
+                "checkpoint file {} {problem}. It was left exactly as it was. {hint}",
+                path.display()
+            ),
+            Error::NoBackup { dir, why } => {
+                write!(f, "nothing to recover in {}: {why}", dir.display())
+            }
             Error::CheckpointWrite { path, problem } => write!(
                 f,
                 "cannot write a checkpoint to {}: {problem}. The last committed checkpoint is intact; the next run resumes from it",
