@@ -66,7 +66,7 @@ pub fn list(state_dir: &Path) -> Vec<Backup> {
             })
         })
         .collect();
-    found.sort_by(|a, b| b.launch.cmp(&a.launch));
+    found.sort_by_key(|b| std::cmp::Reverse(b.launch));
     found
 }
 
