@@ -55,7 +55,7 @@ pub fn fizzflow(args: &[&str]) -> Command {
     cmd.args(args);
     let is_run = !matches!(
         args.first(),
-        Some(&"stats") | Some(&"torture") | Some(&"bench") | Some(&"help")
+        Some(&"stats") | Some(&"recover") | Some(&"torture") | Some(&"bench") | Some(&"help")
     );
     if is_run && !args.contains(&"--help") && !args.contains(&"--version") {
         cmd.arg("--no-telemetry")
@@ -121,8 +121,8 @@ pub fn run(args: &[&str], limit: Duration) -> Finished {
 pub fn run_in(dir: &std::path::Path, args: &[&str], limit: Duration) -> Finished {
     let mut all = vec!["--state-dir", dir.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
-    if args.first() == Some(&"stats") {
-        all.rotate_left(2); // `stats` must come first
+    if matches!(args.first(), Some(&"stats") | Some(&"recover")) {
+        all.rotate_left(2); // the subcommand must come first
     }
     run(&all, limit)
 }

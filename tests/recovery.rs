@@ -1,0 +1,230 @@
+//! A damaged checkpoint file is not the end of a state dir's totals: every
+//! launch keeps a verified backup, `run` and `stats` say how to restore it,
+//! `fizzflow recover` restores it (keeping the damaged file), and a run to
+//! the target then has exactly the totals of an undamaged twin.
+
+mod common;
+use common::*;
+use serde_json::Value;
+use std::fs;
+use std::path::Path;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+fn ok(dir: &Path, args: &[&str]) -> Finished {
+    let done = run_in(dir, args, LIMIT);
+    assert!(done.status.success(), "{args:?}: {}", done.stderr);
+    done
+}
+
+/// 300 beats, then 200 more: the second launch keeps a backup of the first.
+fn two_launches(dir: &Path) {
+    ok(dir, &["--rate", "0", "--beats", "300"]);
+    ok(dir, &["--rate", "0", "--beats", "200"]);
+}
+
+fn recover(dir: &Path, extra: &[&str]) -> Finished {
+    let mut args = vec!["recover"];
+    args.extend_from_slice(extra);
+    run_in(dir, &args, LIMIT)
+}
+
+fn stats(dir: &Path) -> Value {
+    ok(dir, &["stats", "--json"]).json()
+}
+
+/// The totals that must match an uninterrupted twin.
+fn totals(v: &Value) -> Vec<u64> {
+    [
+        "messages",
+        "fizz",
+        "buzz",
+        "fizzbuzz",
+        "value",
+        "beats",
+        "beats_target",
+        "sequence_errors",
+    ]
+    .iter()
+    .map(|k| field(v, k))
+    .collect()
+}
+
+fn damaged_ones(dir: &Path) -> Vec<std::path::PathBuf> {
+    fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("checkpoints.redb.damaged-"))
+        .collect()
+}
+
+#[test]
+fn a_damaged_file_is_recovered_and_finishes_exactly_like_an_undamaged_twin() {
+    let twin = state_dir();
+    two_launches(twin.path());
+    ok(twin.path(), &["--rate", "0", "--beats", "100"]);
+    let expected = totals(&stats(twin.path()));
+
+    type Damage = fn(&mut Vec<u8>);
+    let kinds: [(&str, Damage); 4] = [
+        ("zero-length", |b| b.clear()),
+        ("garbage header", |b| b[..4096].fill(0x5a)),
+        ("truncated", |b| b.truncate(b.len() / 2)),
+        ("bytes flipped throughout", |b| {
+            for i in (0..b.len()).step_by(509) {
+                b[i] ^= 0x10;
+            }
+        }),
+    ];
+    for (kind, damage) in kinds {
+        let dir = state_dir();
+        two_launches(dir.path());
+        let file = checkpoint_file(dir.path());
+        let mut bytes = fs::read(&file).unwrap();
+        damage(&mut bytes);
+        fs::write(&file, &bytes).unwrap();
+
+        // Refused, untouched, with the way out.
+        for args in [&["--rate", "0", "--beats", "100"][..], &["stats"]] {
+            let done = run_in(dir.path(), args, LIMIT);
+            assert_eq!(
+                done.status.code(),
+                Some(4),
+                "{kind} {args:?}: {}",
+                done.stderr
+            );
+            assert!(
+                done.stderr.contains("fizzflow recover --state-dir"),
+                "{kind}: {}",
+                done.stderr
+            );
+            assert_eq!(fs::read(&file).unwrap(), bytes, "{kind}: file changed");
+        }
+        let list = recover(dir.path(), &["--list"]);
+        assert!(list.status.success(), "{}", list.stderr);
+        assert!(
+            list.stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with("1 ") && l.ends_with("300/300  ok")),
+            "{kind}: {}",
+            list.stdout
+        );
+        let done = recover(dir.path(), &[]);
+        assert!(done.status.success(), "{kind}: {}", done.stderr);
+        assert!(
+            done.stderr.contains("from the backup of launch 1"),
+            "{}",
+            done.stderr
+        );
+        // The damaged file is kept, never deleted.
+        let kept = damaged_ones(dir.path());
+        assert_eq!(kept.len(), 1, "{kind}");
+        assert_eq!(fs::read(&kept[0]).unwrap(), bytes, "{kind}");
+        // Back at the backup's cut: 300 beats. The lost launch's 200 beats
+        // are redone, then the 100 the refused run asked for.
+        assert_eq!(field(&stats(dir.path()), "beats"), 300, "{kind}");
+        ok(dir.path(), &["--rate", "0", "--beats", "200"]);
+        ok(dir.path(), &["--rate", "0", "--beats", "100"]);
+        let v = stats(dir.path());
+        assert_closed_form(&v);
+        assert_eq!(totals(&v), expected, "{kind}: against the undamaged twin");
+    }
+}
+
+#[test]
+fn a_healthy_file_is_replaced_only_when_forced_and_then_kept() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    let file = checkpoint_file(dir.path());
+    let before = fs::read(&file).unwrap();
+    let done = recover(dir.path(), &[]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(done.stderr.contains("is healthy"), "{}", done.stderr);
+    assert_eq!(fs::read(&file).unwrap(), before);
+    let done = recover(dir.path(), &["--force"]);
+    assert!(done.status.success(), "{}", done.stderr);
+    let replaced: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".replaced-"))
+        .collect();
+    assert_eq!(replaced.len(), 1);
+    assert_eq!(fs::read(replaced[0].path()).unwrap(), before);
+    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+}
+
+#[test]
+fn a_backup_that_fails_its_check_is_passed_over_for_an_older_one() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    ok(dir.path(), &["--rate", "0", "--beats", "100"]);
+    // Backups of launches 1 (300 beats) and 2 (500 beats); the newer one
+    // and the file itself are damaged.
+    let newest = dir.path().join("backups/launch-2.redb");
+    fs::write(&newest, b"not a checkpoint file").unwrap();
+    fs::write(checkpoint_file(dir.path()), b"").unwrap();
+    let list = recover(dir.path(), &["--list"]);
+    assert!(list.stdout.contains("fails:"), "{}", list.stdout);
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("backup of launch 2 fails its check"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+    // Asked for by name, a failing backup is not restored.
+    fs::write(checkpoint_file(dir.path()), b"").unwrap();
+    let done = recover(dir.path(), &["--from", "2"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert_eq!(fs::read(checkpoint_file(dir.path())).unwrap(), b"");
+}
+
+#[test]
+fn a_schema_1_backup_is_restored_and_upgraded_by_the_next_run() {
+    let dir = state_dir();
+    fs::create_dir(dir.path().join("backups")).unwrap();
+    let fixture =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/schema1-killed-mid-run.redb");
+    fs::copy(&fixture, dir.path().join("backups/launch-1.redb")).unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("schema 1; the next run upgrades it"),
+        "{}",
+        done.stderr
+    );
+    assert_eq!(field(&stats(dir.path()), "schema_version"), 1);
+    ok(dir.path(), &["--rate", "0"]);
+    let v = stats(dir.path());
+    assert_eq!(field(&v, "schema_version"), 2);
+    assert_eq!(field(&v, "beats"), field(&v, "beats_target"));
+    assert_closed_form(&v);
+}
+
+#[test]
+fn nothing_to_restore_is_exit_1_and_a_held_dir_exit_3() {
+    let dir = state_dir();
+    ok(dir.path(), &["--rate", "0", "--beats", "10"]);
+    fs::write(checkpoint_file(dir.path()), b"").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(done.stderr.contains("no backups in"), "{}", done.stderr);
+    // Without backups, the refusal says how to start over instead.
+    let done = run_in(dir.path(), &["stats"], LIMIT);
+    assert!(done.stderr.contains("move it aside"), "{}", done.stderr);
+
+    let held = state_dir();
+    let mut run = spawn_watched(
+        fizzflow(&["--rate", "50", "--beats", "1000"])
+            .arg("--state-dir")
+            .arg(held.path()),
+    );
+    assert!(run.wait_for_marker(LIMIT), "the run launched");
+    let done = recover(held.path(), &["--list"]);
+    assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
+    signal(run.id(), libc::SIGTERM);
+    let _ = finish(run, LIMIT);
+}
