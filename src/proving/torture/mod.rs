@@ -1,6 +1,7 @@
 //! `fizzflow torture`: runs this binary against one state dir under
 //! hundreds of faults of every kind — SIGKILL, SIGTERM/SIGINT, actor panics,
-//! aborts inside a checkpoint commit, a full disk, damaged files, bad state
+//! aborts inside a checkpoint commit, a full disk, damaged files (and the
+//! tortured file itself damaged, then recovered from a backup), bad state
 //! dirs, two processes racing — and checks the invariants after every one
 //! (see invariants.rs). The faults are in faults.rs.
 //!
@@ -16,6 +17,7 @@
 mod faults;
 mod invariants;
 mod landing;
+mod recovery;
 
 use landing::{Landing, Tally};
 
@@ -164,7 +166,8 @@ impl Engine {
             35..=49 => self.panic_cycle(),
             50..=59 => self.abort_cycle(),
             60..=67 => self.disk_full_cycle(),
-            68..=81 => self.damaged_file_cycle(),
+            68..=75 => self.damaged_file_cycle(),
+            76..=81 => self.damage_recover_cycle(),
             82..=89 => self.bad_dir_cycle(),
             _ => self.race_cycle(),
         }
