@@ -25,8 +25,9 @@ const LONG_ABOUT: &str = "\
 A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals.
 
 Heartbeat and Generator share one thread; Worker, Logger and Checkpoint have
-one each (paced, Worker and Logger share the first). Every beat is 32 signals, each a credit for one worker batch, so a
-run moves exactly beats × 32 × worker-batch messages. The logger verifies
+one each (paced, Worker and Logger share the first). Every beat is 32
+signals, each a credit for one worker batch, so a run moves exactly
+beats × 32 × worker-batch messages. The logger verifies
 every one (value in sequence, kind correct). The checkpoint actor commits
 consistent cuts to <state-dir>/checkpoints.redb, and the next run resumes
 them exactly: nothing lost, nothing counted twice (`fizzflow stats` shows
@@ -38,7 +39,8 @@ second signal exits at once.
 
 Exit codes: 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the
 state dir is in use by another fizzflow; 4 the state dir or its checkpoint
-file cannot be used (a checkpoint file is then left exactly as it was).";
+file cannot be used (a checkpoint file is then left exactly as it was; if
+it is damaged, `fizzflow recover` restores a verified backup).";
 
 /// Examples under `fizzflow --help` and `fizzflow run --help`.
 pub(crate) const RUN_EXAMPLES: &str = "\
@@ -118,12 +120,12 @@ pub(crate) enum Command {
     /// Show the totals in a state dir's checkpoint file without running anything
     #[command(after_help = STATS_EXAMPLES)]
     Stats(StatsArgs),
-    /// Measure configurations side by side (ratios from one invocation)
-    #[command(after_help = BENCH_EXAMPLES)]
-    Bench(crate::proving::bench::BenchArgs),
     /// Restore a damaged checkpoint file from a verified backup
     #[command(after_help = RECOVER_EXAMPLES)]
     Recover(recover::RecoverArgs),
+    /// Measure configurations side by side (ratios from one invocation)
+    #[command(after_help = BENCH_EXAMPLES)]
+    Bench(crate::proving::bench::BenchArgs),
     /// Inject hundreds of faults into runs on one state dir and check that
     /// no total is ever lost or counted twice
     #[command(after_help = TORTURE_EXAMPLES)]
