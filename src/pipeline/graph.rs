@@ -71,12 +71,15 @@ pub fn build_graph<S: CutSink>(
         let (state, cfg, live) = (handles.heartbeat.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Heartbeat.as_str()).build(
             move |a| {
-                heartbeat::run(
-                    a,
-                    beats_tx.clone(),
-                    state.clone(),
-                    cfg.clone(),
+                returning(
                     live.clone(),
+                    heartbeat::run(
+                        a,
+                        beats_tx.clone(),
+                        state.clone(),
+                        cfg.clone(),
+                        live.clone(),
+                    ),
                 )
             },
             MemberOf(&mut troupe),
@@ -86,12 +89,15 @@ pub fn build_graph<S: CutSink>(
         let (state, cfg, live) = (handles.generator.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Generator.as_str()).build(
             move |a| {
-                generator::run(
-                    a,
-                    values_tx.clone(),
-                    state.clone(),
-                    cfg.clone(),
+                returning(
                     live.clone(),
+                    generator::run(
+                        a,
+                        values_tx.clone(),
+                        state.clone(),
+                        cfg.clone(),
+                        live.clone(),
+                    ),
                 )
             },
             MemberOf(&mut troupe),
@@ -101,14 +107,17 @@ pub fn build_graph<S: CutSink>(
         let (state, cfg, live) = (handles.worker.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Worker.as_str()).build(
             move |a| {
-                worker::run(
-                    a,
-                    beats_rx.clone(),
-                    values_rx.clone(),
-                    msgs_tx.clone(),
-                    state.clone(),
-                    cfg.clone(),
+                returning(
                     live.clone(),
+                    worker::run(
+                        a,
+                        beats_rx.clone(),
+                        values_rx.clone(),
+                        msgs_tx.clone(),
+                        state.clone(),
+                        cfg.clone(),
+                        live.clone(),
+                    ),
                 )
             },
             if paced {
@@ -122,14 +131,17 @@ pub fn build_graph<S: CutSink>(
         let (state, cfg, live) = (handles.logger.clone(), cfg.clone(), live.clone());
         actors.with_name(ActorName::Logger.as_str()).build(
             move |a| {
-                logger::run(
-                    a,
-                    msgs_rx.clone(),
-                    cuts_rx.clone(),
-                    snapshots_tx.clone(),
-                    state.clone(),
-                    cfg.clone(),
+                returning(
                     live.clone(),
+                    logger::run(
+                        a,
+                        msgs_rx.clone(),
+                        cuts_rx.clone(),
+                        snapshots_tx.clone(),
+                        state.clone(),
+                        cfg.clone(),
+                        live.clone(),
+                    ),
                 )
             },
             if paced {
@@ -144,17 +156,36 @@ pub fn build_graph<S: CutSink>(
         let (state, plan, live) = (handles.checkpoint.clone(), plan.clone(), live.clone());
         actors.with_name("checkpoint").build(
             move |a| {
-                checkpoint::run(
-                    a,
-                    cuts_tx.clone(),
-                    snapshots_rx.clone(),
-                    state.clone(),
-                    plan.clone(),
+                returning(
                     live.clone(),
+                    checkpoint::run(
+                        a,
+                        cuts_tx.clone(),
+                        snapshots_rx.clone(),
+                        state.clone(),
+                        plan.clone(),
+                        live.clone(),
+                    ),
                 )
             },
             SoloAct,
         );
     }
     handles
+}
+
+/// How many actors the pipeline has; each is wrapped in [`returning`].
+pub(crate) const ACTORS: usize = 5;
+
+/// Runs an actor and counts its return without a panic, after which
+/// steady_state never runs it again (see ending.rs).
+async fn returning(
+    live: Arc<Live>,
+    run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let result = run.await;
+    if result.is_ok() {
+        live.ending().actor_returned();
+    }
+    result
 }

@@ -3,6 +3,7 @@
 //! monotonic (relaxed atomics, written once per batch, never per message);
 //! the exact totals live in the logger's steady state.
 
+use crate::pipeline::ending::Ending;
 use crate::pipeline::latency::{BUCKETS_US, BeatClock};
 use crate::pipeline::names::{ActorName, Channel, Stage};
 use crate::pipeline::stats::{LoggerStats, Restarts};
@@ -38,6 +39,7 @@ pub struct Live {
     /// the sum of their latencies, for the Prometheus histogram.
     latency_buckets: [AtomicU64; BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
+    ending: Ending,
 }
 
 impl Live {
@@ -82,6 +84,11 @@ impl Live {
             std::array::from_fn(|i| self.latency_buckets[i].load(Ordering::Relaxed)),
             self.latency_sum_us.load(Ordering::Relaxed),
         )
+    }
+
+    /// Which actors have returned, and the graph's verdict (ending.rs).
+    pub fn ending(&self) -> &Ending {
+        &self.ending
     }
 
     /// The graph put the pipeline's actors on one thread (see graph.rs).

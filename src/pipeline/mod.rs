@@ -9,6 +9,7 @@
 
 pub(crate) mod actor;
 pub(crate) mod config;
+pub(crate) mod ending;
 pub(crate) mod fault;
 pub(crate) mod graph;
 pub(crate) mod latency;
@@ -32,7 +33,7 @@ pub use live::Live;
 
 use crate::pipeline::graph::build_graph;
 use crate::util::error::Error;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use steady_state::*;
 
@@ -75,7 +76,7 @@ pub fn run<S: CutSink>(
 
     let started = Instant::now();
     graph.start();
-    let stopped = graph.block_until_stopped(STOP_TIMEOUT);
+    let stopped = until_over(graph, &live);
     let elapsed = started.elapsed().as_secs_f64();
     stopped.map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
 
@@ -115,6 +116,38 @@ pub fn run<S: CutSink>(
     Ok(outcome)
 }
 
+/// Waits until the launch is over: every actor has returned, or the
+/// graph has given its verdict (see ending.rs for why not only the latter).
+/// The graph keeps its own thread for `block_until_stopped`, which may
+/// outlive this call by a telemetry frame.
+fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), String> {
+    let slot = Arc::new(Mutex::new(Some(graph)));
+    let spawned = {
+        let (slot, live) = (slot.clone(), live.clone());
+        std::thread::Builder::new()
+            .name("graph-stop".into())
+            .spawn(move || {
+                let graph = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(graph) = graph {
+                    let verdict = graph
+                        .block_until_stopped(STOP_TIMEOUT)
+                        .map_err(|e| e.to_string());
+                    live.ending().graph_stopped(verdict);
+                }
+            })
+    };
+    if spawned.is_err() {
+        // No thread to spare: wait for the graph here, the slow way.
+        let graph = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(graph) = graph {
+            return graph
+                .block_until_stopped(STOP_TIMEOUT)
+                .map_err(|e| e.to_string());
+        }
+    }
+    live.ending().wait(graph::ACTORS)
+}
+
 /// Something an actor held, once its thread has let go of it.
 fn released<T>(mut get: impl FnMut() -> Option<T>, what: &str) -> Result<T, Error> {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -128,5 +161,52 @@ fn released<T>(mut get: impl FnMut() -> Option<T>, what: &str) -> Result<T, Erro
             )));
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::stats::Cut;
+    use crate::pipeline::testing::within;
+
+    struct Discard;
+
+    impl CutSink for Discard {
+        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), String> {
+            Ok((0, Duration::ZERO))
+        }
+        fn recover(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// `run` stops waiting once `graph::ACTORS` actors have returned: if an
+    /// actor were added without being counted, or counted twice, a launch
+    /// would end before its actors did (or wait on the graph's poll).
+    #[test]
+    fn every_actor_returns_once_and_the_count_is_theirs() {
+        for rate_ms in [0, 1] {
+            let live = Arc::new(Live::default());
+            let returned = {
+                let live = live.clone();
+                within(Duration::from_secs(60), move || {
+                    let cfg = PipelineConfig {
+                        rate_ms,
+                        beats_target: 20,
+                        ..Default::default()
+                    };
+                    let plan = CheckpointPlan::new(Discard, Duration::from_millis(1), None);
+                    let opts = RunOptions { telemetry: false };
+                    let outcome = run(cfg, plan, opts, live.clone(), |_, _| Ok(())).unwrap();
+                    assert_eq!(outcome.stats.messages, 20 * 8192);
+                    live.ending().returned()
+                })
+            };
+            assert_eq!(returned, graph::ACTORS, "rate {rate_ms}");
+            // Nothing returns again afterwards.
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(live.ending().returned(), graph::ACTORS, "rate {rate_ms}");
+        }
     }
 }

@@ -1,0 +1,105 @@
+//! When a launch's graph is over, without waiting on steady_state's
+//! shutdown poll.
+//!
+//! `Graph::block_until_stopped` counts the actors' stop votes the moment a
+//! stop is requested, before any actor can have voted, and then once per
+//! telemetry frame (100 ms with telemetry on): every launch waited up to
+//! 100 ms after its actors had all returned, and that wait was in its
+//! elapsed time and rate. The totals depend on this pipeline's actors
+//! only, and each of them returns without a panic exactly once (steady_state
+//! never restarts an actor that returned): once all have returned, the
+//! launch is over. The graph's verdict still decides whenever one does not
+//! return (an error, a panic while stopping, a hang past the timeout).
+
+use std::sync::{Condvar, Mutex};
+
+#[derive(Debug, Default)]
+pub struct Ending {
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    returned: usize,
+    verdict: Option<Result<(), String>>,
+}
+
+impl Ending {
+    /// One of the pipeline's actors returned Ok: it is done for good.
+    pub fn actor_returned(&self) {
+        self.update(|s| s.returned += 1);
+    }
+
+    /// What `block_until_stopped` said.
+    pub fn graph_stopped(&self, verdict: Result<(), String>) {
+        self.update(|s| s.verdict = Some(verdict));
+    }
+
+    pub fn returned(&self) -> usize {
+        self.lock().returned
+    }
+
+    /// Blocks until all `actors` have returned (Ok) or the graph has given
+    /// its verdict, whichever comes first.
+    pub fn wait(&self, actors: usize) -> Result<(), String> {
+        let mut s = self.lock();
+        loop {
+            if let Some(verdict) = &s.verdict {
+                return verdict.clone();
+            }
+            if s.returned >= actors {
+                return Ok(());
+            }
+            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn update(&self, f: impl FnOnce(&mut State)) {
+        f(&mut self.lock());
+        self.changed.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::testing::within;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn waiting(ending: &Arc<Ending>, actors: usize) -> std::thread::JoinHandle<Result<(), String>> {
+        let ending = ending.clone();
+        std::thread::spawn(move || ending.wait(actors))
+    }
+
+    #[test]
+    fn the_launch_is_over_once_every_actor_has_returned() {
+        let ending = Arc::new(Ending::default());
+        let waiter = waiting(&ending, 3);
+        ending.actor_returned();
+        ending.actor_returned();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(!waiter.is_finished(), "two of three actors is not the end");
+        ending.actor_returned();
+        let r = within(Duration::from_secs(10), move || waiter.join().unwrap());
+        assert_eq!(r, Ok(()));
+    }
+
+    #[test]
+    fn the_graphs_verdict_ends_the_wait_when_an_actor_never_returns() {
+        let ending = Arc::new(Ending::default());
+        let waiter = waiting(&ending, 2);
+        ending.actor_returned();
+        ending.graph_stopped(Err("stopped uncleanly".into()));
+        let r = within(Duration::from_secs(10), move || waiter.join().unwrap());
+        assert_eq!(r, Err("stopped uncleanly".to_string()));
+        // A verdict given, it stands, even after the rest return.
+        ending.actor_returned();
+        assert!(ending.wait(2).is_err());
+    }
+}
