@@ -4,8 +4,9 @@
 //! `Graph::block_until_stopped` counts the actors' stop votes the moment a
 //! stop is requested, before any actor can have voted, and then once per
 //! telemetry frame (100 ms with telemetry on): every launch waited up to
-//! 100 ms after its actors had all returned, and that wait was in its
-//! elapsed time and rate. The totals depend on this pipeline's actors
+//! 100 ms after its actors had all returned (not in its reported rate,
+//! which ends at its last counted message, but in the process's time: a
+//! one-beat run took 0.11 s). The totals depend on this pipeline's actors
 //! only, and each of them returns without a panic exactly once (steady_state
 //! never restarts an actor that returned): once all have returned, the
 //! launch is over. The graph's verdict still decides whenever one does not
