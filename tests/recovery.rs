@@ -228,3 +228,115 @@ fn nothing_to_restore_is_exit_1_and_a_held_dir_exit_3() {
     signal(run.id(), libc::SIGTERM);
     let _ = finish(run, LIMIT);
 }
+
+#[test]
+fn a_new_file_never_inherits_the_backups_of_the_file_moved_aside() {
+    let dir = state_dir();
+    // Lifetime A: five launches of 10 beats (backups of launches 2 to 4).
+    for _ in 0..5 {
+        ok(dir.path(), &["--rate", "0", "--beats", "10"]);
+    }
+    // Moved aside to start from zero, as a refusal advises.
+    fs::rename(checkpoint_file(dir.path()), dir.path().join("a.redb")).unwrap();
+    // Lifetime B: three launches of 7 beats (backups of launches 1 and 2).
+    let first = ok(dir.path(), &["--rate", "0", "--beats", "7"]);
+    assert!(
+        first.stderr.contains("will not use them for this new file"),
+        "{}",
+        first.stderr
+    );
+    ok(dir.path(), &["--rate", "0", "--beats", "7"]);
+    ok(dir.path(), &["--rate", "0", "--beats", "7"]);
+    let names = |d: &Path| -> Vec<String> {
+        let mut n: Vec<String> = fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(
+        names(&dir.path().join("backups")),
+        ["launch-1.redb", "launch-2.redb"]
+    );
+    let aside: Vec<String> = names(dir.path())
+        .into_iter()
+        .filter(|n| n.starts_with("backups.before-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "A's backups are kept");
+    assert_eq!(
+        names(&dir.path().join(&aside[0])),
+        ["launch-2.redb", "launch-3.redb", "launch-4.redb"]
+    );
+    // B's file damaged: B's newest backup (14 beats) comes back, not A's.
+    fs::write(checkpoint_file(dir.path()), b"garbage").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("from the backup of launch 2"),
+        "{}",
+        done.stderr
+    );
+    let v = stats(dir.path());
+    assert_eq!(field(&v, "beats"), 14);
+    assert_closed_form(&v);
+}
+
+/// Exit 2 and nothing changed: `recover` replaces only a damaged or missing
+/// file unless forced.
+fn not_without_force(dir: &Path, says: &str) {
+    let path = checkpoint_file(dir);
+    let before = fs::symlink_metadata(&path).unwrap();
+    let done = recover(dir, &[]);
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(done.stderr.contains(says), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("Usage: fizzflow recover"),
+        "{}",
+        done.stderr
+    );
+    let after = fs::symlink_metadata(&path).unwrap();
+    assert_eq!(before.file_type(), after.file_type());
+    assert_eq!(before.len(), after.len());
+}
+
+#[test]
+fn a_file_from_a_newer_fizzflow_or_a_symlink_is_not_damage() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    {
+        let db = redb::Database::create(checkpoint_file(dir.path())).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(fizzflow::durable::META)
+            .unwrap()
+            .insert("schema_version", "3")
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let bytes = fs::read(checkpoint_file(dir.path())).unwrap();
+    // The run's refusal does not suggest recover for it.
+    let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);
+    assert_eq!(refused.status.code(), Some(4), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("recover"), "{}", refused.stderr);
+    not_without_force(dir.path(), "newer fizzflow");
+    assert_eq!(fs::read(checkpoint_file(dir.path())).unwrap(), bytes);
+    let forced = recover(dir.path(), &["--force"]);
+    assert!(forced.status.success(), "{}", forced.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+
+    let linked = state_dir();
+    two_launches(linked.path());
+    let elsewhere = linked.path().join("elsewhere.redb");
+    fs::rename(checkpoint_file(linked.path()), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, checkpoint_file(linked.path())).unwrap();
+    not_without_force(linked.path(), "not a regular file");
+}
+
+#[test]
+fn a_missing_state_dir_is_exit_4() {
+    let parent = state_dir();
+    let done = recover(&parent.path().join("nothing-here"), &[]);
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(!parent.path().join("nothing-here").exists());
+}

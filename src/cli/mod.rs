@@ -33,7 +33,7 @@ consistent cuts to <state-dir>/checkpoints.redb, and the next run resumes
 them exactly: nothing lost, nothing counted twice (`fizzflow stats` shows
 them).
 
-Ctrl-C or SIGTERM stops the heartbeat; beats already sent drain, a final
+Ctrl-C, SIGTERM or SIGHUP stops the heartbeat; beats already sent drain, a final
 checkpoint is written, the summary is printed and the exit code is 0. A
 second signal exits at once.
 
@@ -192,6 +192,15 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    // Usage errors a command finds itself show that command's usage line.
+    let sub = match &cli.command {
+        Some(Command::Run(_)) => Some("run"),
+        Some(Command::Stats(_)) => Some("stats"),
+        Some(Command::Recover(_)) => Some("recover"),
+        Some(Command::Bench(_)) => Some("bench"),
+        Some(Command::Torture(_)) => Some("torture"),
+        None => None,
+    };
     let result = match cli.command {
         Some(Command::Run(args)) => run::command(&args),
         Some(Command::Stats(args)) => stats::command(&args),
@@ -205,8 +214,12 @@ pub fn main() -> i32 {
         Err(e) => {
             if let Error::Usage(msg) = &e {
                 // Same look and exit code (2) as clap's own errors.
-                Cli::command()
-                    .error(clap::error::ErrorKind::ValueValidation, msg)
+                let mut top = Cli::command();
+                top.build();
+                let mut cmd = sub
+                    .and_then(|name| top.find_subcommand_mut(name).cloned())
+                    .unwrap_or(top);
+                cmd.error(clap::error::ErrorKind::ValueValidation, msg)
                     .exit();
             }
             crate::util::output::note(&format!("error: {e}"));

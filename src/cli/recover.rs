@@ -42,9 +42,9 @@ pub struct RecoverArgs {
 pub fn command(args: &RecoverArgs) -> Result<(), Error> {
     let dir = &args.state.dir;
     if !dir.is_dir() {
-        return Err(Error::NoBackup {
+        return Err(Error::StateDir {
             dir: dir.clone(),
-            why: "the state dir does not exist or is not a directory".into(),
+            problem: "does not exist or is not a directory".into(),
         });
     }
     // The lock: no run may use the file while it is replaced.
@@ -57,6 +57,15 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
     let why = match inspect::existing(&path) {
         Ok(None) => "missing",
         Err(Error::Checkpoint { .. } | Error::Recoverable { .. }) => "damaged",
+        Err(Error::Unusable { problem, .. }) => {
+            if !args.force {
+                return Err(Error::Usage(format!(
+                    "the checkpoint file {} {problem}. That is not damage, so recover leaves it; pass --force to replace it anyway (it is kept, renamed)",
+                    path.display()
+                )));
+            }
+            "replaced"
+        }
         Ok(Some(vetted)) => {
             let at = vetted.seen.latest().map(describe).unwrap_or_default();
             if !args.force {
@@ -206,7 +215,7 @@ pub fn hint(e: Error, dir: &Path) -> Error {
         path,
         problem,
         hint: format!(
-            "If it is damaged, this state dir has {} verified backup{} (newest: launch {}, saved {} UTC): `fizzflow recover --state-dir {shown}` restores the newest and keeps this file beside it; `fizzflow recover --state-dir {shown} --list` shows them. Work after the backup is redone exactly",
+            "If it is damaged, this state dir has {} backup{} (newest: launch {}, saved {} UTC): `fizzflow recover --state-dir {shown}` restores the newest and keeps this file beside it; `fizzflow recover --state-dir {shown} --list` shows them. Work after the backup is redone exactly",
             found.len(),
             if found.len() == 1 { "" } else { "s" },
             newest.launch,

@@ -205,7 +205,10 @@ fn record_launch(
     };
     let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
     let (store, took) = match &vetted {
-        None => Store::create(dir, opts, &launch, &row)?,
+        None => {
+            set_aside_old_backups(dir);
+            Store::create(dir, opts, &launch, &row)?
+        }
         Some(vetted) => {
             keep_backup(dir, vetted);
             Store::open(&path, opts, vetted, &launch, &row)?
@@ -228,6 +231,21 @@ fn keep_backup(dir: &Path, vetted: &Vetted) {
             "warning: no backup of this launch's starting point in {}: {e}",
             backups::dir_of(dir).display()
         ));
+    }
+}
+
+/// A new file's backups start empty (see backups::set_aside_for_new_file).
+fn set_aside_old_backups(dir: &Path) {
+    match backups::set_aside_for_new_file(dir) {
+        Ok(None) => {}
+        Ok(Some(aside)) => note(&format!(
+            "the backups of the checkpoint file that was here before are kept in {}; `fizzflow recover` will not use them for this new file",
+            aside.display()
+        )),
+        Err(e) => note(&format!(
+            "warning: the old backups in {} could not be set aside for the new checkpoint file: {e}",
+            backups::dir_of(dir).display()
+        )),
     }
 }
 

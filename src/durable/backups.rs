@@ -39,21 +39,22 @@ pub fn dir_of(state_dir: &Path) -> PathBuf {
 }
 
 /// The backups in a state dir, newest first. Anything in the folder that is
-/// not a regular file named `launch-<N>.redb` is not a backup.
+/// not a regular file named as fizzflow names them, `launch-<N>.redb` with N
+/// in plain decimal, is not a backup; nor is anything in a `backups` that is
+/// not a directory of its own (a symlink to another state dir's backups).
 pub fn list(state_dir: &Path) -> Vec<Backup> {
-    let Ok(entries) = fs::read_dir(dir_of(state_dir)) else {
+    let dir = dir_of(state_dir);
+    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+        return Vec::new();
+    }
+    let Ok(entries) = fs::read_dir(&dir) else {
         return Vec::new();
     };
     let mut found: Vec<Backup> = entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name();
-            let launch = std::str::from_utf8(name.as_bytes())
-                .ok()?
-                .strip_prefix("launch-")?
-                .strip_suffix(".redb")?
-                .parse()
-                .ok()?;
+            let launch = launch_of(std::str::from_utf8(name.as_bytes()).ok()?)?;
             let meta = fs::symlink_metadata(e.path()).ok()?;
             meta.is_file().then(|| Backup {
                 launch,
@@ -70,10 +71,48 @@ pub fn list(state_dir: &Path) -> Vec<Backup> {
     found
 }
 
+/// N of a name `launch-<N>.redb` as [`save`] writes it: no sign, no
+/// leading zero, so no two names are the same launch.
+fn launch_of(name: &str) -> Option<u64> {
+    let digits = name.strip_prefix("launch-")?.strip_suffix(".redb")?;
+    let launch: u64 = digits.parse().ok()?;
+    (launch.to_string() == digits).then_some(launch)
+}
+
+/// A new checkpoint file starts a new lifetime of the state dir: backups
+/// left from the file that was here before (moved aside to start from
+/// zero) are not its backups and must never be restored over it, nor push
+/// its own out. They are kept, renamed `backups.before-<UTC>`; returns
+/// where, if there were any.
+pub fn set_aside_for_new_file(state_dir: &Path) -> std::io::Result<Option<PathBuf>> {
+    let dir = dir_of(state_dir);
+    match fs::symlink_metadata(&dir) {
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(_) => {}
+    }
+    let aside = unused_name(state_dir, &format!("{DIR}.before"));
+    rename2(&dir, &aside, libc::RENAME_NOREPLACE)?;
+    sync_dir(state_dir);
+    Ok(Some(aside))
+}
+
 /// Keeps `bytes` (a file that just passed the full check, whose newest
-/// record counts `launch` launches) as the newest backup, and drops all
-/// but the newest [`KEEP`].
+/// record counts `launch` launches) as the newest backup, and drops older
+/// ones beyond the newest [`KEEP`]. A name with a higher launch than
+/// `launch` is not this file's (no file goes back in launches): it is
+/// never counted or removed. On a disk too full for one more copy, the
+/// oldest is dropped first, so the backups keep up with the file.
 pub fn save(state_dir: &Path, launch: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    save_with(state_dir, launch, bytes, write_durably)
+}
+
+fn save_with(
+    state_dir: &Path,
+    launch: u64,
+    bytes: &[u8],
+    write: impl Fn(&Path, &[u8]) -> std::io::Result<()>,
+) -> std::io::Result<PathBuf> {
     let dir = dir_of(state_dir);
     match fs::symlink_metadata(&dir) {
         Ok(m) if m.is_dir() => {}
@@ -88,15 +127,49 @@ pub fn save(state_dir: &Path, launch: u64, bytes: &[u8]) -> std::io::Result<Path
     }
     let path = dir.join(format!("launch-{launch}.redb"));
     let tmp = dir.join(format!("launch-{launch}.redb.saving"));
-    write_durably(&tmp, bytes)?;
+    let older = |state_dir: &Path| -> Vec<Backup> {
+        let mut older = list(state_dir);
+        older.retain(|b| b.launch < launch);
+        older
+    };
+    loop {
+        match write(&tmp, bytes) {
+            Ok(()) => break,
+            Err(e) if e.kind() == ErrorKind::StorageFull => {
+                // Room for the newest, at the cost of the oldest.
+                let Some(oldest) = older(state_dir).pop() else {
+                    return Err(e);
+                };
+                fs::remove_file(&oldest.path).map_err(|_| e)?;
+            }
+            Err(e) => return Err(e),
+        }
+    }
     fs::rename(&tmp, &path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })?;
     sync_dir(&dir);
-    for old in list(state_dir).into_iter().skip(KEEP) {
+    for old in older(state_dir).into_iter().skip(KEEP - 1) {
         let _ = fs::remove_file(old.path);
     }
     Ok(path)
+}
+
+/// `<state-dir>/<base>-<UTC>` (then `-2`, `-3`…): a name nothing has, so
+/// nothing kept is ever overwritten. 20261125T153815Z sorts, and says when.
+fn unused_name(state_dir: &Path, base: &str) -> PathBuf {
+    let digits: String = utc(unix_ms_now())
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    let stamp = format!("{}T{}Z", &digits[..8], &digits[8..]);
+    (1..)
+        .map(|n| match n {
+            1 => state_dir.join(format!("{base}-{stamp}")),
+            n => state_dir.join(format!("{base}-{stamp}-{n}")),
+        })
+        .find(|p| fs::symlink_metadata(p).is_err())
+        .expect("an unused name")
 }
 
 /// A new file at `path` (never an existing name, never through a symlink)
@@ -135,25 +208,14 @@ pub struct Restored {
 
 /// Puts `bytes` (a backup that passed the full check just now) in place of
 /// the checkpoint file. The file that was there is kept, renamed
-/// `checkpoints.redb.<why>-<unix ms>`. The swap is one atomic exchange of
+/// `checkpoints.redb.<why>-<UTC>`. The swap is one atomic exchange of
 /// names, so a crash leaves either the old file or the restored one under
-/// the real name, never neither.
+/// the real name, never neither; the copy waits for it as
+/// `checkpoints.redb.restoring-<UTC>`, so a restore killed half-way never
+/// leaves good bytes under a name that calls them damaged.
 pub fn restore(state_dir: &Path, bytes: &[u8], why: &str) -> Result<Restored, Error> {
     let path = checkpoint_path(state_dir);
-    // 2026-11-25 15:38:15 → 20261125T153815Z: sorts, and says when.
-    let stamp: String = utc(unix_ms_now())
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let stamp = format!("{}T{}Z", &stamp[..8], &stamp[8..]);
-    // A name nothing has: an older kept file is never overwritten.
-    let incoming = (1..)
-        .map(|n| match n {
-            1 => state_dir.join(format!("{FILE_NAME}.{why}-{stamp}")),
-            n => state_dir.join(format!("{FILE_NAME}.{why}-{stamp}-{n}")),
-        })
-        .find(|p| fs::symlink_metadata(p).is_err())
-        .expect("an unused name");
+    let incoming = unused_name(state_dir, &format!("{FILE_NAME}.restoring"));
     let fail = |action: &'static str| {
         let path = path.clone();
         move |source: std::io::Error| Error::Io {
@@ -183,11 +245,17 @@ pub fn restore(state_dir: &Path, bytes: &[u8], why: &str) -> Result<Restored, Er
         let _ = fs::remove_file(&incoming);
         fail("put the backup in place of")(e)
     })?;
+    // After an exchange the copy's name holds the old file: it stays, under
+    // a name that says why it was replaced.
+    let kept = exists.then(|| {
+        let named = unused_name(state_dir, &format!("{FILE_NAME}.{why}"));
+        match rename2(&incoming, &named, libc::RENAME_NOREPLACE) {
+            Ok(()) => named,
+            Err(_) => incoming,
+        }
+    });
     sync_dir(state_dir);
-    // After an exchange the new name holds the old file: it stays.
-    Ok(Restored {
-        kept: exists.then_some(incoming),
-    })
+    Ok(Restored { kept })
 }
 
 fn rename2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
@@ -238,6 +306,99 @@ mod tests {
         );
     }
 
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn names_it_did_not_write_and_higher_launches_are_never_pruned() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), 1, b"one").unwrap();
+        let backups = dir_of(dir.path());
+        // Not fizzflow's names: not backups, so never listed or removed.
+        for odd in ["launch-05.redb", "launch-+5.redb"] {
+            fs::write(backups.join(odd), "odd").unwrap();
+        }
+        // Higher launches than the file has: not this file's backups.
+        for high in [9, 10, 11] {
+            fs::write(backups.join(format!("launch-{high}.redb")), "high").unwrap();
+        }
+        for launch in [2, 3, 4] {
+            save(dir.path(), launch, b"mine").unwrap();
+        }
+        assert_eq!(
+            names_in(&backups),
+            [
+                "launch-+5.redb",
+                "launch-05.redb",
+                "launch-10.redb",
+                "launch-11.redb",
+                "launch-2.redb",
+                "launch-3.redb",
+                "launch-4.redb",
+                "launch-9.redb"
+            ]
+        );
+        let listed: Vec<u64> = list(dir.path()).iter().map(|b| b.launch).collect();
+        assert_eq!(listed, [11, 10, 9, 4, 3, 2]);
+    }
+
+    #[test]
+    fn a_full_disk_drops_the_oldest_to_make_room_for_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        for launch in [1, 2, 3] {
+            save(dir.path(), launch, b"x").unwrap();
+        }
+        // A disk with room for three files in the folder, no more.
+        let tight = |path: &Path, bytes: &[u8]| {
+            if fs::read_dir(path.parent().unwrap()).unwrap().count() >= 3 {
+                return Err(std::io::Error::from(ErrorKind::StorageFull));
+            }
+            write_durably(path, bytes)
+        };
+        save_with(dir.path(), 4, b"newest", tight).unwrap();
+        let listed: Vec<u64> = list(dir.path()).iter().map(|b| b.launch).collect();
+        assert_eq!(listed, [4, 3, 2]);
+        // With nothing older left to drop, a full disk is an error.
+        let empty = tempfile::tempdir().unwrap();
+        let full = |_: &Path, _: &[u8]| Err(std::io::Error::from(ErrorKind::StorageFull));
+        assert!(save_with(empty.path(), 1, b"x", full).is_err());
+    }
+
+    #[test]
+    fn a_backups_folder_that_is_a_symlink_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let other = tempfile::tempdir().unwrap();
+        save(other.path(), 5, b"another state dir's").unwrap();
+        std::os::unix::fs::symlink(dir_of(other.path()), dir_of(dir.path())).unwrap();
+        assert!(list(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn a_new_file_sets_the_old_backups_aside_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(set_aside_for_new_file(dir.path()).unwrap().is_none());
+        for launch in [1, 2] {
+            save(dir.path(), launch, b"old lifetime").unwrap();
+        }
+        let aside = set_aside_for_new_file(dir.path()).unwrap().unwrap();
+        assert!(list(dir.path()).is_empty());
+        assert_eq!(names_in(&aside), ["launch-1.redb", "launch-2.redb"]);
+        assert!(
+            aside
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("backups.before-")
+        );
+    }
+
     #[test]
     fn a_restore_swaps_names_and_keeps_the_old_file() {
         let dir = tempfile::tempdir().unwrap();
@@ -270,6 +431,12 @@ mod tests {
                 .is_none()
         );
         assert_eq!(fs::read(&path).unwrap(), b"again");
+        // Nothing is left under the name a copy waits under.
+        assert!(
+            names_in(dir.path())
+                .iter()
+                .all(|n| !n.contains(".restoring-"))
+        );
     }
 
     #[test]

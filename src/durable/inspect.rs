@@ -46,7 +46,7 @@ pub fn existing(path: &Path) -> Result<Option<Vetted>, Error> {
     match fs::symlink_metadata(path) {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_refusal(path, "examine", e)),
-        Ok(m) if !m.file_type().is_file() => Err(Error::Checkpoint {
+        Ok(m) if !m.file_type().is_file() => Err(Error::Unusable {
             path: path.to_path_buf(),
             problem: format!(
                 "is not a regular file (it is {}); fizzflow never follows or replaces what is there",
@@ -107,6 +107,12 @@ pub fn inspect(path: &Path) -> Result<Vetted, Error> {
         })?;
         match crate::durable::probe::probe(&copy) {
             Ok(seen) => return Ok(Vetted { seen, bytes }),
+            Err(Problem::Newer(why)) => {
+                return Err(Error::Unusable {
+                    path: path.to_path_buf(),
+                    problem: why,
+                });
+            }
             Err(Problem::Io(why)) => {
                 return Err(Error::CheckpointIo {
                     path: path.to_path_buf(),

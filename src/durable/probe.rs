@@ -20,6 +20,7 @@ pub const SUBCOMMAND: &str = "probe-checkpoint";
 /// Exit codes of a probe that could not read the file (message on stderr).
 const DAMAGED: i32 = 4;
 const IO_FAILED: i32 = 5;
+const NEWER: i32 = 6;
 /// What a Rust panic that escapes `main` exits with.
 const PANICKED: i32 = 101;
 /// The probe's panic hook writes this line first: an abort that follows it
@@ -81,6 +82,7 @@ fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
             "is damaged (redb crashed reading it)".into(),
         )),
         Verdict::Machine => Err(Problem::Io(done.stderr.trim().to_string())),
+        Verdict::Newer => Err(Problem::Newer(done.stderr.trim().to_string())),
         Verdict::Killed(why) => Err(Problem::Io(format!("the checker {why}"))),
     }
 }
@@ -92,6 +94,7 @@ enum Verdict {
     /// A panic or a crash while reading: the file made redb give up.
     Crashed,
     Machine,
+    Newer,
     /// Stopped from outside, or it ended in a way that says nothing.
     Killed(String),
 }
@@ -102,6 +105,7 @@ fn verdict(status: ExitStatus, stderr: &str) -> Verdict {
         (Some(0), _) => Verdict::Read,
         (Some(DAMAGED), _) => Verdict::Damaged,
         (Some(IO_FAILED), _) => Verdict::Machine,
+        (Some(NEWER), _) => Verdict::Newer,
         (Some(PANICKED), _) => Verdict::Crashed,
         (None, Some(libc::SIGABRT)) if panicked => Verdict::Crashed,
         (None, Some(libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
@@ -141,6 +145,7 @@ pub fn run_probe(copy: &Path) -> i32 {
         },
         Err(Problem::Damaged(why)) => (DAMAGED, why, false),
         Err(Problem::Io(why)) => (IO_FAILED, why, false),
+        Err(Problem::Newer(why)) => (NEWER, why, false),
     };
     let written = if to_stdout {
         crate::util::output::stdout_line(&text)

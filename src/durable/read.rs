@@ -31,6 +31,9 @@ pub enum Problem {
     Damaged(String),
     /// Not the file's fault: a full disk, a killed checker… (exit 1).
     Io(String),
+    /// Sound, as far as can be told, but written by a newer fizzflow
+    /// (exit 4, and not damage: `recover` leaves it alone).
+    Newer(String),
 }
 
 /// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
@@ -65,7 +68,7 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
     names.sort();
     let schema_version = schema::schema_version(&txn).map_err(Problem::Damaged)?;
     if schema_version > schema::CURRENT {
-        return Err(Problem::Damaged(format!(
+        return Err(Problem::Newer(format!(
             "was written by a newer fizzflow (schema {schema_version}; this build reads up to {})",
             schema::CURRENT
         )));

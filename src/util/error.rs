@@ -23,7 +23,11 @@ pub enum Error {
     StateDir { dir: PathBuf, problem: String },
     /// The checkpoint file cannot be read; it was left untouched (exit 4).
     Checkpoint { path: PathBuf, problem: String },
-    /// As `Checkpoint`, in a state dir with verified backups: `hint` says
+    /// The checkpoint file is not a regular file, or is from a newer
+    /// fizzflow: unusable here, left untouched, but not damaged, so not
+    /// for `recover` without `--force` (exit 4).
+    Unusable { path: PathBuf, problem: String },
+    /// As `Checkpoint`, in a state dir with backups: `hint` says
     /// how to restore one (exit 4).
     Recoverable {
         path: PathBuf,
@@ -57,7 +61,10 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::StateInUse { .. } | Error::Changed { .. } => 3,
-            Error::StateDir { .. } | Error::Checkpoint { .. } | Error::Recoverable { .. } => 4,
+            Error::StateDir { .. }
+            | Error::Checkpoint { .. }
+            | Error::Unusable { .. }
+            | Error::Recoverable { .. } => 4,
             Error::Pipeline(_)
             | Error::Verification { .. }
             | Error::Io { .. }
@@ -102,7 +109,7 @@ impl fmt::Display for Error {
                     dir.display()
                 )
             }
-            Error::Checkpoint { path, problem } => write!(
+            Error::Checkpoint { path, problem } | Error::Unusable { path, problem } => write!(
                 f,
                 "checkpoint file {} {problem}. It was left exactly as it was. To start from zero, move it aside (or pass another --state-dir); a file from a newer fizzflow needs that newer fizzflow",
                 path.display()
