@@ -167,6 +167,8 @@ fn a_backup_that_fails_its_check_is_passed_over_for_an_older_one() {
     fs::write(checkpoint_file(dir.path()), b"").unwrap();
     let list = recover(dir.path(), &["--list"]);
     assert!(list.stdout.contains("fails:"), "{}", list.stdout);
+    // The checkpoint file's advice is not for a backup.
+    assert!(!list.stdout.contains("move it aside"), "{}", list.stdout);
     let done = recover(dir.path(), &[]);
     assert!(done.status.success(), "{}", done.stderr);
     assert!(

@@ -131,14 +131,16 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
                 return Err(Error::NoBackup {
                     dir: dir.clone(),
                     why: format!(
-                        "the backup of launch {} fails its check: {e}",
-                        backup.launch
+                        "the backup of launch {} fails its check: it {}",
+                        backup.launch,
+                        failure(&e)
                     ),
                 });
             }
             Err(e) => note(&format!(
-                "the backup of launch {} fails its check ({e}); trying an older one",
-                backup.launch
+                "the backup of launch {} fails its check (it {}); trying an older one",
+                backup.launch,
+                failure(&e)
             )),
         }
     }
@@ -153,6 +155,15 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
             "no backup passed its check".into()
         },
     })
+}
+
+/// Why a backup failed its check, without the advice meant for the
+/// checkpoint file itself (a backup is never to be moved aside or run).
+fn failure(e: &Error) -> String {
+    match e {
+        Error::Checkpoint { problem, .. } | Error::Unusable { problem, .. } => problem.clone(),
+        e => format!("could not be checked: {e}"),
+    }
 }
 
 /// One checkpoint in words: its totals and where the run stands.
@@ -188,7 +199,7 @@ fn listing(dir: &Path, found: &[Backup]) -> String {
                 ),
                 None => ("-".into(), "-".into(), "holds no checkpoint".into()),
             },
-            Err(e) => ("-".into(), "-".into(), format!("fails: {e}")),
+            Err(e) => ("-".into(), "-".into(), format!("fails: it {}", failure(&e))),
         };
         let _ = writeln!(
             out,
