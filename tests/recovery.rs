@@ -243,7 +243,9 @@ fn a_new_file_never_inherits_the_backups_of_the_file_moved_aside() {
     // Lifetime B: three launches of 7 beats (backups of launches 1 and 2).
     let first = ok(dir.path(), &["--rate", "0", "--beats", "7"]);
     assert!(
-        first.stderr.contains("will not use them for this new file"),
+        first
+            .stderr
+            .contains("the old one's backups are kept apart"),
         "{}",
         first.stderr
     );

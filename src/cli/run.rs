@@ -239,7 +239,7 @@ fn set_aside_old_backups(dir: &Path) {
     match backups::set_aside_for_new_file(dir) {
         Ok(None) => {}
         Ok(Some(aside)) => note(&format!(
-            "the backups of the checkpoint file that was here before are kept in {}; `fizzflow recover` will not use them for this new file",
+            "new checkpoint file: the old one's backups are kept apart, in {}",
             aside.display()
         )),
         Err(e) => note(&format!(
