@@ -114,3 +114,44 @@ fn run_on_a_dir_it_cannot_write_is_exit_4_and_changes_nothing() {
     says_permission_denied(&done, &dir);
     assert_eq!(std::fs::read(checkpoint_file(&dir)).unwrap(), before);
 }
+
+/// Backups left by a file that is gone must be moved aside before a new
+/// file is made (or `recover` would one day restore the old totals over
+/// the new ones); when they cannot be, nothing is made. In a sticky,
+/// world-writable state dir `nobody` may create files but not rename the
+/// root-owned `backups`.
+#[test]
+fn old_backups_that_cannot_be_set_aside_stop_a_new_file() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to hand the state dir to nobody");
+        return;
+    }
+    let parent = state_dir();
+    std::fs::set_permissions(parent.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = parent.path().join("state");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::create_dir(dir.join("backups")).unwrap();
+    std::fs::write(dir.join("backups/launch-4.redb"), b"an old lifetime's").unwrap();
+    let done = unprivileged(
+        &[
+            "run",
+            "--rate",
+            "0",
+            "--beats",
+            "5",
+            "--no-telemetry",
+            "--no-metrics",
+        ],
+        &dir,
+    );
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("could not be moved aside"),
+        "{}",
+        done.stderr
+    );
+    assert!(!checkpoint_file(&dir).exists(), "no new file was made");
+    assert!(dir.join("backups/launch-4.redb").exists());
+}

@@ -344,3 +344,43 @@ fn a_missing_state_dir_is_exit_4() {
     assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
     assert!(!parent.path().join("nothing-here").exists());
 }
+
+#[test]
+fn a_file_cut_shorter_than_redbs_header_is_damage_and_recovered() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    let path = checkpoint_file(dir.path());
+    let mut bytes = fs::read(&path).unwrap();
+    bytes.truncate(100);
+    fs::write(&path, &bytes).unwrap();
+    // Damage (exit 4, with the way back), not "could not check" (exit 1).
+    let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);
+    assert_eq!(refused.status.code(), Some(4), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("fizzflow recover"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+}
+
+#[test]
+fn a_file_from_a_newer_redb_is_not_damage() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    let path = checkpoint_file(dir.path());
+    let mut bytes = fs::read(&path).unwrap();
+    // redb 4 keeps its file format version in both header slots.
+    bytes[64] = 4;
+    bytes[192] = 4;
+    fs::write(&path, &bytes).unwrap();
+    let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);
+    assert_eq!(refused.status.code(), Some(4), "{}", refused.stderr);
+    assert!(refused.stderr.contains("newer redb"), "{}", refused.stderr);
+    assert!(!refused.stderr.contains("recover"), "{}", refused.stderr);
+    not_without_force(dir.path(), "newer redb");
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+}

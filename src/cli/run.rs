@@ -206,7 +206,7 @@ fn record_launch(
     let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
     let (store, took) = match &vetted {
         None => {
-            set_aside_old_backups(dir);
+            set_aside_old_backups(dir)?;
             Store::create(dir, opts, &launch, &row)?
         }
         Some(vetted) => {
@@ -235,17 +235,26 @@ fn keep_backup(dir: &Path, vetted: &Vetted) {
 }
 
 /// A new file's backups start empty (see backups::set_aside_for_new_file).
-fn set_aside_old_backups(dir: &Path) {
+/// If the old ones cannot be moved, no new file is made: `recover` would
+/// one day restore the old lifetime's totals over the new one.
+fn set_aside_old_backups(dir: &Path) -> Result<(), Error> {
     match backups::set_aside_for_new_file(dir) {
-        Ok(None) => {}
-        Ok(Some(aside)) => note(&format!(
-            "new checkpoint file: the old one's backups are kept apart, in {}",
-            aside.display()
-        )),
-        Err(e) => note(&format!(
-            "warning: the old backups in {} could not be set aside for the new checkpoint file: {e}",
-            backups::dir_of(dir).display()
-        )),
+        Ok(None) => Ok(()),
+        Ok(Some(aside)) => {
+            note(&format!(
+                "new checkpoint file: the old one's backups are kept apart, in {}",
+                aside.display()
+            ));
+            Ok(())
+        }
+        Err(e) => Err(Error::StateDir {
+            dir: dir.to_path_buf(),
+            problem: format!(
+                "has no checkpoint file but has backups of one in {}, which could not be moved aside for a new file ({e}). Nothing was created. `fizzflow recover` restores the newest; to start from zero, move {} away",
+                backups::dir_of(dir).display(),
+                backups::dir_of(dir).display()
+            ),
+        }),
     }
 }
 

@@ -39,9 +39,19 @@ pub enum Problem {
 /// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
 fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
     // An I/O error is about the machine (the copy's disk), not the file:
-    // the message must not call the file damaged.
+    // the message must not call the file damaged. Except running out of
+    // bytes: the private copy holds all of the file, so a read past its
+    // end means the file is cut short (shorter than redb's header, say).
     move |e| match e {
+        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Problem::Damaged(
+            format!("is damaged: {what}: it ends where redb expects more ({io})"),
+        ),
         redb::Error::Io(io) => Problem::Io(format!("the check of a private copy failed: {io}")),
+        // redb has no error kind of its own for a file format it is too old
+        // to read; its message is the only sign.
+        e if e.to_string().contains("Expected file format version") => Problem::Newer(format!(
+            "was written by a newer redb, so by a newer fizzflow ({e})"
+        )),
         e => Problem::Damaged(format!("{what}: {e}")),
     }
 }
