@@ -33,9 +33,9 @@ consistent cuts to <state-dir>/checkpoints.redb, and the next run resumes
 them exactly: nothing lost, nothing counted twice (`fizzflow stats` shows
 them).
 
-Ctrl-C, SIGTERM or SIGHUP stops the heartbeat; beats already sent drain, a final
-checkpoint is written, the summary is printed and the exit code is 0. A
-second signal exits at once (exit code 130).
+Ctrl-C, SIGTERM or SIGHUP stops the heartbeat; beats already sent
+drain, a final checkpoint is written, the summary is printed and the exit
+code is 0. A second signal exits at once (exit code 130).
 
 Exit codes: 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the
 state dir is in use by another fizzflow; 4 the state dir or its checkpoint
