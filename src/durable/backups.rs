@@ -11,11 +11,11 @@
 //! `meta` table, and a backup of an older schema is upgraded by the run
 //! after it is restored, as the main file would be.
 
-use crate::durable::files::open_regular;
+use crate::durable::files::{open_regular, sync_dir};
 use crate::durable::inspect::{FILE_NAME, checkpoint_path};
 use crate::util::error::Error;
 use crate::util::time::{unix_ms_now, utc};
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -191,12 +191,6 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs::remove_file(path);
     }
     written
-}
-
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
 }
 
 /// What a restore did.

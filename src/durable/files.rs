@@ -36,6 +36,14 @@ pub fn open_regular(path: &Path, options: &mut OpenOptions) -> std::io::Result<F
     Ok(file)
 }
 
+/// Makes the names in `dir` (a rename, a new link) survive a crash; best
+/// effort, as the data itself was synced before.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// What a file type is, in words.
 pub fn describe(kind: fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

@@ -4,7 +4,7 @@
 //! copy; a new file appears under its real name only once it holds the
 //! schema and the first launch record.
 
-use crate::durable::files::{link_in_place, open_db, open_file};
+use crate::durable::files::{link_in_place, open_db, open_file, sync_dir};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, Ending, LaunchRow};
 use crate::durable::record::CheckpointRecord;
@@ -12,7 +12,7 @@ use crate::durable::schema::{self, CHECKPOINTS};
 use crate::pipeline::stats::Restarts;
 use crate::util::error::Error;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
-use std::fs::{self, File};
+use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -89,9 +89,7 @@ impl Store {
             })?;
             let _ = fs::remove_file(&building);
             // The new name itself must survive a crash too.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
+            sync_dir(dir);
             store.path = path.clone();
             Ok((store, took))
         })();
