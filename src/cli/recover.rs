@@ -54,31 +54,33 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
         return output::report("backup list", output::stdout_text(&listing(dir, &found)));
     }
     let path = checkpoint_path(dir);
-    let why = match inspect::existing(&path) {
-        Ok(None) => "missing",
-        Err(Error::Checkpoint { .. } | Error::Recoverable { .. }) => "damaged",
-        Err(Error::Unusable { problem, .. }) => {
-            if !args.force {
-                return Err(Error::Usage(format!(
-                    "the checkpoint file {} {problem}. That is not damage, so recover leaves it; pass --force to replace it anyway (it is kept, renamed)",
-                    path.display()
-                )));
-            }
-            "replaced"
-        }
+    // A file that is not damaged is replaced only when forced; the
+    // refusal says what the file is.
+    let shown = path.display();
+    let (why, refusal) = match inspect::existing(&path) {
+        Ok(None) => ("missing", None),
+        Err(Error::Checkpoint { .. } | Error::Recoverable { .. }) => ("damaged", None),
+        Err(Error::Unusable { problem, .. }) => (
+            "replaced",
+            Some(format!(
+                "the checkpoint file {shown} {problem}. That is not damage, so recover leaves it; pass --force to replace it anyway (it is kept, renamed)"
+            )),
+        ),
         Ok(Some(vetted)) => {
             let at = vetted.seen.latest().map(describe).unwrap_or_default();
-            if !args.force {
-                return Err(Error::Usage(format!(
-                    "the checkpoint file {} is healthy ({at}); recover replaces a damaged or missing one. Pass --force to replace it anyway (it is kept, renamed)",
-                    path.display()
-                )));
-            }
-            "replaced"
+            (
+                "replaced",
+                Some(format!(
+                    "the checkpoint file {shown} is healthy ({at}); recover replaces a damaged or missing one. Pass --force to replace it anyway (it is kept, renamed)"
+                )),
+            )
         }
         // Could not tell (a killed check, a full disk): nothing is touched.
         Err(e) => return Err(e),
     };
+    if let (Some(refusal), false) = (refusal, args.force) {
+        return Err(Error::Usage(refusal));
+    }
     let candidates: Vec<&Backup> = match args.from {
         Some(launch) => {
             let one: Vec<&Backup> = found.iter().filter(|b| b.launch == launch).collect();
