@@ -50,7 +50,6 @@ pub struct RunOptions {
 pub struct Outcome {
     pub stats: LoggerStats,
     pub restarts: Restarts,
-    pub elapsed_secs: f64,
     /// When the last message was counted, if any was.
     pub last_counted: Option<Instant>,
     /// This launch's beat latencies, if a beat completed.
@@ -74,11 +73,9 @@ pub fn run<S: CutSink>(
         .build(());
     let handles = build_graph(&mut graph, &cfg, &plan, &live);
 
-    let started = Instant::now();
     graph.start();
-    let stopped = until_over(graph, &live);
-    let elapsed = started.elapsed().as_secs_f64();
-    stopped.map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
+    until_over(graph, &live)
+        .map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
 
     let (stats, last_counted, latency) = released(
         || {
@@ -92,7 +89,6 @@ pub fn run<S: CutSink>(
     let outcome = Outcome {
         stats,
         restarts: live.restarts(),
-        elapsed_secs: elapsed,
         last_counted,
         latency,
     };
