@@ -83,15 +83,7 @@ fn header_overwritten_with_garbage() {
 fn newer_schema() {
     let dir = state_dir();
     good_file(dir.path());
-    {
-        let db = redb::Database::create(dir.path().join("checkpoints.redb")).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(fizzflow::durable::META)
-            .unwrap()
-            .insert("schema_version", "3")
-            .unwrap();
-        txn.commit().unwrap();
-    }
+    set_schema_version(dir.path(), "3");
     refused(
         dir.path(),
         "newer fizzflow (schema 3; this build reads up to 2)",

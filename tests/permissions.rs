@@ -12,6 +12,16 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 const NOBODY: u32 = 65534;
+/// A short run that touches nothing but the state dir.
+const RUN: &[&str] = &[
+    "run",
+    "--rate",
+    "0",
+    "--beats",
+    "5",
+    "--no-telemetry",
+    "--no-metrics",
+];
 
 /// The binary where `nobody` may run it (the build dir may be private).
 fn binary() -> &'static Path {
@@ -99,18 +109,7 @@ fn run_on_a_dir_it_cannot_write_is_exit_4_and_changes_nothing() {
     let (_parent, dir) = finished_dir();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
     let before = std::fs::read(checkpoint_file(&dir)).unwrap();
-    let done = unprivileged(
-        &[
-            "run",
-            "--rate",
-            "0",
-            "--beats",
-            "5",
-            "--no-telemetry",
-            "--no-metrics",
-        ],
-        &dir,
-    );
+    let done = unprivileged(RUN, &dir);
     says_permission_denied(&done, &dir);
     assert_eq!(std::fs::read(checkpoint_file(&dir)).unwrap(), before);
 }
@@ -134,18 +133,7 @@ fn old_backups_that_cannot_be_set_aside_stop_a_new_file() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     std::fs::create_dir(dir.join("backups")).unwrap();
     std::fs::write(dir.join("backups/launch-4.redb"), b"an old lifetime's").unwrap();
-    let done = unprivileged(
-        &[
-            "run",
-            "--rate",
-            "0",
-            "--beats",
-            "5",
-            "--no-telemetry",
-            "--no-metrics",
-        ],
-        &dir,
-    );
+    let done = unprivileged(RUN, &dir);
     assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
     assert!(
         done.stderr.contains("could not be moved aside"),

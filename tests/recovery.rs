@@ -309,15 +309,7 @@ fn not_without_force(dir: &Path, says: &str) {
 fn a_file_from_a_newer_fizzflow_or_a_symlink_is_not_damage() {
     let dir = state_dir();
     two_launches(dir.path());
-    {
-        let db = redb::Database::create(checkpoint_file(dir.path())).unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(fizzflow::durable::META)
-            .unwrap()
-            .insert("schema_version", "3")
-            .unwrap();
-        txn.commit().unwrap();
-    }
+    set_schema_version(dir.path(), "3");
     let bytes = fs::read(checkpoint_file(dir.path())).unwrap();
     // The run's refusal does not suggest recover for it.
     let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);

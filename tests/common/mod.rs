@@ -186,6 +186,18 @@ pub fn checkpoint_file(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join("checkpoints.redb")
 }
 
+/// Rewrites the schema version in a state dir's checkpoint file, as a
+/// newer fizzflow would have written it.
+pub fn set_schema_version(dir: &std::path::Path, version: &str) {
+    let db = redb::Database::create(checkpoint_file(dir)).unwrap();
+    let txn = db.begin_write().unwrap();
+    txn.open_table(fizzflow::durable::META)
+        .unwrap()
+        .insert("schema_version", version)
+        .unwrap();
+    txn.commit().unwrap();
+}
+
 /// The child processes of `pid` (from /proc), e.g. a run's probe.
 pub fn children_of(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
