@@ -188,8 +188,9 @@ fn a_backup_that_fails_its_check_is_passed_over_for_an_older_one() {
 fn a_schema_1_backup_is_restored_and_upgraded_by_the_next_run() {
     let dir = state_dir();
     fs::create_dir(dir.path().join("backups")).unwrap();
-    let fixture =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/schema1-killed-mid-run.redb");
+    // A file the first release wrote (killed 651 beats into 3000).
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/releases/2db95b0/killed-once/state/checkpoints.redb");
     fs::copy(&fixture, dir.path().join("backups/launch-1.redb")).unwrap();
     let done = recover(dir.path(), &[]);
     assert!(done.status.success(), "{}", done.stderr);

@@ -10,12 +10,14 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-/// A private copy of a fixture, so the fixture itself is never written to.
-fn copy_of(fixture: &str) -> tempfile::TempDir {
+/// A private copy of the checkpoint file of a state dir a release wrote
+/// (fixtures/releases/<commit>/<scenario>), so the corpus is never written to.
+fn copy_of(release_dir: &str) -> tempfile::TempDir {
     let dir = state_dir();
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(fixture);
+        .join("fixtures/releases")
+        .join(release_dir)
+        .join("state/checkpoints.redb");
     fs::copy(&src, checkpoint_file(dir.path())).expect("fixture exists");
     dir
 }
@@ -40,8 +42,8 @@ fn refused_unchanged(dir: &Path, args: &[&str], expect: &str) {
 
 #[test]
 fn flags_that_contradict_an_unfinished_run_are_refused() {
-    // 540 of 1000 beats, killed.
-    let dir = copy_of("schema1-killed-of-1000-beats.redb");
+    // 651 of 3000 beats (`--rate 1 --beats 3000 --checkpoint-interval 50`), killed.
+    let dir = copy_of("2db95b0/killed-once");
     refused_unchanged(
         dir.path(),
         &["--rate", "0", "--worker-batch", "512", "--beats", "10"],
@@ -50,25 +52,25 @@ fn flags_that_contradict_an_unfinished_run_are_refused() {
     refused_unchanged(
         dir.path(),
         &["--rate", "0", "--channel-capacity", "4096"],
-        "unfinished run at beat 540/1000",
+        "unfinished run at beat 651/3000",
     );
     // The command that started it, or none of those flags, resumes it.
     let done = run_in(
         dir.path(),
-        &["--rate", "0", "--beats", "1000", "--json"],
+        &["--rate", "0", "--beats", "3000", "--json"],
         Duration::from_secs(60),
     );
     let v = done.success_json();
     assert_eq!(
         (field(&v, "beats"), field(&v, "beats_target")),
-        (1000, 1000)
+        (3000, 3000)
     );
     assert_closed_form(&v);
 }
 
 #[test]
 fn a_mismatching_worker_batch_on_a_finished_dir_changes_nothing() {
-    let dir = copy_of("schema1-finished-10-beats.redb");
+    let dir = copy_of("2db95b0/one-finished-run");
     refused_unchanged(
         dir.path(),
         &["--rate", "0", "--worker-batch", "512"],
@@ -78,8 +80,8 @@ fn a_mismatching_worker_batch_on_a_finished_dir_changes_nothing() {
 
 #[test]
 fn a_target_past_the_largest_count_is_refused_with_the_limit() {
-    let dir = copy_of("schema1-finished-10-beats.redb");
-    let most = (u64::MAX - (1 << 32)) / 8192 - 10;
+    let dir = copy_of("2db95b0/one-finished-run");
+    let most = (u64::MAX - (1 << 32)) / 8192 - 300;
     refused_unchanged(
         dir.path(),
         &["--rate", "0", "--beats", "18446744073709551615"],
