@@ -11,6 +11,10 @@
 //! checkpoints get a row with those left unknown. How any of them ended is
 //! not known: they are all marked as predating schema 2.
 //!
+//! The step also carries a first-release launch record's run time up to
+//! the record before it where that release wrote it one rounding step low
+//! (see `carry_run_time_over_launches`).
+//!
 //! Schema-2 records are written with the codec of src/durable/record.rs and rows
 //! with that of src/durable/launch_log.rs. When a later schema changes either,
 //! freeze the schema-2 types into this file first, as v1.rs does for
@@ -42,7 +46,8 @@ pub fn up(txn: &WriteTransaction) -> Result<(), super::StepError> {
         }
         old
     };
-    let history: Vec<CheckpointRecord> = old.iter().map(convert).collect();
+    let mut history: Vec<CheckpointRecord> = old.iter().map(convert).collect();
+    carry_run_time_over_launches(&mut history);
     {
         let mut table = txn.open_table(CHECKPOINTS)?;
         for rec in &history {
@@ -94,6 +99,39 @@ fn convert(v1: &RecordV1) -> CheckpointRecord {
         launches: v1.launches,
         checkpoints: v1.checkpoints,
         run_secs: v1.run_secs,
+    }
+}
+
+/// How far below the record before it the first release could write a
+/// launch record's run time: serde_json's default float parser (the one the
+/// first release used) is documented as best-effort and is at most one
+/// unit in the last place off; two leave room for the one rounding of the
+/// printing side.
+const FIRST_RELEASE_ROUNDING_ULPS: u64 = 2;
+
+/// What the first release (2db95b0) wrote and schema 2 does not allow: a
+/// run time one rounding step below the record before it.
+///
+/// That release's launch read the newest record from its checking child as
+/// JSON, parsed without serde_json's `float_roundtrip`, and its launch
+/// record copied the run time from the parsed value: now and then (4 of 23
+/// dirs it wrote in fixtures/releases/2db95b0, about one launch in 15) one
+/// unit in the last place low. Schema 2's rule "run time never goes back"
+/// then called the file damaged, though every total in it is exact. A run
+/// time that far below the one before it is raised to it here (the
+/// printed seconds do not change); one further below is left for the
+/// reader to refuse, since no release wrote that.
+fn carry_run_time_over_launches(history: &mut [CheckpointRecord]) {
+    for i in 1..history.len() {
+        let (before, rec) = (&history[i - 1], &history[i]);
+        if rec.launches == before.launches + 1
+            && rec.seq == before.seq + 1
+            && rec.run_secs < before.run_secs
+            && rec.run_secs >= 0.0
+            && before.run_secs.to_bits() - rec.run_secs.to_bits() <= FIRST_RELEASE_ROUNDING_ULPS
+        {
+            history[i].run_secs = history[i - 1].run_secs;
+        }
     }
 }
 
@@ -153,4 +191,108 @@ fn run_beats(history: &[CheckpointRecord], launch: &CheckpointRecord) -> Option<
     (started.seq == 1)
         .then(|| target.checked_sub(started.beats))
         .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{Database, ReadableDatabase};
+    use std::path::Path;
+
+    /// Every record of every schema-1 file the first release wrote in the
+    /// corpus, as stored.
+    fn first_release_histories() -> Vec<(String, Vec<RecordV1>)> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/releases/2db95b0");
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(&root).expect("the first release's corpus") {
+            let dir = entry.unwrap().path();
+            // A copy: redb repairs a killed writer's file when it opens it,
+            // and the corpus is never written to.
+            let copy = tempfile::NamedTempFile::new().unwrap();
+            std::fs::copy(dir.join("state/checkpoints.redb"), copy.path()).unwrap();
+            let db = Database::open(copy.path()).unwrap();
+            let txn = db.begin_read().unwrap();
+            let table = txn.open_table(CHECKPOINTS).unwrap();
+            let records = table
+                .iter()
+                .unwrap()
+                .map(|row| RecordV1::decode(row.unwrap().1.value()).unwrap())
+                .collect();
+            all.push((dir.display().to_string(), records));
+        }
+        all
+    }
+
+    #[test]
+    fn the_first_release_stepped_back_only_at_launch_records_and_by_one_rounding_step() {
+        let mut steps = 0;
+        for (dir, records) in first_release_histories() {
+            for pair in records.windows(2) {
+                let (before, rec) = (&pair[0], &pair[1]);
+                if rec.run_secs < before.run_secs {
+                    steps += 1;
+                    assert_eq!(rec.launches, before.launches + 1, "{dir}: {rec:?}");
+                    let ulps = before.run_secs.to_bits() - rec.run_secs.to_bits();
+                    assert!(
+                        ulps <= FIRST_RELEASE_ROUNDING_ULPS,
+                        "{dir}: {ulps} ulps at {}",
+                        rec.seq
+                    );
+                }
+            }
+        }
+        assert!(steps > 0, "the corpus shows the first release's rounding");
+    }
+
+    #[test]
+    fn a_launch_record_one_rounding_step_low_is_carried_up_and_nothing_else_moves() {
+        for (dir, records) in first_release_histories() {
+            let mut history: Vec<CheckpointRecord> = records.iter().map(convert).collect();
+            let before = history.clone();
+            carry_run_time_over_launches(&mut history);
+            for (i, (old, new)) in before.iter().zip(&history).enumerate() {
+                let mut expected = old.clone();
+                if i > 0 && old.run_secs < before[i - 1].run_secs {
+                    expected.run_secs = before[i - 1].run_secs;
+                }
+                assert_eq!(new, &expected, "{dir}: record {}", old.seq);
+            }
+            for pair in history.windows(2) {
+                pair[1]
+                    .check_follows(&pair[0])
+                    .unwrap_or_else(|e| panic!("{dir}: {e}"));
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_time_further_back_is_left_for_the_reader_to_refuse() {
+        let first = crate::durable::ledger::Ledger::launch(
+            None,
+            &crate::pipeline::config::PipelineConfig::default(),
+        );
+        let mut before = first.clone();
+        before.run_secs = 2.0;
+        let mut launch = before.clone();
+        launch.seq += 1;
+        launch.checkpoints += 1;
+        launch.launches += 1;
+        for (run_secs, carried) in [
+            (2.0f64.next_down(), true),
+            (2.0f64.next_down().next_down(), true),
+            (2.0f64.next_down().next_down().next_down(), false),
+            (1.0, false),
+        ] {
+            launch.run_secs = run_secs;
+            let mut history = vec![before.clone(), launch.clone()];
+            carry_run_time_over_launches(&mut history);
+            assert_eq!(history[1].run_secs == 2.0, carried, "{run_secs}");
+            // Within a launch nothing is carried: the release never wrote that.
+            let mut within = launch.clone();
+            within.launches = before.launches;
+            let mut history = vec![before.clone(), within];
+            carry_run_time_over_launches(&mut history);
+            assert_eq!(history[1].run_secs, run_secs);
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 mod common;
 use common::*;
+use redb::ReadableTable;
 use std::fs;
 use std::path::Path;
 use std::time::Duration;
@@ -199,7 +200,10 @@ fn a_kind_split_off_the_closed_form_is_refused() {
         r.logger.counts.fizz += 1;
         r.logger.counts.value -= 1;
     });
-    refused(dir.path(), "impossible");
+    refused(
+        dir.path(),
+        "breaks the rule \"a clean stream holds the values [0, messages)\"",
+    );
 }
 
 #[test]
@@ -208,19 +212,28 @@ fn a_shifted_position_is_refused() {
         r.logger.next_expected += 15;
         r.generator_position += 15;
     });
-    refused(dir.path(), "impossible");
+    refused(
+        dir.path(),
+        "breaks the rule \"a clean stream holds the values [0, messages)\"",
+    );
 }
 
 #[test]
 fn a_stored_channel_too_large_to_allocate_is_refused() {
     let dir = crafted(|r| r.settings.channel_capacity = 1 << 40);
-    refused(dir.path(), "impossible");
+    refused(
+        dir.path(),
+        "breaks the rule \"settings a flag could ask for\"",
+    );
 }
 
 #[test]
 fn a_stored_worker_batch_of_zero_is_refused() {
     let dir = crafted(|r| r.settings.worker_batch = 0);
-    refused(dir.path(), "impossible");
+    refused(
+        dir.path(),
+        "breaks the rule \"settings a flag could ask for\"",
+    );
 }
 
 #[test]
@@ -323,4 +336,36 @@ fn a_file_too_large_to_be_a_checkpoint_is_refused_unread() {
     let after = fs::metadata(&path).unwrap();
     assert_eq!(after.len(), (1 << 30) + 1);
     assert_eq!(after.modified().unwrap(), modified);
+}
+
+/// A refusal names the rule the file breaks and which schema and release
+/// wrote it, so that a rule an old release did not keep can be told from
+/// damage: here a file the second release wrote, its newest record's run
+/// time set to 0 (with a valid checksum).
+#[test]
+fn a_refusal_names_the_rule_broken_and_the_schema_and_release_that_wrote_the_file() {
+    let dir = state_dir();
+    let release = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/releases/60bab78/many-launches/state/checkpoints.redb");
+    fs::copy(release, checkpoint_file(dir.path())).unwrap();
+    {
+        let db = redb::Database::create(checkpoint_file(dir.path())).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut table = txn.open_table(fizzflow::durable::CHECKPOINTS).unwrap();
+            let (seq, mut rec) = {
+                let (k, v) = table.last().unwrap().unwrap();
+                let rec = fizzflow::durable::CheckpointRecord::decode(v.value()).unwrap();
+                (k.value(), rec)
+            };
+            rec.run_secs = 0.0;
+            table.insert(seq, rec.encode().as_slice()).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    refused(dir.path(), "breaks the rule \"run time never goes back\"");
+    refused(
+        dir.path(),
+        "the file is schema 2, written by fizzflow 0.1.0",
+    );
 }

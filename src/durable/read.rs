@@ -88,21 +88,26 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
             "has no fizzflow schema (it is some other redb database)".into(),
         ));
     }
+    // Which schema and release wrote the file, for every refusal below:
+    // a rule an old release did not keep is a migration's business, not
+    // damage, and the message must let a person tell which it is.
+    let writer = schema::written_by(&txn, schema_version);
+    let damaged = |why: String| Problem::Damaged(format!("{why} ({writer})"));
     let expected = schema::tables_at(schema_version);
     if names != expected {
-        return Err(Problem::Damaged(format!(
-            "is damaged (tables {names:?}, expected {expected:?} for schema {schema_version})"
+        return Err(damaged(format!(
+            "is damaged: it has the tables {names:?}, and schema {schema_version} has {expected:?}"
         )));
     }
     schema::upgrade(&txn, schema_version).map_err(|e| match e {
         StepError::Redb(e) => problem("cannot be upgraded")(e),
-        StepError::Damaged(why) => Problem::Damaged(format!("is damaged: {why}")),
+        StepError::Damaged(why) => damaged(format!("is damaged: {why}")),
     })?;
     let history = {
         let mut table = txn
             .open_table(CHECKPOINTS)
             .map_err(|e| problem("cannot open its checkpoints")(e.into()))?;
-        let history = read_history(&table).map_err(Problem::Damaged)?;
+        let history = read_history(&table).map_err(damaged)?;
         let write = problem("is damaged (a test write failed)");
         table
             .insert(u64::MAX, &b"probe"[..])
@@ -114,7 +119,7 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
         let table = txn
             .open_table(LAUNCHES)
             .map_err(|e| problem("cannot open its launches")(e.into()))?;
-        launch_log::read(&table, history.last()).map_err(Problem::Damaged)?
+        launch_log::read(&table, history.last()).map_err(damaged)?
     };
     txn.commit()
         .map_err(|e| problem("is damaged (a test commit failed)")(e.into()))?;
@@ -146,7 +151,7 @@ pub fn read_history(
             ));
         }
         rec.check()
-            .map_err(|e| format!("is damaged: checkpoint {} is impossible: {e}", rec.seq))?;
+            .map_err(|e| format!("is damaged: checkpoint {} {e}", rec.seq))?;
         if let Some(previous) = history.last() {
             rec.check_follows(previous)
                 .map_err(|e| format!("is damaged: checkpoint {} {e}", rec.seq))?;

@@ -41,6 +41,81 @@ impl RunSettings {
     }
 }
 
+/// A rule every stored record keeps. A record that breaks one is refused,
+/// and the refusal names the rule, so that a person (or the next
+/// migration) can tell a damaged file from a rule an old release did not
+/// keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    Settings,
+    Numbering,
+    Launches,
+    RunTime,
+    Restarts,
+    Target,
+    WholeBeats,
+    Position,
+    KindTotals,
+    Batches,
+    ClosedForm,
+    BrokenStream,
+    Order,
+    FixedWorkerBatch,
+    Onward,
+    RunTimeOnward,
+}
+
+impl Rule {
+    /// The rule in words, as the refusal names it.
+    pub fn words(self) -> &'static str {
+        match self {
+            Rule::Settings => "settings a flag could ask for",
+            Rule::Numbering => "one sequence number per checkpoint written",
+            Rule::Launches => "no more launches than checkpoints",
+            Rule::RunTime => "a run time of 0 to 30,000 years",
+            Rule::Restarts => "restarts a process could count",
+            Rule::Target => "beats within a target that fits",
+            Rule::WholeBeats => "messages = beats × 32 × worker batch",
+            Rule::Position => "the generator resumes at the logger's next value",
+            Rule::KindTotals => "the kinds add up to the messages",
+            Rule::Batches => "batches and errors within the messages",
+            Rule::ClosedForm => "a clean stream holds the values [0, messages)",
+            Rule::BrokenStream => "a broken stream's next value lies past its count",
+            Rule::Order => "one history, in commit order",
+            Rule::FixedWorkerBatch => "one worker batch for the state dir's life",
+            Rule::Onward => "messages and launches never go back",
+            Rule::RunTimeOnward => "run time never goes back",
+        }
+    }
+
+    fn broken(self, detail: impl Into<String>) -> Broken {
+        Broken {
+            rule: self,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A record that breaks a [`Rule`], and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Broken {
+    pub rule: Rule,
+    pub detail: String,
+}
+
+impl std::fmt::Display for Broken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "breaks the rule \"{}\": {}",
+            self.rule.words(),
+            self.detail
+        )
+    }
+}
+
+impl std::error::Error for Broken {}
+
 /// One consistent cut of the pipeline: the logger's statistics at a beat
 /// boundary, where the generator's position equals the logger's next
 /// expected value, plus the bookkeeping of the state dir's whole life.
@@ -75,7 +150,7 @@ impl CheckpointRecord {
     /// written; this proves they describe a state fizzflow could have been
     /// in, so that no stored value can crash a run, overflow, or resume
     /// from totals off the closed form.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), Broken> {
         let s = &self.settings;
         check_geometry(
             s.generator_batch,
@@ -83,65 +158,67 @@ impl CheckpointRecord {
             s.logger_batch,
             s.channel_capacity,
         )
-        .map_err(|e| format!("stored settings are impossible ({e})"))?;
+        .map_err(|e| Rule::Settings.broken(e))?;
         if self.seq == 0 || self.seq > MAX_COUNT || self.checkpoints != self.seq {
-            return Err(format!(
+            return Err(Rule::Numbering.broken(format!(
                 "sequence number {} with {} checkpoints written",
                 self.seq, self.checkpoints
-            ));
+            )));
         }
         if self.launches == 0 || self.launches > self.seq {
-            return Err(format!(
+            return Err(Rule::Launches.broken(format!(
                 "{} launches in {} checkpoints",
                 self.launches, self.seq
-            ));
+            )));
         }
         if !(self.run_secs.is_finite() && (0.0..=MAX_RUN_SECS).contains(&self.run_secs)) {
-            return Err(format!("run time {} s", self.run_secs));
+            return Err(Rule::RunTime.broken(format!("run time {} s", self.run_secs)));
         }
         let r = &self.restarts;
         if [r.heartbeat, r.generator, r.worker, r.logger]
             .iter()
             .any(|&n| n > MAX_COUNT)
         {
-            return Err(format!("restarts {r:?}"));
+            return Err(Rule::Restarts.broken(format!("restarts {r:?}")));
         }
         let beat = s.beat_size();
         if self.beats_target > max_beats(beat) || self.beats > self.beats_target {
-            return Err(format!(
+            return Err(Rule::Target.broken(format!(
                 "beats {} of target {} (at most {} beats of {beat} messages fit)",
                 self.beats,
                 self.beats_target,
                 max_beats(beat)
-            ));
+            )));
         }
         let l = &self.logger;
         let n = l.messages;
         if Some(n) != self.beats.checked_mul(beat) {
-            return Err(format!("messages {n} ≠ beats {} × {beat}", self.beats));
+            return Err(
+                Rule::WholeBeats.broken(format!("messages {n} ≠ beats {} × {beat}", self.beats))
+            );
         }
         if self.generator_position != l.next_expected {
-            return Err(format!(
+            return Err(Rule::Position.broken(format!(
                 "generator position {} ≠ logger's next value {}",
                 self.generator_position, l.next_expected
-            ));
+            )));
         }
         if l.counts.checked_total() != Some(n) {
-            return Err(format!("kind counts do not add up to {n}"));
+            return Err(Rule::KindTotals.broken(format!("the kinds do not add up to {n}")));
         }
         if l.batches > n || l.max_batch > n || l.sequence_errors > n {
-            return Err(format!(
+            return Err(Rule::Batches.broken(format!(
                 "{} batches (largest {}) and {} sequence errors in {n} messages",
                 l.batches, l.max_batch, l.sequence_errors
-            ));
+            )));
         }
         if l.sequence_errors == 0 {
             // A clean stream is exactly [0, n): nothing else can be resumed.
             if l.next_expected != n || l.counts != KindCounts::closed_form(n) {
-                return Err(format!(
+                return Err(Rule::ClosedForm.broken(format!(
                     "the counts are not those of the values [0, {n}) (next value {})",
                     l.next_expected
-                ));
+                )));
             }
         } else if l.next_expected < n
             || (self.beats_target - self.beats)
@@ -152,35 +229,46 @@ impl CheckpointRecord {
             // The logger's honest account of a broken stream: a gap moves the
             // next value past the count, nothing moves it below, and the
             // values still to come must not wrap.
-            return Err(format!(
+            return Err(Rule::BrokenStream.broken(format!(
                 "next value {} after {n} messages with sequence errors",
                 l.next_expected
-            ));
+            )));
         }
         Ok(())
     }
 
     /// The invariants between consecutive records of one file: one history,
     /// in commit order, that never goes back, with one worker batch.
-    pub fn check_follows(&self, previous: &CheckpointRecord) -> Result<(), String> {
+    pub fn check_follows(&self, previous: &CheckpointRecord) -> Result<(), Broken> {
         if self.seq != previous.seq + 1 {
-            return Err(format!("follows checkpoint {}", previous.seq));
+            return Err(Rule::Order.broken(format!(
+                "checkpoint {} follows checkpoint {}",
+                self.seq, previous.seq
+            )));
         }
         if self.settings.worker_batch != previous.settings.worker_batch {
-            return Err(format!(
-                "worker batch {} after {} (it is fixed for a state dir's life)",
+            return Err(Rule::FixedWorkerBatch.broken(format!(
+                "worker batch {} after {}",
                 self.settings.worker_batch, previous.settings.worker_batch
-            ));
+            )));
         }
-        let back = |what: &str| Err(format!("{what} went back from checkpoint {}", previous.seq));
         if self.logger.messages < previous.logger.messages {
-            return back("messages");
+            return Err(Rule::Onward.broken(format!(
+                "{} messages after {} at checkpoint {}",
+                self.logger.messages, previous.logger.messages, previous.seq
+            )));
         }
         if self.launches < previous.launches {
-            return back("launches");
+            return Err(Rule::Onward.broken(format!(
+                "{} launches after {} at checkpoint {}",
+                self.launches, previous.launches, previous.seq
+            )));
         }
         if self.run_secs < previous.run_secs {
-            return back("run time");
+            return Err(Rule::RunTimeOnward.broken(format!(
+                "run time {} s after {} s at checkpoint {}",
+                self.run_secs, previous.run_secs, previous.seq
+            )));
         }
         Ok(())
     }
@@ -313,7 +401,7 @@ mod tests {
         let cfg = PipelineConfig::default();
         let mut rec = Ledger::launch(None, &cfg);
         rec.logger.messages = 100;
-        assert!(rec.check().unwrap_err().contains("beats"));
+        assert_eq!(rec.check().unwrap_err().rule, Rule::WholeBeats);
     }
 
     /// A record two beats into a run, as a launch's cut would make it.

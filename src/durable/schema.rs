@@ -99,6 +99,22 @@ pub fn schema_version(txn: &WriteTransaction) -> Result<u64, String> {
     }
 }
 
+/// "schema N, written by fizzflow V": what a refusal says of the file. The
+/// meta table names the fizzflow that last wrote the file (the first two
+/// releases both called themselves 0.1.0).
+pub fn written_by(txn: &WriteTransaction, schema: u64) -> String {
+    let version = txn.open_table(META).ok().and_then(|meta| {
+        meta.get(VERSION_KEY)
+            .ok()
+            .flatten()
+            .map(|v| v.value().to_string())
+    });
+    match version {
+        Some(v) => format!("the file is schema {schema}, written by fizzflow {v}"),
+        None => format!("the file is schema {schema}"),
+    }
+}
+
 /// Applies the steps from `from` to [`CURRENT`] and stamps the file, in the
 /// caller's transaction (committed by the caller, all or nothing).
 pub fn upgrade(txn: &WriteTransaction, from: u64) -> Result<(), StepError> {

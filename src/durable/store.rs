@@ -376,7 +376,7 @@ mod tests {
         back.checkpoints += 1;
         back.run_secs = 1.0;
         let err = store.commit(&back).unwrap_err().to_string();
-        assert!(err.contains("run time went back"), "{err}");
+        assert!(err.contains("run time never goes back"), "{err}");
         drop(store);
         let seen = inspect::inspect(&path).unwrap().seen;
         assert_eq!(seen.history, vec![rec], "the file keeps its history");
