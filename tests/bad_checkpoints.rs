@@ -369,3 +369,47 @@ fn a_refusal_names_the_rule_broken_and_the_schema_and_release_that_wrote_the_fil
         "the file is schema 2, written by fizzflow 0.1.0",
     );
 }
+
+/// Issue 21, item 9: a checksum only proves the bytes are the ones
+/// written; values no run can produce are refused (before: a wrapping
+/// duplicate count, a run time every launch then failed on, and kinds off
+/// the closed form by more than the errors explain were all carried on).
+#[test]
+fn values_no_run_produces_are_refused_even_with_a_valid_checksum() {
+    let dir = crafted(|r| r.logger.duplicates_dropped = u64::MAX);
+    refused(
+        dir.path(),
+        "breaks the rule \"duplicates only from the re-sends of restarts\"",
+    );
+    let dir = crafted(|r| r.run_secs = 1e12);
+    refused(
+        dir.path(),
+        "breaks the rule \"a run time of 0 to 136 years\"",
+    );
+    let dir = crafted(|r| {
+        r.logger.sequence_errors = 1;
+        r.logger.counts.fizz += 2;
+        r.logger.counts.value -= 2;
+    });
+    refused(
+        dir.path(),
+        "breaks the rule \"a broken stream is what its errors explain\"",
+    );
+}
+
+/// A run time at its bound stops growing instead of failing every launch.
+#[test]
+fn a_run_time_at_its_bound_is_carried_on_not_churned() {
+    let dir = crafted(|r| {
+        r.run_secs = fizzflow::durable::MAX_RUN_SECS;
+        r.beats_target = r.beats;
+    });
+    for _ in 0..2 {
+        let done = run_in(
+            dir.path(),
+            &["--rate", "0", "--beats", "3", "--json"],
+            Duration::from_secs(60),
+        );
+        assert_closed_form(&done.success_json());
+    }
+}

@@ -3,7 +3,7 @@
 //! [`CutSink`], and writes a launch's final checkpoint.
 
 use crate::durable::launch_log::Ending;
-use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::durable::record::{CheckpointRecord, MAX_RUN_SECS, RunSettings};
 use crate::durable::store::Store;
 use crate::pipeline::CutSink;
 use crate::pipeline::config::PipelineConfig;
@@ -83,7 +83,8 @@ impl Ledger {
             // last message is later than the final cut's last message.
             run_secs: (self.base.run_secs
                 + taken.saturating_duration_since(self.started).as_secs_f64())
-            .max(last.run_secs),
+            .max(last.run_secs)
+            .min(MAX_RUN_SECS),
         }
     }
 }

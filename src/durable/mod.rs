@@ -19,6 +19,6 @@ pub use launch_log::{Ending, LaunchRow, Point};
 pub use ledger::{CheckpointWriter, Ledger};
 pub use probe::TEST_DELAY_ENV;
 pub use read::Inspection;
-pub use record::{Broken, CheckpointRecord, Rule, RunSettings};
+pub use record::{Broken, CheckpointRecord, MAX_RUN_SECS, Rule, RunSettings};
 pub use schema::{CHECKPOINTS, CURRENT as SCHEMA, META};
 pub use store::{AbortAt, Store, StoreOptions};

@@ -3,7 +3,7 @@
 //! so the file's schema version lives in the `meta` table (see store.rs).
 
 use crate::pipeline::config::{
-    MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
+    MAX_CHANNEL_CAPACITY, MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
 };
 use crate::pipeline::message::KindCounts;
 use crate::pipeline::stats::{LoggerStats, Restarts, Summary};
@@ -14,8 +14,17 @@ use serde::{Deserialize, Serialize};
 /// never overflows.
 const MAX_COUNT: u64 = 1 << 53;
 
-/// Run time a state dir may add up to: 30,000 years.
-const MAX_RUN_SECS: f64 = 1e12;
+/// Run time a state dir may hold: 2^32 s, 136 years. No pipeline started
+/// after 1970 has run longer (until 2106), and the ledger stops adding at
+/// this bound, so no run can write a record the next read would refuse.
+pub const MAX_RUN_SECS: f64 = 4_294_967_296.0;
+
+/// The latest wall-clock time a record may carry: the end of year 9999.
+const MAX_UNIX_MS: u64 = 253_402_300_799_999;
+
+/// Duplicates one restart can cause: an actor that panics between sending
+/// and taking re-sends at most a channel's worth, and no channel is larger.
+const DUPLICATES_PER_RESTART: u64 = MAX_CHANNEL_CAPACITY;
 
 /// The batch geometry a run was started with; a resumed run keeps it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,12 +60,14 @@ pub enum Rule {
     Numbering,
     Launches,
     RunTime,
+    Clock,
     Restarts,
     Target,
     WholeBeats,
     Position,
     KindTotals,
     Batches,
+    Duplicates,
     ClosedForm,
     BrokenStream,
     Order,
@@ -72,15 +83,17 @@ impl Rule {
             Rule::Settings => "settings a flag could ask for",
             Rule::Numbering => "one sequence number per checkpoint written",
             Rule::Launches => "no more launches than checkpoints",
-            Rule::RunTime => "a run time of 0 to 30,000 years",
+            Rule::RunTime => "a run time of 0 to 136 years",
+            Rule::Clock => "written before the year 10000",
             Rule::Restarts => "restarts a process could count",
             Rule::Target => "beats within a target that fits",
             Rule::WholeBeats => "messages = beats × 32 × worker batch",
             Rule::Position => "the generator resumes at the logger's next value",
             Rule::KindTotals => "the kinds add up to the messages",
             Rule::Batches => "batches and errors within the messages",
+            Rule::Duplicates => "duplicates only from the re-sends of restarts",
             Rule::ClosedForm => "a clean stream holds the values [0, messages)",
-            Rule::BrokenStream => "a broken stream's next value lies past its count",
+            Rule::BrokenStream => "a broken stream is what its errors explain",
             Rule::Order => "one history, in commit order",
             Rule::FixedWorkerBatch => "one worker batch for the state dir's life",
             Rule::Onward => "messages and launches never go back",
@@ -174,6 +187,9 @@ impl CheckpointRecord {
         if !(self.run_secs.is_finite() && (0.0..=MAX_RUN_SECS).contains(&self.run_secs)) {
             return Err(Rule::RunTime.broken(format!("run time {} s", self.run_secs)));
         }
+        if self.unix_ms > MAX_UNIX_MS {
+            return Err(Rule::Clock.broken(format!("written at {} ms", self.unix_ms)));
+        }
         let r = &self.restarts;
         if [r.heartbeat, r.generator, r.worker, r.logger]
             .iter()
@@ -212,6 +228,20 @@ impl CheckpointRecord {
                 l.batches, l.max_batch, l.sequence_errors
             )));
         }
+        let resends = r
+            .generator
+            .saturating_add(r.worker)
+            .saturating_add(r.logger);
+        if l.duplicates_dropped
+            > resends
+                .saturating_mul(DUPLICATES_PER_RESTART)
+                .min(MAX_COUNT)
+        {
+            return Err(Rule::Duplicates.broken(format!(
+                "{} duplicates dropped after {resends} restarts of the actors that re-send",
+                l.duplicates_dropped
+            )));
+        }
         if l.sequence_errors == 0 {
             // A clean stream is exactly [0, n): nothing else can be resumed.
             if l.next_expected != n || l.counts != KindCounts::closed_form(n) {
@@ -233,6 +263,27 @@ impl CheckpointRecord {
                 "next value {} after {n} messages with sequence errors",
                 l.next_expected
             )));
+        } else {
+            // Each error is one message of a wrong kind or one jump past
+            // skipped values; every kind count is then that of the values
+            // [0, next) give or take those messages and the skipped values,
+            // and no further: a count off by more is no logger's account.
+            let reach = l.sequence_errors.saturating_add(l.next_expected - n);
+            let exact = KindCounts::closed_form(l.next_expected);
+            let off = |a: u64, b: u64| a.abs_diff(b) > reach;
+            let (c, e) = (&l.counts, &exact);
+            if off(c.fizz, e.fizz)
+                || off(c.buzz, e.buzz)
+                || off(c.fizzbuzz, e.fizzbuzz)
+                || off(c.value, e.value)
+            {
+                return Err(Rule::BrokenStream.broken(format!(
+                    "kind counts further from those of the values [0, {}) than {} sequence errors and {} skipped values explain",
+                    l.next_expected,
+                    l.sequence_errors,
+                    l.next_expected - n
+                )));
+            }
         }
         Ok(())
     }
@@ -423,7 +474,7 @@ mod tests {
         let good = two_beats_in();
         good.check().expect("a real cut checks out");
         type Craft = fn(&mut CheckpointRecord);
-        let cases: [(&str, Craft); 11] = [
+        let cases: [(&str, Craft); 16] = [
             ("kind split off the closed form", |r| {
                 r.logger.counts.fizz += 1;
                 r.logger.counts.value -= 1;
@@ -446,6 +497,21 @@ mod tests {
             ("a negative run time", |r| r.run_secs = -1.0),
             ("a run time past any", |r| r.run_secs = f64::MAX),
             ("restarts past any count", |r| r.restarts.worker = u64::MAX),
+            // Issue 21, item 9: values with a valid checksum that no run
+            // produces, each of which a run then carried on with.
+            ("duplicates that would wrap", |r| {
+                r.logger.duplicates_dropped = u64::MAX
+            }),
+            ("duplicates with no restart to re-send them", |r| {
+                r.logger.duplicates_dropped = 1
+            }),
+            ("a run time of 31,700 years", |r| r.run_secs = 1e12),
+            ("a clock past the year 9999", |r| r.unix_ms = u64::MAX),
+            ("one sequence error and the kinds two off", |r| {
+                r.logger.sequence_errors = 1;
+                r.logger.counts.fizz += 2;
+                r.logger.counts.value -= 2;
+            }),
         ];
         for (what, craft) in cases {
             let mut bad = good.clone();
@@ -453,6 +519,33 @@ mod tests {
             let decoded = CheckpointRecord::decode(&bad.encode()).expect("checksum is valid");
             assert!(decoded.check().is_err(), "{what} was accepted");
         }
+    }
+
+    #[test]
+    fn what_a_logger_can_record_of_a_broken_stream_is_accepted() {
+        let good = two_beats_in();
+        // One message of the wrong kind: one error, the kinds one off.
+        let mut wrong_kind = good.clone();
+        wrong_kind.logger.sequence_errors = 1;
+        wrong_kind.logger.counts.fizz += 1;
+        wrong_kind.logger.counts.value -= 1;
+        wrong_kind.check().expect("a wrong kind the logger counted");
+        // One jump past 15 values: the next value moves on, and the kinds
+        // are those of [0, next) without 15 values.
+        let mut jump = good.clone();
+        let n = jump.logger.messages;
+        jump.logger.sequence_errors = 1;
+        jump.logger.next_expected = n + 15;
+        jump.generator_position = n + 15;
+        let mut counts = KindCounts::closed_form(10);
+        counts.add_counts(&KindCounts::of_range(25, n + 15));
+        jump.logger.counts = counts;
+        jump.check().expect("a jump the logger counted");
+        // A worker restart can re-send what it had not taken.
+        let mut resent = good.clone();
+        resent.restarts.worker = 1;
+        resent.logger.duplicates_dropped = 256;
+        resent.check().expect("duplicates of one restart");
     }
 
     #[test]

@@ -53,11 +53,13 @@ impl LoggerStats {
         for m in msgs {
             if m.value < self.next_expected {
                 // A re-send after a restart upstream: already counted.
-                self.duplicates_dropped += 1;
+                // Saturating: a count a stored record may start near its
+                // bound must stop there, never wrap to zero.
+                self.duplicates_dropped = self.duplicates_dropped.saturating_add(1);
                 continue;
             }
             if m.value != self.next_expected || m.kind != classify(m.value) {
-                self.sequence_errors += 1;
+                self.sequence_errors = self.sequence_errors.saturating_add(1);
             }
             self.counts.add(m.kind);
             self.messages += 1;
