@@ -226,7 +226,7 @@ fn nothing_to_restore_is_exit_1_and_a_held_dir_exit_3() {
             .arg(held.path()),
     );
     assert!(run.wait_for_marker(LIMIT), "the run launched");
-    let done = recover(held.path(), &["--list"]);
+    let done = recover(held.path(), &[]);
     assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
     signal(run.id(), libc::SIGTERM);
     let _ = finish(run, LIMIT);

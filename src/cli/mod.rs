@@ -188,6 +188,12 @@ pub fn main() -> i32 {
     if let Ok(exe) = std::env::current_exe() {
         crate::durable::probe::use_child_processes(exe);
     }
+    if args
+        .get(1)
+        .is_some_and(|a| a == crate::durable::checker::SUBCOMMAND)
+    {
+        return crate::durable::checker::run_checker(args.get(2).map(|a| a.as_os_str()));
+    }
     let cli = match parse() {
         Ok(cli) => cli,
         Err(code) => return code,

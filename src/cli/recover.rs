@@ -47,12 +47,17 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
             problem: "does not exist or is not a directory".into(),
         });
     }
+    if args.list {
+        // Reading only, so no lock: a run may hold the dir meanwhile. A
+        // backup appears by an atomic rename, and each is checked from a
+        // private copy.
+        let found = backups::list(dir);
+        return output::report("backup list", output::stdout_text(&listing(dir, &found)));
+    }
+    crate::cli::run::start_checker(dir)?;
     // The lock: no run may use the file while it is replaced.
     let _lock = DirLock::acquire(dir)?;
     let found = backups::list(dir);
-    if args.list {
-        return output::report("backup list", output::stdout_text(&listing(dir, &found)));
-    }
     let path = checkpoint_path(dir);
     // A file that is not damaged is replaced only when forced; the
     // refusal says what the file is.

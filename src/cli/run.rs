@@ -65,6 +65,7 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
         .validate()
         .map_err(Error::Usage)?;
+    start_checker(&args.state.dir)?;
     let _lock = DirLock::acquire(&args.state.dir)?;
     // Absolute from here: messages name it in full (`stats` run from
     // elsewhere needs the same path), and telemetry moves the process.
@@ -157,6 +158,15 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         });
     }
     Ok(())
+}
+
+/// Starts the checker process, before the lock: a lock holder must never
+/// fork (see durable/checker.rs).
+pub(crate) fn start_checker(dir: &Path) -> Result<(), Error> {
+    crate::durable::checker::start().map_err(|e| Error::CheckpointIo {
+        path: checkpoint_path(dir),
+        problem: format!("the checker process could not be started ({e})"),
+    })
 }
 
 /// Checks the state dir's file, decides where this launch starts, and

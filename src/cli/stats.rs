@@ -49,6 +49,8 @@ struct StatsJson {
     checkpoints: u64,
     checkpoint_unix_ms: u64,
     backups: BackupsJson,
+    /// The PID of the fizzflow running on the state dir now, if any.
+    in_use_by: Option<u32>,
 }
 
 /// The state dir's verified backups, as `stats --json` shows them.
@@ -103,8 +105,11 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             why: "the file holds no checkpoints",
         });
     };
+    // Read from the kernel's lock table: no lock is taken, so no run
+    // starting now can be refused because of this command.
+    let in_use_by = crate::durable::lock::holder(dir);
     let text = if args.launches {
-        let running = crate::durable::lock::held(dir);
+        let running = in_use_by.is_some();
         if args.json {
             json_line(&launches::launch_rows(&seen, latest, running))?
         } else {
@@ -122,6 +127,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             checkpoints: latest.checkpoints,
             checkpoint_unix_ms: latest.unix_ms,
             backups: backups_of(dir),
+            in_use_by,
         })?
     } else if args.history {
         history(&seen)
@@ -132,6 +138,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             &seen,
             latest,
             &backups_of(dir),
+            in_use_by,
         )
     };
     output::report("report", output::stdout_text(&text))
@@ -143,7 +150,13 @@ fn json_line(value: &impl Serialize) -> Result<String, Error> {
         .map_err(|e| Error::Pipeline(format!("the report cannot be encoded: {e}")))
 }
 
-fn table(file: &str, seen: &Inspection, r: &CheckpointRecord, backups: &BackupsJson) -> String {
+fn table(
+    file: &str,
+    seen: &Inspection,
+    r: &CheckpointRecord,
+    backups: &BackupsJson,
+    in_use_by: Option<u32>,
+) -> String {
     let s = r.summary();
     let age_secs = unix_ms_now().saturating_sub(r.unix_ms) as f64 / 1000.0;
     let mut out = String::new();
@@ -172,10 +185,10 @@ fn table(file: &str, seen: &Inspection, r: &CheckpointRecord, backups: &BackupsJ
             "{} / {} ({})",
             grouped(r.beats),
             grouped(r.beats_target),
-            if r.unfinished() {
-                "unfinished: `fizzflow run` resumes it"
-            } else {
-                "finished"
+            match (in_use_by, r.unfinished()) {
+                (Some(pid), _) => format!("running now: in use by PID {pid}"),
+                (None, true) => "unfinished: `fizzflow run` resumes it".into(),
+                (None, false) => "finished".into(),
             }
         ),
     );

@@ -71,9 +71,13 @@ impl DirLock {
         match handle.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
+                // The kernel's word first: the PID in fizzflow.lock may be
+                // that of a holder that has since died.
                 return Err(Error::StateInUse {
                     dir: dir.to_path_buf(),
-                    holder: read_holder(&dir.join(LOCK_NAME)),
+                    holder: holder(dir)
+                        .map(|pid| pid.to_string())
+                        .unwrap_or_else(|| read_holder(&dir.join(LOCK_NAME))),
                 });
             }
             Err(TryLockError::Error(e)) => return Err(refusal(dir, "lock the state dir", e)),
@@ -83,11 +87,30 @@ impl DirLock {
     }
 }
 
-/// Whether a fizzflow holds `dir` right now (for `stats`, which never
-/// takes the lock: a shared lock would wait for nobody, and a failure to
-/// open the dir just means "not known to be held").
-pub fn held(dir: &Path) -> bool {
-    File::open(dir).is_ok_and(|d| matches!(d.try_lock_shared(), Err(TryLockError::WouldBlock)))
+/// The process holding `dir`'s lock right now, read from the kernel's
+/// table of locks (/proc/locks) without taking any lock: `stats` must never
+/// be the reason a run that starts in the same instant is refused. None if
+/// no process holds it, or if that cannot be told (no /proc).
+pub fn holder(dir: &Path) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(dir).ok()?;
+    let table = fs::read_to_string("/proc/locks").ok()?;
+    crate::util::pause::pause_at("in-use-check");
+    flock_holder(&table, meta.dev(), meta.ino())
+}
+
+/// The PID of the flock held on the file (device, inode) in a /proc/locks
+/// table; lines of processes waiting for a lock (`->`) are not holders.
+fn flock_holder(table: &str, dev: u64, ino: u64) -> Option<u32> {
+    // The kernel prints the device as "%02x:%02x" (major, minor in hex).
+    let want = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
+    table.lines().find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        match fields.as_slice() {
+            [_, "FLOCK", _, _, pid, id, ..] if *id == want => pid.parse().ok(),
+            _ => None,
+        }
+    })
 }
 
 fn write_holder(path: &Path) -> std::io::Result<()> {
@@ -120,6 +143,38 @@ mod tests {
             }
             other => panic!("expected StateInUse, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn the_holder_is_read_from_the_kernel_without_taking_a_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(holder(dir.path()), None);
+        let held = DirLock::acquire(dir.path()).unwrap();
+        assert_eq!(holder(dir.path()), Some(std::process::id()));
+        // Asking took nothing: a second open of the dir can still see the
+        // lock taken, and the holder can let go and take it again.
+        drop(held);
+        assert_eq!(holder(dir.path()), None);
+        let _again = DirLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn waiters_and_other_files_in_the_lock_table_are_not_holders() {
+        let table = "\
+1: POSIX  ADVISORY  WRITE 700 00:2f:77 0 EOF
+2: FLOCK  ADVISORY  WRITE 812 fd:01:5181 0 EOF
+2: -> FLOCK  ADVISORY  WRITE 999 fd:01:5181 0 EOF
+3: FLOCK  ADVISORY  WRITE 813 fd:01:51810 0 EOF
+";
+        let dev = libc::makedev(0xfd, 1);
+        assert_eq!(flock_holder(table, dev, 5181), Some(812));
+        assert_eq!(flock_holder(table, dev, 51810), Some(813));
+        assert_eq!(
+            flock_holder(table, dev, 77),
+            None,
+            "a POSIX lock is not ours"
+        );
+        assert_eq!(flock_holder(table, libc::makedev(0, 0x2f), 5181), None);
     }
 
     #[test]

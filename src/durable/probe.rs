@@ -8,7 +8,7 @@
 //! fizzflow binary (the library's own unit tests), it reads in-process.
 
 use crate::durable::read::{Inspection, Problem, read_and_exercise};
-use crate::util::child::{WaitError, wait_bounded};
+use crate::util::child::{Finished, WaitError, wait_bounded};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -41,9 +41,19 @@ pub fn use_child_processes(exe: PathBuf) {
     let _ = PROBE_EXE.set(exe);
 }
 
+/// The executable probes run in, once `main` has named it.
+pub fn exe() -> Option<&'static Path> {
+    PROBE_EXE.get().map(PathBuf::as_path)
+}
+
 pub fn probe(copy: &Path) -> Result<Inspection, Problem> {
     match PROBE_EXE.get() {
-        Some(exe) => probe_in_child(exe, copy),
+        Some(exe) => judge(match crate::durable::checker::started() {
+            // A lock holder never forks: its checker child, started before
+            // the lock, does (see checker.rs).
+            Some(checker) => checker.check(copy),
+            None => check_in_child(exe, copy),
+        }),
         None => std::panic::catch_unwind(|| read_and_exercise(copy)).unwrap_or_else(|_| {
             Err(Problem::Damaged(
                 "is damaged (redb gave up reading it)".into(),
@@ -52,27 +62,50 @@ pub fn probe(copy: &Path) -> Result<Inspection, Problem> {
     }
 }
 
-fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
-    let child = Command::new(exe)
-        .arg(SUBCOMMAND)
+/// What became of one probe child.
+#[derive(Debug)]
+pub enum Checked {
+    Ended(Finished),
+    /// Still running at the deadline, and killed.
+    TimedOut,
+    /// It could not be started or waited for.
+    Failed(String),
+}
+
+/// Starts `exe probe-checkpoint copy` and waits for it, bounded.
+pub fn check_in_child(exe: &Path, copy: &Path) -> Checked {
+    let mut cmd = Command::new(exe);
+    cmd.arg(SUBCOMMAND)
         .arg(copy)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         // Its own process group: a Ctrl-C meant for fizzflow must not kill
         // the check half-way and make it look like a verdict.
-        .process_group(0)
-        .spawn()
-        .map_err(|e| Problem::Io(format!("the checker could not be started ({e})")))?;
-    let done = match wait_bounded(child, LIMIT) {
-        Ok(done) => done,
-        Err(WaitError::TimedOut(_)) => {
+        .process_group(0);
+    fork_delay_for_tests(&mut cmd);
+    let child = match cmd.spawn() {
+        Ok(child) => child,
+        Err(e) => return Checked::Failed(format!("the checker could not be started ({e})")),
+    };
+    match wait_bounded(child, LIMIT) {
+        Ok(done) => Checked::Ended(done),
+        Err(WaitError::TimedOut(_)) => Checked::TimedOut,
+        Err(WaitError::Io(e)) => Checked::Failed(format!("the checker failed ({e})")),
+    }
+}
+
+/// The verdict on a file from what its probe child did.
+fn judge(checked: Checked) -> Result<Inspection, Problem> {
+    let done = match checked {
+        Checked::Ended(done) => done,
+        Checked::TimedOut => {
             return Err(Problem::Io(format!(
                 "the check did not finish within {} s (an overloaded machine?)",
                 LIMIT.as_secs()
             )));
         }
-        Err(WaitError::Io(e)) => return Err(Problem::Io(format!("the checker failed ({e})"))),
+        Checked::Failed(why) => return Err(Problem::Io(why)),
     };
     match verdict(done.status, &done.stderr) {
         Verdict::Read => serde_json::from_str(&done.stdout)
@@ -84,6 +117,36 @@ fn probe_in_child(exe: &Path, copy: &Path) -> Result<Inspection, Problem> {
         Verdict::Machine => Err(Problem::Io(done.stderr.trim().to_string())),
         Verdict::Newer => Err(Problem::Newer(done.stderr.trim().to_string())),
         Verdict::Killed(why) => Err(Problem::Io(format!("the checker {why}"))),
+    }
+}
+
+/// Tests only: `MILLIS:PATH` makes a new checker child, between fork and
+/// exec, create PATH and sleep MILLIS, so that a test can kill its parent
+/// in the window where the child is a copy of it.
+pub const TEST_FORK_DELAY_ENV: &str = "FIZZFLOW_TEST_FORK_DELAY";
+
+fn fork_delay_for_tests(cmd: &mut Command) {
+    let Some((millis, marker)) = std::env::var(TEST_FORK_DELAY_ENV).ok().and_then(|v| {
+        let (ms, path) = v.split_once(':')?;
+        Some((ms.parse::<u64>().ok()?, std::ffi::CString::new(path).ok()?))
+    }) else {
+        return;
+    };
+    // SAFETY: the closure runs in the forked child and calls only open,
+    // close and nanosleep, which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            let fd = libc::open(marker.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o600);
+            if fd >= 0 {
+                libc::close(fd);
+            }
+            let pause = libc::timespec {
+                tv_sec: (millis / 1000) as libc::time_t,
+                tv_nsec: ((millis % 1000) * 1_000_000) as libc::c_long,
+            };
+            libc::nanosleep(&pause, std::ptr::null_mut());
+            Ok(())
+        });
     }
 }
 

@@ -8,6 +8,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[derive(Debug)]
 pub struct Finished {
     pub status: ExitStatus,
     pub stdout: String,

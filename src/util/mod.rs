@@ -5,9 +5,11 @@ pub(crate) mod child;
 pub(crate) mod error;
 pub(crate) mod logging;
 pub(crate) mod output;
+pub(crate) mod pause;
 pub(crate) mod time;
 pub(crate) mod units;
 pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
 pub use error::Error;
+pub use pause::PAUSE_ENV;
