@@ -186,3 +186,84 @@ fn a_state_dir_need_not_be_utf8() {
         assert_eq!(field(&done.json(), "beats"), 3);
     }
 }
+
+/// Issue 21, item 13: a refused run touches nothing. Before, a refusal that
+/// needed the stored run (a target past the largest count) came after the
+/// state dir, its lock file and its telemetry dir had been made, and a
+/// typo in --state-dir made every missing parent.
+#[test]
+fn a_refused_run_creates_nothing() {
+    let scratch = state_dir();
+    let fresh = scratch.path().join("fresh");
+    let done = run(
+        &[
+            "--state-dir",
+            fresh.to_str().unwrap(),
+            "--beats",
+            "18446744073709551615",
+        ],
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(!fresh.exists(), "a refused run made {}", fresh.display());
+
+    let typo = scratch.path().join("no-such").join("deeper").join("state");
+    let done = run(
+        &["--state-dir", typo.to_str().unwrap(), "--beats", "1"],
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(done.stderr.contains("does not exist"), "{}", done.stderr);
+    assert!(done.stderr.contains("mkdir -p"), "{}", done.stderr);
+    assert!(
+        !scratch.path().join("no-such").exists(),
+        "parents were made"
+    );
+
+    // A dir with a run: flags that contradict it are refused before the
+    // telemetry dir (or anything else) appears.
+    let held = scratch.path().join("held");
+    let done = run(
+        &[
+            "--state-dir",
+            held.to_str().unwrap(),
+            "--beats",
+            "2",
+            "--rate",
+            "0",
+        ],
+        Duration::from_secs(30),
+    );
+    assert!(done.status.success(), "{}", done.stderr);
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing(&held);
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "--state-dir",
+        held.to_str().unwrap(),
+        "--worker-batch",
+        "512",
+    ])
+    .args(["--progress", "off", "--no-metrics"])
+    .env_remove("FIZZFLOW_STATE_DIR");
+    let done = wait_with_deadline(
+        cmd.stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert_eq!(
+        listing(&held),
+        before,
+        "with telemetry on, a refusal made files"
+    );
+}

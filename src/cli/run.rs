@@ -65,16 +65,25 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
         .validate()
         .map_err(Error::Usage)?;
+    // A state dir that does not exist yet holds no run: everything the
+    // flags can be refused for is known now, before anything is created.
+    if std::fs::symlink_metadata(&args.state.dir).is_err() {
+        let (cfg, _) = resume::plan(args, None, None)?;
+        cfg.validate().map_err(Error::Usage)?;
+    }
     start_checker(&args.state.dir)?;
     let _lock = DirLock::acquire(&args.state.dir)?;
     // Absolute from here: messages name it in full (`stats` run from
     // elsewhere needs the same path), and telemetry moves the process.
     let dir = &std::fs::canonicalize(&args.state.dir)
         .map_err(|e| refusal(&args.state.dir, "find the state dir's full path", e))?;
+    // Every refusal comes before the first write: the check and the plan,
+    // then the telemetry dir, then the launch record.
+    let planned = plan_launch(args, dir)?;
     if !args.no_telemetry {
         telemetry_dir::enter(dir)?;
     }
-    let (cfg, writer, took) = record_launch(args, dir)?;
+    let (cfg, writer, took) = record_launch(args, dir, planned)?;
     let launch = writer.last.clone();
     live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
@@ -169,15 +178,20 @@ pub(crate) fn start_checker(dir: &Path) -> Result<(), Error> {
     })
 }
 
-/// Checks the state dir's file, decides where this launch starts, and
-/// commits its launch record (and its launch row, and an upgrade of an
-/// older file) before anything runs, so a launch killed before its first
-/// checkpoint still counts. Every refusal happens before the file is
-/// opened for writing.
-fn record_launch(
-    args: &RunArgs,
-    dir: &Path,
-) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
+/// What a launch will be, decided before anything is written.
+struct Planned {
+    vetted: Option<Vetted>,
+    previous: Option<CheckpointRecord>,
+    stored_run_beats: Option<u64>,
+    cfg: PipelineConfig,
+    start_note: String,
+    /// Its launch record.
+    launch: CheckpointRecord,
+}
+
+/// Checks the state dir's file and decides where this launch starts; every
+/// refusal that depends on the stored run happens here, before any write.
+fn plan_launch(args: &RunArgs, dir: &Path) -> Result<Planned, Error> {
     let path = checkpoint_path(dir);
     let vetted = inspect::existing(&path).map_err(|e| recover::hint(e, dir))?;
     let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
@@ -187,6 +201,39 @@ fn record_launch(
         .and_then(|row| row.run_beats);
     let (cfg, start_note) = resume::plan(args, previous.as_ref(), stored_run_beats)?;
     cfg.validate().map_err(Error::Usage)?;
+    let launch = Ledger::launch(previous.as_ref(), &cfg);
+    // A file at the end of its counts cannot take one more launch.
+    launch.check().map_err(|e| Error::Checkpoint {
+        path: path.clone(),
+        problem: format!("cannot record another launch ({e})"),
+    })?;
+    Ok(Planned {
+        vetted,
+        previous,
+        stored_run_beats,
+        cfg,
+        start_note,
+        launch,
+    })
+}
+
+/// Commits the launch record (and its launch row, and an upgrade of an
+/// older file) before anything runs, so a launch killed before its first
+/// checkpoint still counts.
+fn record_launch(
+    args: &RunArgs,
+    dir: &Path,
+    planned: Planned,
+) -> Result<(PipelineConfig, CheckpointWriter, Duration), Error> {
+    let path = checkpoint_path(dir);
+    let Planned {
+        vetted,
+        previous,
+        stored_run_beats,
+        cfg,
+        start_note,
+        launch,
+    } = planned;
     if let Some(v) = &vetted
         && v.seen.schema_version < schema::CURRENT
     {
@@ -197,13 +244,6 @@ fn record_launch(
             schema::CURRENT
         ));
     }
-    let launch = Ledger::launch(previous.as_ref(), &cfg);
-    // A file at the end of its counts cannot take one more launch; say so
-    // before anything is opened for writing.
-    launch.check().map_err(|e| Error::Checkpoint {
-        path: path.clone(),
-        problem: format!("cannot record another launch ({e})"),
-    })?;
     let opts = StoreOptions {
         keep: args.checkpoint_history,
         abort_at: args.inject_abort,
@@ -221,7 +261,14 @@ fn record_launch(
         }
         Some(vetted) => {
             keep_backup(dir, vetted);
-            Store::open(&path, opts, vetted, &launch, &row)?
+            let (store, took) = Store::open(&path, opts, vetted, &launch, &row)?;
+            if let Some(names) = store.links_broken() {
+                note(&format!(
+                    "{} had {names} names (hard links, as a `cp -al` snapshot makes): it is written in place, so this run works on a copy of its own and the other names keep the bytes they had",
+                    path.display()
+                ));
+            }
+            (store, took)
         }
     };
     note(&format!(

@@ -39,7 +39,7 @@ fn prepare(state_dir: &Path) -> Result<PathBuf, Error> {
         plain_dir(&dir).map_err(|e| refusal(&dir, "make the telemetry dir", e))?;
     }
     let dot = work.join("logs").join("graph.dot");
-    not_a_link(&dot).map_err(|e| refusal(&dot, "replace a symlink", e))?;
+    fresh(&dot).map_err(|e| refusal(&dot, "remove the last run's graph", e))?;
     Ok(work)
 }
 
@@ -62,12 +62,13 @@ fn plain_dir(dir: &Path) -> std::io::Result<()> {
     }
 }
 
-fn not_a_link(file: &Path) -> std::io::Result<()> {
-    match fs::symlink_metadata(file) {
-        Ok(m) if m.file_type().is_symlink() => fs::remove_file(file),
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
+/// Removes the last run's file, so steady_state writes a new one: it
+/// writes through whatever is at the path, and a symlink or a hard link
+/// planted there would carry its writes to another file.
+fn fresh(file: &Path) -> std::io::Result<()> {
+    match fs::remove_file(file) {
+        Err(e) if e.kind() != ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
     }
 }
 
@@ -88,6 +89,10 @@ mod tests {
         symlink(elsewhere.path(), root.join("output_logs")).unwrap();
         let work = prepare(state.path()).unwrap();
         assert_eq!(work, root.join("run"));
+        assert!(!root.join("run/logs/graph.dot").exists());
+        // A hard link is a name of the victim too: removed, not written.
+        fs::hard_link(&victim, root.join("run/logs/graph.dot")).unwrap();
+        prepare(state.path()).unwrap();
         assert!(!root.join("run/logs/graph.dot").exists());
         assert!(
             fs::symlink_metadata(root.join("output_logs"))

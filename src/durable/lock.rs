@@ -2,18 +2,16 @@
 //!
 //! The lock is an flock on the directory itself: a lock on a file inside it
 //! could be lost when someone deletes the file, and a second fizzflow would
-//! then lock a new file and use the dir at the same time. `fizzflow.lock`
-//! only tells a second process who holds the dir; it is opened without
-//! following symlinks, so a link planted there cannot make fizzflow write
-//! through it.
+//! then lock a new file and use the dir at the same time. Nothing is written
+//! for it: who holds a dir is read from the kernel's own table of locks
+//! (/proc/locks), which can neither go stale nor be a hard link or symlink
+//! that a write would go through. (Releases before 0.3.0 wrote the holder's
+//! PID to `fizzflow.lock`; a file of that name is now left alone.)
 
-use crate::durable::files::open_regular;
 use crate::util::error::Error;
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, File, TryLockError};
+use std::io::ErrorKind;
 use std::path::Path;
-
-pub const LOCK_NAME: &str = "fizzflow.lock";
 
 /// Held for as long as it lives; the kernel releases it even on SIGKILL.
 #[derive(Debug)]
@@ -54,36 +52,51 @@ pub fn refusal(dir: &Path, action: &'static str, e: std::io::Error) -> Error {
 }
 
 impl DirLock {
-    /// Creates the dir if need be and takes it; exit 3 if another process
-    /// holds it, exit 4 if it cannot be used.
+    /// Creates the dir if need be (its last component only: a missing
+    /// parent is more likely a typo than a wish) and takes it; exit 3 if
+    /// another process holds it, exit 4 if it cannot be used.
     pub fn acquire(dir: &Path) -> Result<DirLock, Error> {
         match fs::metadata(dir) {
             Ok(m) if !m.is_dir() => {
                 return Err(unusable(dir, "exists and is not a directory".into()));
             }
             Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                fs::create_dir_all(dir).map_err(|e| refusal(dir, "create the state dir", e))?;
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound => create(dir)?,
             Err(e) => return Err(refusal(dir, "look at the state dir", e)),
         }
         let handle = File::open(dir).map_err(|e| refusal(dir, "open the state dir", e))?;
         match handle.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                // The kernel's word first: the PID in fizzflow.lock may be
-                // that of a holder that has since died.
-                return Err(Error::StateInUse {
-                    dir: dir.to_path_buf(),
-                    holder: holder(dir)
-                        .map(|pid| pid.to_string())
-                        .unwrap_or_else(|| read_holder(&dir.join(LOCK_NAME))),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(refusal(dir, "lock the state dir", e)),
+            Ok(()) => Ok(DirLock { _dir: handle }),
+            Err(TryLockError::WouldBlock) => Err(Error::StateInUse {
+                dir: dir.to_path_buf(),
+                holder: holder(dir).map(|pid| pid.to_string()).unwrap_or_default(),
+            }),
+            Err(TryLockError::Error(e)) => Err(refusal(dir, "lock the state dir", e)),
         }
-        write_holder(&dir.join(LOCK_NAME)).map_err(|e| refusal(dir, "write fizzflow.lock", e))?;
-        Ok(DirLock { _dir: handle })
+    }
+}
+
+/// Makes the state dir itself; its parent must exist.
+fn create(dir: &Path) -> Result<(), Error> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        // Made by another process in between: it is there now.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            let parent = std::path::absolute(dir)
+                .ok()
+                .and_then(|d| d.parent().map(Path::to_path_buf))
+                .unwrap_or_default();
+            Err(unusable(
+                dir,
+                format!(
+                    "cannot be created: its parent {} does not exist. Check the path, or create the parent first (mkdir -p {})",
+                    parent.display(),
+                    parent.display()
+                ),
+            ))
+        }
+        Err(e) => Err(refusal(dir, "create the state dir", e)),
     }
 }
 
@@ -113,28 +126,12 @@ fn flock_holder(table: &str, dev: u64, ino: u64) -> Option<u32> {
     })
 }
 
-fn write_holder(path: &Path) -> std::io::Result<()> {
-    let mut file = open_regular(path, OpenOptions::new().write(true).create(true))?;
-    // Advisory only: a failure to record the PID does not make the lock less held.
-    let _ = file.set_len(0);
-    let _ = write!(file, "{}", std::process::id());
-    Ok(())
-}
-
-fn read_holder(path: &Path) -> String {
-    let mut holder = String::new();
-    if let Ok(file) = open_regular(path, OpenOptions::new().read(true)) {
-        let _ = file.take(32).read_to_string(&mut holder);
-    }
-    holder.trim().to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_second_lock_on_the_same_dir_is_refused() {
+    fn a_second_lock_on_the_same_dir_is_refused_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let _held = DirLock::acquire(dir.path()).unwrap();
         match DirLock::acquire(dir.path()) {
@@ -146,13 +143,29 @@ mod tests {
     }
 
     #[test]
+    fn only_the_last_component_is_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let typo = dir.path().join("no-such-parent").join("state");
+        let err = DirLock::acquire(&typo).unwrap_err();
+        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(err.to_string().contains("mkdir -p"), "{err}");
+        assert!(
+            !dir.path().join("no-such-parent").exists(),
+            "no parent made"
+        );
+        let fine = dir.path().join("state");
+        let _held = DirLock::acquire(&fine).unwrap();
+        assert!(fine.is_dir());
+    }
+
+    #[test]
     fn the_holder_is_read_from_the_kernel_without_taking_a_lock() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(holder(dir.path()), None);
         let held = DirLock::acquire(dir.path()).unwrap();
         assert_eq!(holder(dir.path()), Some(std::process::id()));
-        // Asking took nothing: a second open of the dir can still see the
-        // lock taken, and the holder can let go and take it again.
+        // Asking took no lock of its own: once the holder lets go, the
+        // table is empty and the dir can be taken again.
         drop(held);
         assert_eq!(holder(dir.path()), None);
         let _again = DirLock::acquire(dir.path()).unwrap();
@@ -175,36 +188,5 @@ mod tests {
             "a POSIX lock is not ours"
         );
         assert_eq!(flock_holder(table, libc::makedev(0, 0x2f), 5181), None);
-    }
-
-    #[test]
-    fn the_lock_survives_the_lock_file_being_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let _held = DirLock::acquire(dir.path()).unwrap();
-        fs::remove_file(dir.path().join(LOCK_NAME)).unwrap();
-        assert!(matches!(
-            DirLock::acquire(dir.path()),
-            Err(Error::StateInUse { .. })
-        ));
-    }
-
-    #[test]
-    fn a_symlink_or_directory_as_lock_file_is_refused_and_not_followed() {
-        let dir = tempfile::tempdir().unwrap();
-        let target = dir.path().join("precious");
-        fs::write(&target, b"keep me").unwrap();
-        let state = dir.path().join("state");
-        fs::create_dir(&state).unwrap();
-        std::os::unix::fs::symlink(&target, state.join(LOCK_NAME)).unwrap();
-        let err = DirLock::acquire(&state).unwrap_err();
-        assert_eq!(err.exit_code(), 4, "{err}");
-        assert!(err.to_string().contains("symbolic link"), "{err}");
-        assert_eq!(fs::read(&target).unwrap(), b"keep me");
-
-        fs::remove_file(state.join(LOCK_NAME)).unwrap();
-        fs::create_dir(state.join(LOCK_NAME)).unwrap();
-        let err = DirLock::acquire(&state).unwrap_err();
-        assert_eq!(err.exit_code(), 4, "{err}");
-        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 }

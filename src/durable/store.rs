@@ -13,7 +13,8 @@ use crate::pipeline::stats::Restarts;
 use crate::util::error::Error;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,8 @@ pub struct Store {
     opts: StoreOptions,
     /// Commits made through this handle, for `--inject-abort`.
     commits: u64,
+    /// The names the file had when it was opened, if more than one.
+    links_broken: Option<u64>,
 }
 
 impl Store {
@@ -78,6 +81,7 @@ impl Store {
                 path: building.clone(),
                 opts,
                 commits: 0,
+                links_broken: None,
             };
             let took = store.commit_with(first, |txn| {
                 schema::upgrade(txn, 0).map_err(|e| e.to_string())?;
@@ -121,7 +125,7 @@ impl Store {
         let changed = || Error::Changed {
             path: path.to_path_buf(),
         };
-        let file = open_file(path, false)?;
+        let mut file = open_file(path, false)?;
         let mut now = Vec::new();
         (&file).read_to_end(&mut now).map_err(|e| Error::Io {
             path: path.to_path_buf(),
@@ -131,11 +135,20 @@ impl Store {
         if now != vetted.bytes {
             return Err(changed());
         }
+        // redb writes in place: through a second name (a `cp -al` snapshot,
+        // a hard link anywhere) every commit would change that file too.
+        // The run works on a copy of its own instead; the other names keep
+        // the bytes they had.
+        let links = file.metadata().map(|m| m.nlink()).unwrap_or(1);
+        if links > 1 {
+            file = own_copy(path, &vetted.bytes)?;
+        }
         let mut store = Store {
             db: open_db(path, file)?,
             path: path.to_path_buf(),
             opts,
             commits: 0,
+            links_broken: (links > 1).then_some(links),
         };
         let expected = vetted.seen.latest();
         let mut mismatch = false;
@@ -162,6 +175,12 @@ impl Store {
             Err(_) if mismatch => Err(changed()),
             other => other.map(|took| (store, took)),
         }
+    }
+
+    /// Whether the file had other names (hard links) when it was opened,
+    /// and so was replaced by a copy of its own: how many names it had.
+    pub fn links_broken(&self) -> Option<u64> {
+        self.links_broken
     }
 
     /// After a panic in the middle of a commit redb wants a fresh handle.
@@ -257,6 +276,32 @@ impl Store {
 fn abort_injected(inside: &str) -> ! {
     crate::util::output::note(&format!("injected abort inside {inside} (--inject-abort)"));
     std::process::abort();
+}
+
+/// Puts a new file holding `bytes` in place of `path` (one rename, so the
+/// name always holds one or the other) and returns it open for writing.
+fn own_copy(path: &Path, bytes: &[u8]) -> Result<fs::File, Error> {
+    let fail = |e: std::io::Error| Error::CheckpointWrite {
+        path: path.to_path_buf(),
+        problem: format!("cannot make a copy of its own to replace its hard links: {e}"),
+    };
+    let copy = path.with_file_name(format!("{FILE_NAME}.unlinking"));
+    if fs::symlink_metadata(&copy).is_ok() {
+        fs::remove_file(&copy).map_err(fail)?;
+    }
+    let mut file = open_file(&copy, true)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&copy, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&copy);
+        return Err(fail(e));
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir);
+    }
+    Ok(file)
 }
 
 #[cfg(test)]
