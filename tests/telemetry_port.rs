@@ -66,3 +66,21 @@ fn telemetry_files_stay_in_the_state_dir_and_never_follow_a_symlink() {
     let graph = std::fs::read_to_string(&dot).unwrap_or_else(|e| panic!("{dot:?}: {e}"));
     assert!(graph.contains("digraph"), "{graph}");
 }
+
+/// Issue 21, item 15: steady_state writes logs/graph.dot as its graph
+/// stops, and a launch that ended with its actors used to exit before
+/// that on a busy machine (3 short runs in 20; a 20-beat run is short); the
+/// launch now waits for the graph's own stop when telemetry is on.
+#[test]
+fn a_short_run_still_leaves_its_graph() {
+    for _ in 0..3 {
+        let dir = state_dir();
+        let mut cmd = with_telemetry(dir.path());
+        cmd.args(["--telemetry-addr", "127.0.0.1:0"]);
+        let done = wait_with_deadline(cmd.spawn().expect("spawn"), Duration::from_secs(60));
+        assert!(done.status.success(), "{}", done.stderr);
+        let dot = dir.path().join("telemetry/run/logs/graph.dot");
+        let graph = std::fs::read_to_string(&dot).unwrap_or_else(|e| panic!("{dot:?}: {e}"));
+        assert!(graph.contains("digraph"), "{graph}");
+    }
+}

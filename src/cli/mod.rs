@@ -168,8 +168,15 @@ fn answered(e: clap::Error) -> i32 {
     }
 }
 
-/// Everything `main` does; returns the process exit code.
+/// Everything `main` does; returns the process exit code once everything
+/// it said is written.
 pub fn main() -> i32 {
+    let code = dispatch();
+    crate::util::output::flush();
+    code
+}
+
+fn dispatch() -> i32 {
     // Past a file-size limit the kernel would kill us with SIGXFSZ; ignored,
     // the write fails with EFBIG instead and we can say what happened.
     // SAFETY: setting a signal to SIG_IGN before any thread exists.

@@ -158,6 +158,11 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         std::thread::sleep(Duration::from_millis(args.metrics_linger));
         server.finish();
     }
+    if !args.no_telemetry {
+        // The graph's own stop writes telemetry's last report and
+        // logs/graph.dot; a short run would otherwise exit before it.
+        live.ending().wait_for_graph(Duration::from_secs(3));
+    }
     human.and(json)?;
     // Only this launch's errors: one bad launch must not fail every later one.
     let new_errors = outcome.stats.sequence_errors - launch.logger.sequence_errors;

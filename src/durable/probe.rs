@@ -189,7 +189,7 @@ pub fn run_probe(copy: &Path) -> i32 {
     // The marker is written before any unwinding, so it is there even when
     // a second panic aborts the process.
     std::panic::set_hook(Box::new(|_| {
-        let _ = crate::util::output::stderr_line(PANIC_MARKER);
+        let _ = crate::util::output::stderr_now(PANIC_MARKER);
     }));
     if let Some(ms) = std::env::var(TEST_DELAY_ENV)
         .ok()
@@ -213,7 +213,7 @@ pub fn run_probe(copy: &Path) -> i32 {
     let written = if to_stdout {
         crate::util::output::stdout_line(&text)
     } else {
-        crate::util::output::stderr_line(&text)
+        crate::util::output::stderr_now(&text)
     };
     if written.is_err() { IO_FAILED } else { code }
 }

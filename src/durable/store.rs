@@ -274,7 +274,12 @@ impl Store {
 }
 
 fn abort_injected(inside: &str) -> ! {
-    crate::util::output::note(&format!("injected abort inside {inside} (--inject-abort)"));
+    // Everything said before, then this, written now: nothing queued
+    // survives an abort.
+    crate::util::output::flush();
+    let _ = crate::util::output::stderr_now(&format!(
+        "fizzflow: injected abort inside {inside} (--inject-abort)"
+    ));
     std::process::abort();
 }
 

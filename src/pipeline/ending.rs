@@ -56,6 +56,27 @@ impl Ending {
         }
     }
 
+    /// Blocks until the graph has given its verdict, at most `limit`:
+    /// steady_state's telemetry actors write their last report (and
+    /// `logs/graph.dot`) only as the graph stops, which the launch does not
+    /// otherwise wait for. Whether the verdict came.
+    pub fn wait_for_graph(&self, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        let mut s = self.lock();
+        while s.verdict.is_none() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            s = self
+                .changed
+                .wait_timeout(s, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+        true
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
