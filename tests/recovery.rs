@@ -1,5 +1,6 @@
 //! A damaged checkpoint file is not the end of a state dir's totals: every
-//! launch keeps a verified backup, `run` and `stats` say how to restore it,
+//! launch keeps a verified backup of its final cut (and of its cuts every
+//! so often while it runs), `run` and `stats` say how to restore it,
 //! `fizzflow recover` restores it (keeping the damaged file), and a run to
 //! the target then has exactly the totals of an undamaged twin.
 
@@ -18,7 +19,7 @@ fn ok(dir: &Path, args: &[&str]) -> Finished {
     done
 }
 
-/// 300 beats, then 200 more: the second launch keeps a backup of the first.
+/// 300 beats, then 200 more: each launch ends with a backup of its cut.
 fn two_launches(dir: &Path) {
     ok(dir, &["--rate", "0", "--beats", "300"]);
     ok(dir, &["--rate", "0", "--beats", "200"]);
@@ -100,32 +101,31 @@ fn a_damaged_file_is_recovered_and_finishes_exactly_like_an_undamaged_twin() {
                 "{kind}: {}",
                 done.stderr
             );
-            assert_eq!(fs::read(&file).unwrap(), bytes, "{kind}: file changed");
+            assert!(fs::read(&file).unwrap() == bytes, "{kind}: file changed");
         }
         let list = recover(dir.path(), &["--list"]);
         assert!(list.status.success(), "{}", list.stderr);
         assert!(
             list.stdout
                 .lines()
-                .any(|l| l.trim_start().starts_with("1 ") && l.ends_with("300/300  ok")),
+                .any(|l| l.trim_start().starts_with("2 ") && l.ends_with("500/500  ok")),
             "{kind}: {}",
             list.stdout
         );
         let done = recover(dir.path(), &[]);
         assert!(done.status.success(), "{kind}: {}", done.stderr);
         assert!(
-            done.stderr.contains("from the backup of launch 1"),
+            done.stderr.contains("from the backup of launch 2"),
             "{}",
             done.stderr
         );
         // The damaged file is kept, never deleted.
         let kept = damaged_ones(dir.path());
         assert_eq!(kept.len(), 1, "{kind}");
-        assert_eq!(fs::read(&kept[0]).unwrap(), bytes, "{kind}");
-        // Back at the backup's cut: 300 beats. The lost launch's 200 beats
-        // are redone, then the 100 the refused run asked for.
-        assert_eq!(field(&stats(dir.path()), "beats"), 300, "{kind}");
-        ok(dir.path(), &["--rate", "0", "--beats", "200"]);
+        assert!(fs::read(&kept[0]).unwrap() == bytes, "{kind}");
+        // Back at the last launch's final cut: nothing lost. Then the 100
+        // beats the refused run asked for.
+        assert_eq!(field(&stats(dir.path()), "beats"), 500, "{kind}");
         ok(dir.path(), &["--rate", "0", "--beats", "100"]);
         let v = stats(dir.path());
         assert_closed_form(&v);
@@ -143,15 +143,23 @@ fn a_healthy_file_is_replaced_only_when_forced_and_then_kept() {
     assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
     assert!(done.stderr.contains("is healthy"), "{}", done.stderr);
     assert_eq!(fs::read(&file).unwrap(), before);
-    let done = recover(dir.path(), &["--force"]);
+    let done = recover(dir.path(), &["--force", "--from", "1"]);
     assert!(done.status.success(), "{}", done.stderr);
+    // Issue 21, item 6: what the restore loses, said exactly.
+    assert!(
+        done.stderr.contains(
+            "lacks what the replaced file counted after it: 200 beats, 1,638,400 messages"
+        ),
+        "{}",
+        done.stderr
+    );
     let replaced: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().contains(".replaced-"))
         .collect();
     assert_eq!(replaced.len(), 1);
-    assert_eq!(fs::read(replaced[0].path()).unwrap(), before);
+    assert!(fs::read(replaced[0].path()).unwrap() == before);
     assert_eq!(field(&stats(dir.path()), "beats"), 300);
 }
 
@@ -160,11 +168,15 @@ fn a_backup_that_fails_its_check_is_passed_over_for_an_older_one() {
     let dir = state_dir();
     two_launches(dir.path());
     ok(dir.path(), &["--rate", "0", "--beats", "100"]);
-    // Backups of launches 1 (300 beats) and 2 (500 beats); the newer one
+    // Backups of launches 1 (300 beats), 2 (500) and 3 (600); the newest
     // and the file itself are damaged.
-    let newest = dir.path().join("backups/launch-2.redb");
+    let newest = backup_of(dir.path(), 3);
     fs::write(&newest, b"not a checkpoint file").unwrap();
     fs::write(checkpoint_file(dir.path()), b"").unwrap();
+    // Asked for by name, a failing backup is not restored.
+    let done = recover(dir.path(), &["--from", "3"]);
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert_eq!(fs::read(checkpoint_file(dir.path())).unwrap(), b"");
     let list = recover(dir.path(), &["--list"]);
     assert!(list.stdout.contains("fails:"), "{}", list.stdout);
     // The checkpoint file's advice is not for a backup.
@@ -172,16 +184,11 @@ fn a_backup_that_fails_its_check_is_passed_over_for_an_older_one() {
     let done = recover(dir.path(), &[]);
     assert!(done.status.success(), "{}", done.stderr);
     assert!(
-        done.stderr.contains("backup of launch 2 fails its check"),
+        done.stderr.contains("fails its check") && done.stderr.contains("launch-3-"),
         "{}",
         done.stderr
     );
-    assert_eq!(field(&stats(dir.path()), "beats"), 300);
-    // Asked for by name, a failing backup is not restored.
-    fs::write(checkpoint_file(dir.path()), b"").unwrap();
-    let done = recover(dir.path(), &["--from", "2"]);
-    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
-    assert_eq!(fs::read(checkpoint_file(dir.path())).unwrap(), b"");
+    assert_eq!(field(&stats(dir.path()), "beats"), 500);
 }
 
 #[test]
@@ -212,6 +219,7 @@ fn nothing_to_restore_is_exit_1_and_a_held_dir_exit_3() {
     let dir = state_dir();
     ok(dir.path(), &["--rate", "0", "--beats", "10"]);
     fs::write(checkpoint_file(dir.path()), b"").unwrap();
+    fs::remove_dir_all(dir.path().join("backups")).unwrap();
     let done = recover(dir.path(), &[]);
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
     assert!(done.stderr.contains("no backups in"), "{}", done.stderr);
@@ -232,26 +240,17 @@ fn nothing_to_restore_is_exit_1_and_a_held_dir_exit_3() {
     let _ = finish(run, LIMIT);
 }
 
+/// Issue 21, item 4: a state dir that has backups but no checkpoint file
+/// has lost its file. Before, a run started a new lifetime from zero and
+/// renamed the backups away; now nothing starts, nothing is renamed, and
+/// the refusal says how to restore (or how to really start from zero).
 #[test]
-fn a_new_file_never_inherits_the_backups_of_the_file_moved_aside() {
+fn a_state_dir_that_lost_its_file_is_refused_with_its_backups_named() {
     let dir = state_dir();
-    // Lifetime A: five launches of 10 beats (backups of launches 2 to 4).
-    for _ in 0..5 {
+    for _ in 0..3 {
         ok(dir.path(), &["--rate", "0", "--beats", "10"]);
     }
-    // Moved aside to start from zero, as a refusal advises.
-    fs::rename(checkpoint_file(dir.path()), dir.path().join("a.redb")).unwrap();
-    // Lifetime B: three launches of 7 beats (backups of launches 1 and 2).
-    let first = ok(dir.path(), &["--rate", "0", "--beats", "7"]);
-    assert!(
-        first
-            .stderr
-            .contains("the old one's backups are kept apart"),
-        "{}",
-        first.stderr
-    );
-    ok(dir.path(), &["--rate", "0", "--beats", "7"]);
-    ok(dir.path(), &["--rate", "0", "--beats", "7"]);
+    fs::remove_file(checkpoint_file(dir.path())).unwrap();
     let names = |d: &Path| -> Vec<String> {
         let mut n: Vec<String> = fs::read_dir(d)
             .unwrap()
@@ -261,31 +260,158 @@ fn a_new_file_never_inherits_the_backups_of_the_file_moved_aside() {
         n.sort();
         n
     };
-    assert_eq!(
-        names(&dir.path().join("backups")),
-        ["launch-1.redb", "launch-2.redb"]
+    let before = (names(dir.path()), names(&dir.path().join("backups")));
+    for args in [&["--rate", "0", "--beats", "7"][..], &["stats"]] {
+        let done = run_in(dir.path(), args, LIMIT);
+        let code = if args[0] == "stats" { 1 } else { 4 };
+        assert_eq!(done.status.code(), Some(code), "{args:?}: {}", done.stderr);
+    }
+    let refused = run_in(dir.path(), &["--rate", "0", "--beats", "7"], LIMIT);
+    assert!(
+        refused.stderr.contains("fizzflow recover --state-dir")
+            && refused.stderr.contains("backups"),
+        "{}",
+        refused.stderr
     );
-    let aside: Vec<String> = names(dir.path())
-        .into_iter()
-        .filter(|n| n.starts_with("backups.before-"))
-        .collect();
-    assert_eq!(aside.len(), 1, "A's backups are kept");
     assert_eq!(
-        names(&dir.path().join(&aside[0])),
-        ["launch-2.redb", "launch-3.redb", "launch-4.redb"]
+        (names(dir.path()), names(&dir.path().join("backups"))),
+        before
     );
-    // B's file damaged: B's newest backup (14 beats) comes back, not A's.
-    fs::write(checkpoint_file(dir.path()), b"garbage").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 30);
+    // Starting from zero is a choice made by moving both away.
+    fs::rename(checkpoint_file(dir.path()), dir.path().join("a.redb")).unwrap();
+    fs::rename(dir.path().join("backups"), dir.path().join("a-backups")).unwrap();
+    ok(dir.path(), &["--rate", "0", "--beats", "7"]);
+    assert_eq!(field(&stats(dir.path()), "beats"), 7);
+}
+
+/// Issue 21, item 7: a state dir of a single launch has a backup of that
+/// launch's final cut (before, the first launch wrote none).
+#[test]
+fn a_single_launch_dir_is_recoverable() {
+    let dir = state_dir();
+    ok(dir.path(), &["--rate", "0", "--beats", "12"]);
+    fs::write(checkpoint_file(dir.path()), b"damaged").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    let v = stats(dir.path());
+    assert_eq!((field(&v, "beats"), field(&v, "launches")), (12, 1));
+    assert_closed_form(&v);
+}
+
+/// A long launch keeps a backup every so often (here every second), at
+/// most the newest three; killed mid-run and damaged, it comes back to its
+/// newest cut, and the run finishes exactly like an uninterrupted twin.
+#[test]
+fn a_killed_long_run_comes_back_to_its_newest_cut_and_finishes_exactly() {
+    let dir = state_dir();
+    ok(dir.path(), &["--rate", "0", "--beats", "100"]);
+    let mut run = spawn_watched(
+        fizzflow(&["--rate", "1", "--beats", "4000", "--backup-every", "1"])
+            .arg("--state-dir")
+            .arg(dir.path()),
+    );
+    assert!(run.wait_for_marker(LIMIT), "launched");
+    let deadline = std::time::Instant::now() + LIMIT;
+    while backups_of(dir.path(), 2).len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no periodic backups");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(run.id(), libc::SIGKILL);
+    let _ = finish(run, LIMIT);
+    let all = fs::read_dir(dir.path().join("backups")).unwrap().count();
+    assert!(all <= 3, "at most the newest three are kept: {all}");
+    fs::write(checkpoint_file(dir.path()), b"damaged").unwrap();
     let done = recover(dir.path(), &[]);
     assert!(done.status.success(), "{}", done.stderr);
     assert!(
-        done.stderr.contains("from the backup of launch 2"),
+        done.stderr.contains("finishes its run from beat"),
         "{}",
         done.stderr
     );
     let v = stats(dir.path());
-    assert_eq!(field(&v, "beats"), 14);
+    assert!(field(&v, "beats") > 100, "a cut inside the long run: {v}");
+    ok(dir.path(), &["--rate", "0"]);
+    let v = stats(dir.path());
+    assert_eq!(field(&v, "beats"), 4100);
     assert_closed_form(&v);
+}
+
+/// Issue 21, item 5: a restore to an older cut sets the newer backups
+/// apart; later recovers never offer them, `--list` labels them, they are
+/// restored only by name, and launch numbers that come round again collide
+/// with nothing.
+#[test]
+fn a_restore_leaves_the_abandoned_timeline_apart() {
+    let dir = state_dir();
+    for _ in 0..4 {
+        ok(dir.path(), &["--rate", "0", "--beats", "10"]);
+    }
+    let old_four = backup_of(dir.path(), 4);
+    let done = recover(dir.path(), &["--force", "--from", "2"]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(done.stderr.contains("set apart in"), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 20);
+    // A new timeline: launches 3 and 4 again, 5 beats each.
+    for _ in 0..2 {
+        ok(dir.path(), &["--rate", "0", "--beats", "5"]);
+    }
+    let v = stats(dir.path());
+    assert_eq!(field(&v["backups"], "newest_launch"), 4, "{v}");
+    let list = recover(dir.path(), &["--list"]);
+    assert!(list.status.success(), "{}", list.stderr);
+    assert!(
+        list.stdout.contains("set apart by a restore")
+            && list.stdout.contains("ok, another timeline"),
+        "{}",
+        list.stdout
+    );
+    // Damaged: the current timeline's newest comes back (30 beats), not the
+    // abandoned launch 4 (40 beats).
+    fs::write(checkpoint_file(dir.path()), b"damaged").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 30);
+    // The abandoned one, when named.
+    let abandoned = fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("abandoned-"))
+        .unwrap()
+        .path()
+        .join(old_four.file_name().unwrap());
+    let done = recover(
+        dir.path(),
+        &["--force", "--from-path", abandoned.to_str().unwrap()],
+    );
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 40);
+}
+
+/// The backups of one launch, as fizzflow names them.
+fn backups_of(dir: &Path, launch: u64) -> Vec<std::path::PathBuf> {
+    let prefix = format!("launch-{launch}-");
+    fs::read_dir(dir.join("backups"))
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy();
+                    name.starts_with(&prefix) && name.ends_with(".redb")
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The one backup of a launch's final cut.
+fn backup_of(dir: &Path, launch: u64) -> std::path::PathBuf {
+    let mut found = backups_of(dir, launch);
+    assert_eq!(found.len(), 1, "backups of launch {launch}: {found:?}");
+    found.remove(0)
 }
 
 /// Exit 2 and nothing changed: `recover` replaces only a damaged or missing
@@ -320,7 +446,7 @@ fn a_file_from_a_newer_fizzflow_or_a_symlink_is_not_damage() {
     assert_eq!(fs::read(checkpoint_file(dir.path())).unwrap(), bytes);
     let forced = recover(dir.path(), &["--force"]);
     assert!(forced.status.success(), "{}", forced.stderr);
-    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+    assert_eq!(field(&stats(dir.path()), "beats"), 500);
 
     let linked = state_dir();
     two_launches(linked.path());
@@ -357,7 +483,7 @@ fn a_file_cut_shorter_than_redbs_header_is_damage_and_recovered() {
     assert_eq!(fs::read(&path).unwrap(), bytes);
     let done = recover(dir.path(), &[]);
     assert!(done.status.success(), "{}", done.stderr);
-    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+    assert_eq!(field(&stats(dir.path()), "beats"), 500);
 }
 
 #[test]

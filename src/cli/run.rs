@@ -135,7 +135,9 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
             Ending::Finished
         };
         final_record = Some(rec.clone());
-        writer.commit_final(rec, ending, outcome.restarts)
+        writer.commit_final(rec, ending, outcome.restarts)?;
+        writer.back_up();
+        Ok(())
     })?;
     let rec = final_record.ok_or_else(|| Error::Pipeline("no final checkpoint".into()))?;
     let summary = Summary {
@@ -199,6 +201,9 @@ struct Planned {
 fn plan_launch(args: &RunArgs, dir: &Path) -> Result<Planned, Error> {
     let path = checkpoint_path(dir);
     let vetted = inspect::existing(&path).map_err(|e| recover::hint(e, dir))?;
+    if vetted.is_none() {
+        missing_with_backups(dir)?;
+    }
     let previous = vetted.as_ref().and_then(|v| v.seen.latest()).cloned();
     let stored_run_beats = vetted
         .as_ref()
@@ -260,10 +265,7 @@ fn record_launch(
     };
     let row = LaunchRow::opening(&launch, args.flags.clone(), run_beats);
     let (store, took) = match &vetted {
-        None => {
-            set_aside_old_backups(dir)?;
-            Store::create(dir, opts, &launch, &row)?
-        }
+        None => Store::create(dir, opts, &launch, &row)?,
         Some(vetted) => {
             keep_backup(dir, vetted);
             let (store, took) = Store::open(&path, opts, vetted, &launch, &row)?;
@@ -281,12 +283,18 @@ fn record_launch(
         launch.launches,
         dir.display()
     ));
-    Ok((cfg, CheckpointWriter::new(store, launch), took))
+    let every = Duration::from_secs(args.backup_every);
+    Ok((cfg, CheckpointWriter::new(store, launch, every), took))
 }
 
-/// The bytes that just passed the full check become the newest backup. A
-/// backup that cannot be written costs the run nothing but the backup.
+/// The bytes that just passed the full check become the newest backup,
+/// unless the newest holds them already (the launch before ended with
+/// one). A backup that cannot be written costs the run nothing but the
+/// backup.
 fn keep_backup(dir: &Path, vetted: &Vetted) {
+    if backups::newest_holds(dir, &vetted.bytes) {
+        return;
+    }
     let launches = vetted.seen.latest().map_or(0, |r| r.launches);
     if let Err(e) = backups::save(dir, launches, &vetted.bytes) {
         note(&format!(
@@ -296,28 +304,25 @@ fn keep_backup(dir: &Path, vetted: &Vetted) {
     }
 }
 
-/// A new file's backups start empty (see backups::set_aside_for_new_file).
-/// If the old ones cannot be moved, no new file is made: `recover` would
-/// one day restore the old lifetime's totals over the new one.
-fn set_aside_old_backups(dir: &Path) -> Result<(), Error> {
-    match backups::set_aside_for_new_file(dir) {
-        Ok(None) => Ok(()),
-        Ok(Some(aside)) => {
-            note(&format!(
-                "new checkpoint file: the old one's backups are kept apart, in {}",
-                aside.display()
-            ));
-            Ok(())
-        }
-        Err(e) => Err(Error::StateDir {
-            dir: dir.to_path_buf(),
-            problem: format!(
-                "has no checkpoint file but has backups of one in {}, which could not be moved aside for a new file ({e}). Nothing was created. `fizzflow recover` restores the newest; to start from zero, move {} away",
-                backups::dir_of(dir).display(),
-                backups::dir_of(dir).display()
-            ),
-        }),
+/// A state dir with backups but no checkpoint file has lost its file: a
+/// fresh lifetime from zero would quietly drop the totals its backups
+/// hold, so nothing is started (exit 4) and the hint says how to recover.
+fn missing_with_backups(dir: &Path) -> Result<(), Error> {
+    let found = backups::list(dir);
+    if found.is_empty() {
+        return Ok(());
     }
+    let shown = dir.display();
+    Err(Error::StateDir {
+        dir: dir.to_path_buf(),
+        problem: format!(
+            "has {} backup{} of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. Nothing was started. To restore the newest (launch {}): fizzflow recover --state-dir {shown}; to start from zero instead, move {} away",
+            found.len(),
+            if found.len() == 1 { "" } else { "s" },
+            found[0].launch,
+            backups::dir_of(dir).display()
+        ),
+    })
 }
 
 /// fizzflow's metrics endpoint, unless turned off; a convenience, so a

@@ -103,6 +103,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "ACTOR:MICROS", hide = true)]
     pub inject_delay: Vec<DelaySpec>,
 
+    /// Seconds between the backups a long run keeps (tests use less)
+    #[arg(long, value_name = "SECS", default_value_t = 60, hide = true, value_parser = crate::util::values::positive)]
+    pub backup_every: u64,
+
     /// Bench only: every stage moves one message per channel operation
     #[arg(long, hide = true)]
     pub single_item: bool,

@@ -60,8 +60,13 @@ struct BackupsJson {
     newest_launch: Option<u64>,
 }
 
-fn backups_of(dir: &std::path::Path) -> BackupsJson {
-    let found = backups::list(dir);
+/// The file's own backups: a backup of a later launch than the file has
+/// counted belongs to a timeline a restore left.
+fn backups_of(dir: &std::path::Path, latest: &CheckpointRecord) -> BackupsJson {
+    let found: Vec<_> = backups::list(dir)
+        .into_iter()
+        .filter(|b| b.launch <= latest.launches)
+        .collect();
     BackupsJson {
         count: found.len(),
         newest_launch: found.first().map(|b| b.launch),
@@ -126,7 +131,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             launches: latest.launches,
             checkpoints: latest.checkpoints,
             checkpoint_unix_ms: latest.unix_ms,
-            backups: backups_of(dir),
+            backups: backups_of(dir, latest),
             in_use_by,
         })?
     } else if args.history {
@@ -137,7 +142,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             &shown.display().to_string(),
             &seen,
             latest,
-            &backups_of(dir),
+            &backups_of(dir, latest),
             in_use_by,
         )
     };
@@ -237,7 +242,7 @@ fn table(
                 "{} (newest from launch {launch}; `fizzflow recover --list`)",
                 backups.count
             ),
-            None => "none yet (each launch on an existing file makes one)".into(),
+            None => "none yet (each launch writes one when it ends)".into(),
         },
     );
     out

@@ -1,28 +1,42 @@
-//! Verified backups of the checkpoint file, and restoring one.
+//! Verified backups of the checkpoint file: what they are called, when
+//! they are written, which are kept.
 //!
-//! Every launch that opens an existing file has just read its bytes and
-//! checked a copy of them completely; those bytes are kept as
-//! `<state-dir>/backups/launch-<N>.redb` (N: the launches the file had
-//! counted), written under a temporary name, fsynced, renamed into place
-//! and the directory fsynced, so a backup is always a whole file that
-//! passed the full check. The newest [`KEEP`] are kept.
+//! A backup is a checkpoint file that passed the full check, kept as
+//! `<state-dir>/backups/launch-<N>-<UTC>.redb` (N: the launches the file
+//! had counted). The time in the name makes every name new: a backup is
+//! never overwritten, even when launch numbers come round again after a
+//! restore. Backups are written at the end of every launch (its final
+//! cut), every [`BackupKeeper::EVERY`] during a long one, and at the start
+//! of a launch whose file the newest backup does not hold already (the
+//! launch before it was killed); so a damaged file always has a recent cut
+//! to go back to, a state dir of one launch included.
+//!
+//! A new backup is written under a temporary name, fsynced and renamed into
+//! place, and only then are the oldest beyond [`KEEP`] removed: a full disk
+//! costs the new backup, never a verified one.
 //!
 //! A backup is a checkpoint file like any other: its schema is in its own
 //! `meta` table, and a backup of an older schema is upgraded by the run
-//! after it is restored, as the main file would be.
+//! after it is restored. Backups named `launch-<N>.redb` (written by
+//! releases before 0.3.0) are read as before.
+//!
+//! What `recover` leaves behind when it goes back to an older cut lives in
+//! `backups/abandoned-<UTC>/` (see restore.rs): listed apart, never pruned,
+//! restored only when named.
 
 use crate::durable::files::{open_regular, sync_dir};
-use crate::durable::inspect::{FILE_NAME, checkpoint_path};
-use crate::util::error::Error;
 use crate::util::time::{unix_ms_now, utc};
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 pub const DIR: &str = "backups";
 /// Backups kept: enough to step past a damage that a backup caught too.
 pub const KEEP: usize = 3;
+/// Where `recover` moves the backups of a timeline it abandons.
+pub const ABANDONED: &str = "abandoned-";
 
 /// One backup file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +44,8 @@ pub struct Backup {
     /// The launches the file had counted when it was copied.
     pub launch: u64,
     pub path: PathBuf,
-    /// When it was written (its modification time), unix ms.
+    /// When it was written (from its name, or its modification time for
+    /// the names of releases before 0.3.0), unix ms.
     pub saved_unix_ms: u64,
 }
 
@@ -38,73 +53,114 @@ pub fn dir_of(state_dir: &Path) -> PathBuf {
     state_dir.join(DIR)
 }
 
-/// The backups in a state dir, newest first. Anything in the folder that is
-/// not a regular file named as fizzflow names them, `launch-<N>.redb` with N
-/// in plain decimal, is not a backup; nor is anything in a `backups` that is
-/// not a directory of its own (a symlink to another state dir's backups).
+/// The backups of the current timeline, newest first (by launch, then by
+/// when they were written). Anything in the folder that is not a regular
+/// file named as fizzflow names them is not a backup; nor is anything in a
+/// `backups` that is not a directory of its own (a symlink to another state
+/// dir's backups).
 pub fn list(state_dir: &Path) -> Vec<Backup> {
-    let dir = dir_of(state_dir);
-    if !fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir()) {
+    list_in(&dir_of(state_dir))
+}
+
+/// The backups in one folder, newest first.
+pub fn list_in(dir: &Path) -> Vec<Backup> {
+    if !fs::symlink_metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Vec::new();
     }
-    let Ok(entries) = fs::read_dir(&dir) else {
+    let Ok(entries) = fs::read_dir(dir) else {
         return Vec::new();
     };
     let mut found: Vec<Backup> = entries
         .flatten()
         .filter_map(|e| {
             let name = e.file_name();
-            let launch = launch_of(std::str::from_utf8(name.as_bytes()).ok()?)?;
+            let (launch, stamped) = parse_name(std::str::from_utf8(name.as_bytes()).ok()?)?;
             let meta = fs::symlink_metadata(e.path()).ok()?;
+            let modified = || {
+                meta.modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_millis() as u64)
+            };
             meta.is_file().then(|| Backup {
                 launch,
                 path: e.path(),
-                saved_unix_ms: meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_millis() as u64),
+                saved_unix_ms: stamped.unwrap_or_else(modified),
             })
         })
         .collect();
-    found.sort_by_key(|b| std::cmp::Reverse(b.launch));
+    // By launch first: the time of an older name is its file's, which a
+    // copy of the state dir changes. Within a launch, by when written.
+    found.sort_by_key(|b| std::cmp::Reverse((b.launch, b.saved_unix_ms)));
     found
 }
 
-/// N of a name `launch-<N>.redb` as [`save`] writes it: no sign, no
-/// leading zero, so no two names are the same launch.
-fn launch_of(name: &str) -> Option<u64> {
-    let digits = name.strip_prefix("launch-")?.strip_suffix(".redb")?;
-    let launch: u64 = digits.parse().ok()?;
-    (launch.to_string() == digits).then_some(launch)
-}
-
-/// A new checkpoint file starts a new lifetime of the state dir: backups
-/// left from the file that was here before (moved aside to start from
-/// zero) are not its backups and must never be restored over it, nor push
-/// its own out. They are kept, renamed `backups.before-<UTC>`; returns
-/// where, if there were any.
-pub fn set_aside_for_new_file(state_dir: &Path) -> std::io::Result<Option<PathBuf>> {
+/// The folders of abandoned timelines, each with its backups, newest first.
+pub fn list_abandoned(state_dir: &Path) -> Vec<(PathBuf, Vec<Backup>)> {
     let dir = dir_of(state_dir);
-    match fs::symlink_metadata(&dir) {
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-        Ok(_) => {}
-    }
-    let aside = unused_name(state_dir, &format!("{DIR}.before"));
-    rename2(&dir, &aside, libc::RENAME_NOREPLACE)?;
-    sync_dir(state_dir);
-    Ok(Some(aside))
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(PathBuf, Vec<Backup>)> = entries
+        .flatten()
+        .filter(|e| e.file_name().as_bytes().starts_with(ABANDONED.as_bytes()))
+        .filter(|e| fs::symlink_metadata(e.path()).is_ok_and(|m| m.is_dir()))
+        .map(|e| (e.path(), list_in(&e.path())))
+        .collect();
+    found.sort_by(|a, b| b.0.cmp(&a.0));
+    found
 }
 
-/// Keeps `bytes` (a file that just passed the full check, whose newest
-/// record counts `launch` launches) as the newest backup, and drops older
-/// ones beyond the newest [`KEEP`]. A name with a higher launch than
-/// `launch` is not this file's (no file goes back in launches): it is
-/// never counted or removed. On a disk too full for one more copy, the
-/// oldest is dropped first, so the backups keep up with the file.
+/// N and the time of a name fizzflow writes: `launch-<N>-<stamp>.redb`
+/// (with `-<k>` after the stamp when two fall in one millisecond), or
+/// the older `launch-<N>.redb`. N has no sign and no leading zero, so no
+/// two spellings are the same launch.
+fn parse_name(name: &str) -> Option<(u64, Option<u64>)> {
+    let rest = name.strip_prefix("launch-")?.strip_suffix(".redb")?;
+    let (digits, stamp) = match rest.split_once('-') {
+        Some((digits, stamp)) => (digits, Some(parse_stamp(stamp)?)),
+        None => (rest, None),
+    };
+    let launch: u64 = digits.parse().ok()?;
+    (launch.to_string() == digits).then_some((launch, stamp))
+}
+
+/// `20261204T140512.123Z` (optionally `-k`) as unix ms.
+fn parse_stamp(stamp: &str) -> Option<u64> {
+    let stamp = stamp.split_once('-').map_or(stamp, |(s, _)| s);
+    let b = stamp.as_bytes();
+    if b.len() != 20 || b[8] != b'T' || b[15] != b'.' || b[19] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| stamp.get(r)?.parse::<u64>().ok();
+    let (y, mo, d) = (num(0..4)?, num(4..6)?, num(6..8)?);
+    let (h, mi, s, ms) = (num(9..11)?, num(11..13)?, num(13..15)?, num(16..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    // Days since 1970 (Howard Hinnant's days-from-civil).
+    let (y, mo) = (y as i64 - i64::from(mo <= 2), mo as i64);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (mo + if mo > 2 { -3 } else { 9 }) + 2) / 5 + d as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = u64::try_from(era * 146_097 + doe - 719_468).ok()?;
+    Some(((days * 86_400 + h * 3600 + mi * 60 + s) * 1000) + ms)
+}
+
+/// `20261204T140512.123Z`: sorts, and says when.
+pub fn stamp(unix_ms: u64) -> String {
+    let digits: String = utc(unix_ms).chars().filter(char::is_ascii_digit).collect();
+    format!("{}T{}.{:03}Z", &digits[..8], &digits[8..], unix_ms % 1000)
+}
+
+/// Keeps `bytes` (a checkpoint file that has just passed the full check,
+/// whose newest record counts `launch` launches) as the newest backup, then
+/// drops the oldest beyond [`KEEP`]. Nothing is removed unless the new one
+/// is in place. A name with a higher launch than `launch` is not this
+/// file's (no file goes back in launches): it is never counted or removed.
 pub fn save(state_dir: &Path, launch: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
-    save_with(state_dir, launch, bytes, write_durably)
+    save_with(state_dir, launch, bytes, write_new)
 }
 
 fn save_with(
@@ -125,66 +181,52 @@ fn save_with(
         Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir(&dir)?,
         Err(e) => return Err(e),
     }
-    let path = dir.join(format!("launch-{launch}.redb"));
-    let tmp = dir.join(format!("launch-{launch}.redb.saving"));
-    let older = |state_dir: &Path| -> Vec<Backup> {
-        let mut older = list(state_dir);
-        older.retain(|b| b.launch < launch);
-        older
-    };
-    loop {
-        match write(&tmp, bytes) {
-            Ok(()) => break,
-            Err(e) if e.kind() == ErrorKind::StorageFull => {
-                // Room for the newest, at the cost of the oldest.
-                let Some(oldest) = older(state_dir).pop() else {
-                    return Err(e);
-                };
-                fs::remove_file(&oldest.path).map_err(|_| e)?;
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    fs::rename(&tmp, &path).inspect_err(|_| {
+    let base = format!("launch-{launch}-{}", stamp(unix_ms_now()));
+    let (path, tmp) = (1..)
+        .map(|n| match n {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .map(|name| {
+            (
+                dir.join(format!("{name}.redb")),
+                dir.join(format!("{name}.saving")),
+            )
+        })
+        .find(|(path, _)| fs::symlink_metadata(path).is_err())
+        .expect("an unused name");
+    write(&tmp, bytes)?;
+    crate::durable::restore::rename2(&tmp, &path, libc::RENAME_NOREPLACE).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })?;
     sync_dir(&dir);
-    for old in older(state_dir).into_iter().skip(KEEP - 1) {
+    let mine: Vec<Backup> = list(state_dir)
+        .into_iter()
+        .filter(|b| b.launch <= launch)
+        .collect();
+    for old in mine.into_iter().skip(KEEP) {
         let _ = fs::remove_file(old.path);
     }
     Ok(path)
 }
 
-/// `<state-dir>/<base>-<UTC>` (then `-2`, `-3`…): a name nothing has, so
-/// nothing kept is ever overwritten. 20261125T153815Z sorts, and says when.
-fn unused_name(state_dir: &Path, base: &str) -> PathBuf {
-    let digits: String = utc(unix_ms_now())
-        .chars()
-        .filter(char::is_ascii_digit)
-        .collect();
-    let stamp = format!("{}T{}Z", &digits[..8], &digits[8..]);
-    (1..)
-        .map(|n| match n {
-            1 => state_dir.join(format!("{base}-{stamp}")),
-            n => state_dir.join(format!("{base}-{stamp}-{n}")),
-        })
-        .find(|p| fs::symlink_metadata(p).is_err())
-        .expect("an unused name")
+/// Whether the newest backup holds exactly `bytes` already.
+pub fn newest_holds(state_dir: &Path, bytes: &[u8]) -> bool {
+    list(state_dir)
+        .first()
+        .and_then(|b| fs::read(&b.path).ok())
+        .is_some_and(|held| held == bytes)
 }
 
 /// A new file at `path` (never an existing name, never through a symlink)
-/// holding `bytes`, on disk before this returns.
-fn write_durably(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// holding `bytes`, on disk before this returns; nothing is left of it if
+/// it cannot be written whole.
+pub fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // A leftover of a killed save is ours to replace; only the link or
     // file itself is removed, nothing it points to.
-    if fs::symlink_metadata(path).is_ok() {
+    if path.extension().is_some_and(|e| e == "saving") && fs::symlink_metadata(path).is_ok() {
         fs::remove_file(path)?;
     }
-    write_new(path, bytes)
-}
-
-/// As [`write_durably`], failing if anything is at `path` already.
-fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut file = open_regular(path, OpenOptions::new().write(true).create_new(true))?;
     let written = file.write_all(bytes).and_then(|()| file.sync_all());
     if written.is_err() {
@@ -193,91 +235,79 @@ fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     written
 }
 
-/// What a restore did.
-#[derive(Debug)]
-pub struct Restored {
-    /// Where the file that was there before now is (never deleted).
-    pub kept: Option<PathBuf>,
+/// Backups taken while a launch runs: every so often, checked and
+/// written on a thread of their own so that the checkpoint actor does not
+/// wait for them, and one more at the end.
+pub struct BackupKeeper {
+    state_dir: PathBuf,
+    every: Duration,
+    last: Instant,
+    pending: Option<std::thread::JoinHandle<()>>,
 }
 
-/// Puts `bytes` (a backup that passed the full check just now) in place of
-/// the checkpoint file. The file that was there is kept, renamed
-/// `checkpoints.redb.<why>-<UTC>`. The swap is one atomic exchange of
-/// names, so a crash leaves either the old file or the restored one under
-/// the real name, never neither; the copy waits for it as
-/// `checkpoints.redb.restoring-<UTC>`, so a restore killed half-way never
-/// leaves good bytes under a name that calls them damaged.
-pub fn restore(state_dir: &Path, bytes: &[u8], why: &str) -> Result<Restored, Error> {
-    let path = checkpoint_path(state_dir);
-    let incoming = unused_name(state_dir, &format!("{FILE_NAME}.restoring"));
-    let fail = |action: &'static str| {
-        let path = path.clone();
-        move |source: std::io::Error| Error::Io {
-            path,
-            action,
-            source,
+impl BackupKeeper {
+    pub fn new(state_dir: &Path, every: Duration) -> BackupKeeper {
+        BackupKeeper {
+            state_dir: state_dir.to_path_buf(),
+            every,
+            last: Instant::now(),
+            pending: None,
         }
-    };
-    write_new(&incoming, bytes).map_err(fail("write the restored copy beside"))?;
-    // Read back: what is renamed into place is exactly what was checked.
-    let back = fs::read(&incoming).map_err(fail("read back the restored copy of"))?;
-    if back != bytes {
-        let _ = fs::remove_file(&incoming);
-        return Err(Error::Io {
-            path,
-            action: "restore",
-            source: std::io::Error::other("the copy written differs from the backup"),
-        });
     }
-    let exists = fs::symlink_metadata(&path).is_ok();
-    let flags = if exists {
-        libc::RENAME_EXCHANGE
-    } else {
-        libc::RENAME_NOREPLACE
-    };
-    rename2(&incoming, &path, flags).map_err(|e| {
-        let _ = fs::remove_file(&incoming);
-        fail("put the backup in place of")(e)
-    })?;
-    // After an exchange the copy's name holds the old file: it stays, under
-    // a name that says why it was replaced.
-    let kept = exists.then(|| {
-        let named = unused_name(state_dir, &format!("{FILE_NAME}.{why}"));
-        match rename2(&incoming, &named, libc::RENAME_NOREPLACE) {
-            Ok(()) => named,
-            Err(_) => incoming,
+
+    /// Whether a periodic backup is due (and none is being written).
+    pub fn due(&self) -> bool {
+        self.last.elapsed() >= self.every && self.pending.as_ref().is_none_or(|p| p.is_finished())
+    }
+
+    /// Checks and keeps `bytes` (the file between two commits) in the
+    /// background.
+    pub fn keep_in_background(&mut self, path: &Path, launch: u64, bytes: Vec<u8>) {
+        self.last = Instant::now();
+        let (state_dir, path) = (self.state_dir.clone(), path.to_path_buf());
+        self.pending = std::thread::Builder::new()
+            .name("backup".into())
+            .spawn(move || keep_checked(&state_dir, &path, launch, bytes))
+            .ok();
+    }
+
+    /// Checks and keeps `bytes` (the file after its final commit) now,
+    /// after any backup still being written.
+    pub fn keep_now(&mut self, path: &Path, launch: u64, bytes: Vec<u8>) {
+        if let Some(pending) = self.pending.take() {
+            let _ = pending.join();
         }
-    });
-    sync_dir(state_dir);
-    Ok(Restored { kept })
+        keep_checked(&self.state_dir, path, launch, bytes);
+    }
 }
 
-fn rename2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<()> {
-    let c = |p: &Path| {
-        std::ffi::CString::new(p.as_os_str().as_bytes())
-            .map_err(|e| std::io::Error::new(ErrorKind::InvalidInput, e))
+/// A backup costs nothing but itself: a failure is a warning.
+fn keep_checked(state_dir: &Path, path: &Path, launch: u64, bytes: Vec<u8>) {
+    let kept = match crate::durable::inspect::check_bytes(path, bytes) {
+        Ok(vetted) => save(state_dir, launch, &vetted.bytes).map_err(|e| e.to_string()),
+        Err(failed) => Err(format!("the copy failed its check: {}", failed.error())),
     };
-    let (from, to) = (c(from)?, c(to)?);
-    // SAFETY: two NUL-terminated paths that live across the call.
-    let r = unsafe {
-        libc::renameat2(
-            libc::AT_FDCWD,
-            from.as_ptr(),
-            libc::AT_FDCWD,
-            to.as_ptr(),
-            flags,
-        )
-    };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
+    if let Err(e) = kept {
+        crate::util::output::note(&format!(
+            "warning: no backup of this launch's cut in {}: {e}",
+            dir_of(state_dir).display()
+        ));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn names_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
 
     #[test]
     fn the_newest_three_are_kept_and_listed_newest_first() {
@@ -293,21 +323,44 @@ mod tests {
         fs::write(dir_of(dir.path()).join("notes.txt"), "mine").unwrap();
         assert_eq!(list(dir.path()).len(), 3);
         assert!(
-            fs::read_dir(dir_of(dir.path()))
-                .unwrap()
-                .flatten()
-                .all(|e| !e.file_name().to_string_lossy().ends_with(".saving"))
+            names_in(&dir_of(dir.path()))
+                .iter()
+                .all(|n| !n.ends_with(".saving"))
         );
     }
 
-    fn names_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+    #[test]
+    fn names_never_repeat_even_for_the_same_launch() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = save(dir.path(), 4, b"one timeline").unwrap();
+        let b = save(dir.path(), 4, b"another").unwrap();
+        assert_ne!(a, b);
+        assert_eq!(fs::read(&a).unwrap(), b"one timeline");
+        assert_eq!(fs::read(&b).unwrap(), b"another");
+    }
+
+    #[test]
+    fn names_are_read_back_as_written_and_odd_ones_are_not_backups() {
+        let ms = 1_796_391_704_260;
+        assert_eq!(
+            parse_name(&format!("launch-12-{}.redb", stamp(ms))),
+            Some((12, Some(ms)))
+        );
+        assert_eq!(
+            parse_name(&format!("launch-3-{}-2.redb", stamp(ms))),
+            Some((3, Some(ms)))
+        );
+        assert_eq!(parse_name("launch-7.redb"), Some((7, None)));
+        for odd in [
+            "launch-05.redb",
+            "launch-+5.redb",
+            "launch-5-now.redb",
+            "launch-5.redb.saving",
+        ] {
+            assert_eq!(parse_name(odd), None, "{odd}");
+        }
+        assert_eq!(parse_stamp(&stamp(0)), Some(0));
+        assert_eq!(parse_stamp(&stamp(951_782_400_123)), Some(951_782_400_123));
     }
 
     #[test]
@@ -315,7 +368,6 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         save(dir.path(), 1, b"one").unwrap();
         let backups = dir_of(dir.path());
-        // Not fizzflow's names: not backups, so never listed or removed.
         for odd in ["launch-05.redb", "launch-+5.redb"] {
             fs::write(backups.join(odd), "odd").unwrap();
         }
@@ -326,43 +378,36 @@ mod tests {
         for launch in [2, 3, 4] {
             save(dir.path(), launch, b"mine").unwrap();
         }
-        assert_eq!(
-            names_in(&backups),
-            [
-                "launch-+5.redb",
-                "launch-05.redb",
-                "launch-10.redb",
-                "launch-11.redb",
-                "launch-2.redb",
-                "launch-3.redb",
-                "launch-4.redb",
-                "launch-9.redb"
-            ]
-        );
-        let listed: Vec<u64> = list(dir.path()).iter().map(|b| b.launch).collect();
-        assert_eq!(listed, [11, 10, 9, 4, 3, 2]);
+        let names = names_in(&backups);
+        for kept in [
+            "launch-+5.redb",
+            "launch-05.redb",
+            "launch-9.redb",
+            "launch-10.redb",
+            "launch-11.redb",
+        ] {
+            assert!(names.contains(&kept.to_string()), "{kept} in {names:?}");
+        }
+        let mine: Vec<u64> = list(dir.path())
+            .iter()
+            .map(|b| b.launch)
+            .filter(|&l| l <= 4)
+            .collect();
+        assert_eq!(mine, [4, 3, 2]);
     }
 
     #[test]
-    fn a_full_disk_drops_the_oldest_to_make_room_for_the_newest() {
+    fn a_full_disk_removes_nothing() {
+        // Issue 21, item 8: before, a launch on a full disk deleted old
+        // backups to make room and then, in some fills, wrote none.
         let dir = tempfile::tempdir().unwrap();
         for launch in [1, 2, 3] {
             save(dir.path(), launch, b"x").unwrap();
         }
-        // A disk with room for three files in the folder, no more.
-        let tight = |path: &Path, bytes: &[u8]| {
-            if fs::read_dir(path.parent().unwrap()).unwrap().count() >= 3 {
-                return Err(std::io::Error::from(ErrorKind::StorageFull));
-            }
-            write_durably(path, bytes)
-        };
-        save_with(dir.path(), 4, b"newest", tight).unwrap();
-        let listed: Vec<u64> = list(dir.path()).iter().map(|b| b.launch).collect();
-        assert_eq!(listed, [4, 3, 2]);
-        // With nothing older left to drop, a full disk is an error.
-        let empty = tempfile::tempdir().unwrap();
+        let before = names_in(&dir_of(dir.path()));
         let full = |_: &Path, _: &[u8]| Err(std::io::Error::from(ErrorKind::StorageFull));
-        assert!(save_with(empty.path(), 1, b"x", full).is_err());
+        assert!(save_with(dir.path(), 4, b"newest", full).is_err());
+        assert_eq!(names_in(&dir_of(dir.path())), before, "nothing removed");
     }
 
     #[test]
@@ -375,75 +420,20 @@ mod tests {
     }
 
     #[test]
-    fn a_new_file_sets_the_old_backups_aside_whole() {
-        let dir = tempfile::tempdir().unwrap();
-        assert!(set_aside_for_new_file(dir.path()).unwrap().is_none());
-        for launch in [1, 2] {
-            save(dir.path(), launch, b"old lifetime").unwrap();
-        }
-        let aside = set_aside_for_new_file(dir.path()).unwrap().unwrap();
-        assert!(list(dir.path()).is_empty());
-        assert_eq!(names_in(&aside), ["launch-1.redb", "launch-2.redb"]);
-        assert!(
-            aside
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("backups.before-")
-        );
-    }
-
-    #[test]
-    fn a_restore_swaps_names_and_keeps_the_old_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = checkpoint_path(dir.path());
-        fs::write(&path, b"damaged").unwrap();
-        let done = restore(dir.path(), b"good", "damaged").unwrap();
-        assert_eq!(fs::read(&path).unwrap(), b"good");
-        let kept = done.kept.unwrap();
-        assert_eq!(fs::read(&kept).unwrap(), b"damaged");
-        assert!(
-            kept.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("checkpoints.redb.damaged-")
-        );
-        // A second restore in the same second keeps both old files.
-        let again = restore(dir.path(), b"better", "damaged")
-            .unwrap()
-            .kept
-            .unwrap();
-        assert_ne!(again, kept);
-        assert_eq!(fs::read(&kept).unwrap(), b"damaged");
-        assert_eq!(fs::read(&again).unwrap(), b"good");
-        // With no file there, the backup simply takes the name.
-        fs::remove_file(&path).unwrap();
-        assert!(
-            restore(dir.path(), b"again", "damaged")
-                .unwrap()
-                .kept
-                .is_none()
-        );
-        assert_eq!(fs::read(&path).unwrap(), b"again");
-        // Nothing is left under the name a copy waits under.
-        assert!(
-            names_in(dir.path())
-                .iter()
-                .all(|n| !n.contains(".restoring-"))
-        );
-    }
-
-    #[test]
     fn a_symlink_where_a_backup_goes_is_not_written_through() {
         let dir = tempfile::tempdir().unwrap();
-        let elsewhere = tempfile::tempdir().unwrap();
-        let victim = elsewhere.path().join("victim");
+        let victim = dir.path().join("victim");
         fs::write(&victim, "keep me").unwrap();
-        fs::create_dir(dir_of(dir.path())).unwrap();
-        std::os::unix::fs::symlink(&victim, dir_of(dir.path()).join("launch-7.redb.saving"))
-            .unwrap();
-        save(dir.path(), 7, b"backup").unwrap();
+        // A leftover temporary name is replaced, the link and not its target.
+        let saving = dir.path().join("launch-7-x.saving");
+        std::os::unix::fs::symlink(&victim, &saving).unwrap();
+        write_new(&saving, b"backup").unwrap();
         assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
-        assert_eq!(fs::read(&list(dir.path())[0].path).unwrap(), b"backup");
+        assert_eq!(fs::read(&saving).unwrap(), b"backup");
+        // Any other name that exists is refused.
+        let taken = dir.path().join("launch-7.redb");
+        std::os::unix::fs::symlink(&victim, &taken).unwrap();
+        assert!(write_new(&taken, b"backup").is_err());
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep me");
     }
 }

@@ -82,52 +82,81 @@ fn io_refusal(path: &Path, action: &'static str, e: std::io::Error) -> Error {
 
 /// Reads a checkpoint file through a private copy; see the module doc.
 pub fn inspect(path: &Path) -> Result<Vetted, Error> {
-    sweep_stale_scratch();
-    let bad = |problem: String| Error::Checkpoint {
-        path: path.to_path_buf(),
-        problem,
-    };
     let mut attempts = 0;
     loop {
         attempts += 1;
         let bytes = stable_read(path)?;
-        if bytes.is_empty() {
-            return Err(bad("is empty (0 bytes)".into()));
-        }
-        if !bytes.starts_with(&REDB_MAGIC) {
-            return Err(bad(
-                "is not a redb database (its first bytes are not redb's header)".into(),
-            ));
-        }
-        let scratch = scratch_dir()?;
-        let copy = scratch.path().join(FILE_NAME);
-        fs::write(&copy, &bytes).map_err(|e| Error::CheckpointIo {
-            path: path.to_path_buf(),
-            problem: format!("a private copy could not be written ({e})"),
-        })?;
-        match crate::durable::probe::probe(&copy) {
-            Ok(seen) => return Ok(Vetted { seen, bytes }),
-            Err(Problem::Newer(why)) => {
-                return Err(Error::Unusable {
-                    path: path.to_path_buf(),
-                    problem: why,
-                });
-            }
-            Err(Problem::Io(why)) => {
-                return Err(Error::CheckpointIo {
-                    path: path.to_path_buf(),
-                    problem: why,
-                });
-            }
+        match check_bytes(path, bytes) {
             // Damage is only damage if the file is still what was checked:
             // otherwise a writer changed it under the copy; read it again.
-            Err(Problem::Damaged(why)) => {
+            Err(Checked::Damaged(e, bytes)) => {
                 let unchanged = read_once(path).is_ok_and(|now| now == bytes);
                 if unchanged || attempts >= 3 {
-                    return Err(bad(why));
+                    return Err(e);
                 }
             }
+            Err(Checked::Refused(e)) => return Err(e),
+            Ok(vetted) => return Ok(vetted),
         }
+    }
+}
+
+/// Why bytes did not pass: damage (with the bytes, to compare), or any
+/// other refusal.
+pub enum Checked {
+    Damaged(Error, Vec<u8>),
+    Refused(Error),
+}
+
+impl Checked {
+    pub fn error(self) -> Error {
+        match self {
+            Checked::Damaged(e, _) | Checked::Refused(e) => e,
+        }
+    }
+}
+
+/// Checks `bytes` (the content of `path`, or what is to become a backup of
+/// it) through a private copy, as completely as a launch checks its file.
+pub fn check_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vetted, Checked> {
+    sweep_stale_scratch();
+    let bad = |problem: String, bytes| {
+        Checked::Damaged(
+            Error::Checkpoint {
+                path: path.to_path_buf(),
+                problem,
+            },
+            bytes,
+        )
+    };
+    if bytes.is_empty() {
+        return Err(bad("is empty (0 bytes)".into(), bytes));
+    }
+    if !bytes.starts_with(&REDB_MAGIC) {
+        return Err(bad(
+            "is not a redb database (its first bytes are not redb's header)".into(),
+            bytes,
+        ));
+    }
+    let scratch = scratch_dir().map_err(Checked::Refused)?;
+    let copy = scratch.path().join(FILE_NAME);
+    fs::write(&copy, &bytes).map_err(|e| {
+        Checked::Refused(Error::CheckpointIo {
+            path: path.to_path_buf(),
+            problem: format!("a private copy could not be written ({e})"),
+        })
+    })?;
+    match crate::durable::probe::probe(&copy) {
+        Ok(seen) => Ok(Vetted { seen, bytes }),
+        Err(Problem::Newer(why)) => Err(Checked::Refused(Error::Unusable {
+            path: path.to_path_buf(),
+            problem: why,
+        })),
+        Err(Problem::Io(why)) => Err(Checked::Refused(Error::CheckpointIo {
+            path: path.to_path_buf(),
+            problem: why,
+        })),
+        Err(Problem::Damaged(why)) => Err(bad(why, bytes)),
     }
 }
 

@@ -2,6 +2,7 @@
 //! and commits them: [`CheckpointWriter`] is the checkpoint actor's
 //! [`CutSink`], and writes a launch's final checkpoint.
 
+use crate::durable::backups::BackupKeeper;
 use crate::durable::launch_log::Ending;
 use crate::durable::record::{CheckpointRecord, MAX_RUN_SECS, RunSettings};
 use crate::durable::store::Store;
@@ -10,6 +11,7 @@ use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::stats::{Cut, LoggerStats, Restarts};
 use crate::util::error::Error;
 use crate::util::time::unix_ms_now;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Turns cuts taken during this launch into records that continue the
@@ -89,18 +91,26 @@ impl Ledger {
     }
 }
 
-/// The open checkpoint file of a launch and the newest record in it.
+/// The open checkpoint file of a launch, the newest record in it, and the
+/// backups the launch keeps of it.
 pub struct CheckpointWriter {
     pub store: Store,
     pub ledger: Ledger,
     /// The newest record committed to the file.
     pub last: CheckpointRecord,
+    keeper: BackupKeeper,
 }
 
 impl CheckpointWriter {
     /// The writer of a launch that has just committed `launch`, its launch
-    /// record; the launch's run time counts from now.
-    pub fn new(store: Store, launch: CheckpointRecord) -> CheckpointWriter {
+    /// record; the launch's run time counts from now, and it keeps a
+    /// backup every `backup_every` while it runs.
+    pub fn new(store: Store, launch: CheckpointRecord, backup_every: Duration) -> CheckpointWriter {
+        let state_dir = store
+            .path()
+            .parent()
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
         CheckpointWriter {
             store,
             ledger: Ledger {
@@ -108,6 +118,28 @@ impl CheckpointWriter {
                 started: Instant::now(),
             },
             last: launch,
+            keeper: BackupKeeper::new(&state_dir, backup_every),
+        }
+    }
+
+    /// Closes the file after its final commit and keeps it as the newest
+    /// backup: a state dir of a single launch has a cut to go back to too.
+    /// Closed first, so the backup holds the very bytes the next launch
+    /// reads, and that launch need not keep another copy of them.
+    pub fn back_up(&mut self) {
+        match self
+            .store
+            .close()
+            .map_err(|e| std::io::Error::other(e.to_string()))
+            .and_then(|()| self.store.read_back())
+        {
+            Ok(bytes) => self
+                .keeper
+                .keep_now(self.store.path(), self.last.launches, bytes),
+            Err(e) => crate::util::output::note(&format!(
+                "warning: no backup of this launch's cut: {} cannot be read ({e})",
+                self.store.path().display()
+            )),
         }
     }
 
@@ -146,6 +178,12 @@ impl CutSink for CheckpointWriter {
         })?;
         let at = rec.unix_ms;
         self.last = rec;
+        if self.keeper.due()
+            && let Ok(bytes) = self.store.read_back()
+        {
+            self.keeper
+                .keep_in_background(self.store.path(), self.last.launches, bytes);
+        }
         Ok((at, took))
     }
 

@@ -12,6 +12,7 @@ pub(crate) mod lock;
 pub(crate) mod probe;
 pub(crate) mod read;
 pub(crate) mod record;
+pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod store;
 

@@ -4,7 +4,7 @@
 //! copy; a new file appears under its real name only once it holds the
 //! schema and the first launch record.
 
-use crate::durable::files::{link_in_place, open_db, open_file, sync_dir};
+use crate::durable::files::{link_in_place, open_db, open_file, open_regular, sync_dir};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, Ending, LaunchRow};
 use crate::durable::record::CheckpointRecord;
@@ -183,9 +183,30 @@ impl Store {
         self.links_broken
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's bytes as they are between commits: what a crash now
+    /// would leave, which redb repairs when it opens it.
+    pub fn read_back(&self) -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        open_regular(&self.path, fs::OpenOptions::new().read(true))?.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    }
+
     /// After a panic in the middle of a commit redb wants a fresh handle.
     pub fn reopen(&mut self) -> Result<(), Error> {
-        // The old handle must be gone before the file can be opened again.
+        self.close()?;
+        self.db = open_db(&self.path, open_file(&self.path, false)?)?;
+        Ok(())
+    }
+
+    /// Closes the file cleanly (redb records a clean shutdown), so that its
+    /// bytes are what the next launch will read; commits after this fail.
+    pub fn close(&mut self) -> Result<(), Error> {
+        // The old handle must be gone before the file is read or opened again.
         let placeholder = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .map_err(|e| Error::CheckpointWrite {
@@ -193,7 +214,6 @@ impl Store {
                 problem: e.to_string(),
             })?;
         drop(std::mem::replace(&mut self.db, placeholder));
-        self.db = open_db(&self.path, open_file(&self.path, false)?)?;
         Ok(())
     }
 
