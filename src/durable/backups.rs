@@ -160,6 +160,10 @@ pub fn stamp(unix_ms: u64) -> String {
 /// is in place. A name with a higher launch than `launch` is not this
 /// file's (no file goes back in launches): it is never counted or removed.
 pub fn save(state_dir: &Path, launch: u64, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    if crate::util::pause::no_space_for("backups") {
+        let full = |_: &Path, _: &[u8]| Err(std::io::Error::from(ErrorKind::StorageFull));
+        return save_with(state_dir, launch, bytes, full);
+    }
     save_with(state_dir, launch, bytes, write_new)
 }
 

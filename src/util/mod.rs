@@ -12,4 +12,4 @@ pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
 pub use error::Error;
-pub use pause::PAUSE_ENV;
+pub use pause::{NO_SPACE_ENV, PAUSE_ENV};

@@ -1,5 +1,6 @@
-//! Test hooks that hold fizzflow still at a named point, so that a test can
-//! make a race happen every time instead of now and then.
+//! Test hooks that hold fizzflow still at a named point, or fail one kind
+//! of write, so that a test (or the torture) can make a race or a fault
+//! happen every time instead of now and then.
 //!
 //! `FIZZFLOW_TEST_PAUSE=POINT:MILLIS:MARKER`: on reaching POINT, fizzflow
 //! creates the file MARKER (so the test knows it is there) and sleeps
@@ -26,4 +27,14 @@ pub fn pause_at(point: &str) {
         let _ = std::fs::write(marker, point);
         std::thread::sleep(Duration::from_millis(millis));
     }
+}
+
+/// `FIZZFLOW_TEST_NO_SPACE=WHAT`: writing WHAT (`backups`) fails as on a
+/// full disk, while everything else is written: a disk that fills up
+/// exactly when a backup is made, every time.
+pub const NO_SPACE_ENV: &str = "FIZZFLOW_TEST_NO_SPACE";
+
+/// Whether the hook says there is no space for `what`.
+pub fn no_space_for(what: &str) -> bool {
+    std::env::var(NO_SPACE_ENV).is_ok_and(|v| v == what)
 }

@@ -1,9 +1,11 @@
 //! `fizzflow torture`: runs this binary against one state dir under
 //! hundreds of faults of every kind — SIGKILL, SIGTERM/SIGINT, actor panics,
-//! aborts inside a checkpoint commit, a full disk, damaged files (and the
-//! tortured file itself damaged, then recovered from a backup), bad state
-//! dirs, two processes racing — and checks the invariants after every one
-//! (see invariants.rs). The faults are in faults.rs.
+//! aborts inside a checkpoint commit, a full disk, damaged files, bad state
+//! dirs, two processes racing (faults.rs); and around recovery: the
+//! tortured file damaged or deleted and recovered from a backup, a recover
+//! killed half-way, a probe child killed, no room for a backup
+//! (recovery.rs) — and checks the invariants after every one (see
+//! invariants.rs).
 //!
 //! A fault only counts if it happened: a kill that arrives after the run
 //! ended did nothing, so kills are timed against the run's own progress
@@ -166,9 +168,13 @@ impl Engine {
             35..=49 => self.panic_cycle(),
             50..=59 => self.abort_cycle(),
             60..=67 => self.disk_full_cycle(),
-            68..=75 => self.damaged_file_cycle(),
-            76..=81 => self.damage_recover_cycle(),
-            82..=89 => self.bad_dir_cycle(),
+            68..=72 => self.damaged_file_cycle(),
+            73..=76 => self.damage_recover_cycle(),
+            77..=79 => self.deleted_with_backups_cycle(),
+            80..=83 => self.kill_during_recover_cycle(),
+            84..=86 => self.kill_probe_cycle(),
+            87..=89 => self.full_disk_backup_cycle(),
+            90..=94 => self.bad_dir_cycle(),
             _ => self.race_cycle(),
         }
     }
@@ -231,7 +237,22 @@ impl Engine {
     /// process that has not reached `main` yet: "a signal at any moment"
     /// means any moment fizzflow can act on.
     fn spawn(&self, args: &[OsString], fsize_limit: Option<u64>) -> Result<Watched, String> {
+        self.spawn_full(args, fsize_limit, &[])
+    }
+
+    /// As [`Self::spawn`], with test hooks set in the child's environment.
+    fn spawn_with_env(&self, args: &[OsString], env: &[(&str, String)]) -> Result<Watched, String> {
+        self.spawn_full(args, None, env)
+    }
+
+    fn spawn_full(
+        &self,
+        args: &[OsString],
+        fsize_limit: Option<u64>,
+        env: &[(&str, String)],
+    ) -> Result<Watched, String> {
         let mut cmd = Command::new(&self.bin);
+        cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
