@@ -444,6 +444,23 @@ pub fn sample(text: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
         .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"))
 }
 
+/// The messages counted so far, of every kind, in a scrape.
+pub fn messages_counted(text: &str) -> u64 {
+    ["fizz", "buzz", "fizzbuzz", "value"]
+        .iter()
+        .map(|k| sample(text, "fizzflow_messages_total", Some(("kind", k))) as u64)
+        .sum()
+}
+
+/// Scrapes the run at `addr` until the messages it has counted satisfy
+/// `ready` (bounded), and returns that count.
+pub fn wait_for_count(addr: &str, limit: Duration, what: &str, ready: impl Fn(u64) -> bool) -> u64 {
+    wait_until(limit, what, || {
+        let counted = messages_counted(&scrape(addr));
+        ready(counted).then_some(counted)
+    })
+}
+
 /// A state dir whose one record is a real cut one beat in, changed by
 /// `craft` and stored with a valid checksum: what a bug or an attacker
 /// could leave behind.
