@@ -13,20 +13,23 @@ use std::time::{Duration, Instant};
 /// killed when the test is done with it (failed or not), before that dir
 /// and the server's socket are removed.
 struct Tmux {
-    /// Holds the socket (tmux leaves it behind) and the state dir.
-    scratch: tempfile::TempDir,
+    state: tempfile::TempDir,
+    /// Holds the server's socket, which tmux leaves behind.
+    socket: tempfile::TempDir,
 }
 
 impl Tmux {
     /// Runs `fizzflow ARGS` in a terminal `width` columns wide, then prints
     /// its exit code.
     fn start(width: u16, args: &str) -> Tmux {
-        let scratch = state_dir();
+        let tmux = Tmux {
+            state: state_dir(),
+            socket: state_dir(),
+        };
         let command = format!(
             "{BIN} --state-dir {} {args}; echo EXIT=$?; sleep 120",
-            scratch.path().join("state").display()
+            tmux.state.path().display()
         );
-        let tmux = Tmux { scratch };
         let status = tmux
             .command()
             .args(["new-session", "-d", "-s", "t", "-x"])
@@ -42,7 +45,7 @@ impl Tmux {
     /// A tmux command for this server.
     fn command(&self) -> Command {
         let mut cmd = Command::new("tmux");
-        cmd.arg("-S").arg(self.scratch.path().join("tmux"));
+        cmd.arg("-S").arg(self.socket.path().join("tmux"));
         cmd
     }
 
