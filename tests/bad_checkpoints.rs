@@ -253,19 +253,19 @@ fn a_killed_check_is_not_damage_and_leaves_no_copy_behind() {
             .count()
     };
     let stats = |delay: &str| {
-        fizzflow(&["stats", "--json"])
-            .arg("--state-dir")
-            .arg(dir.path())
-            .env("TMPDIR", tmp.path())
-            .env(fizzflow::durable::TEST_DELAY_ENV, delay)
-            .spawn()
-            .expect("spawn stats")
+        spawn_watched(
+            fizzflow(&["stats", "--json"])
+                .arg("--state-dir")
+                .arg(dir.path())
+                .env("TMPDIR", tmp.path())
+                .env(fizzflow::durable::TEST_DELAY_ENV, delay),
+        )
     };
     // The checking child is killed (as the OOM killer would): not damage.
     let child = stats("5000");
     let probe = wait_for_child(child.id(), Duration::from_secs(30));
     signal(probe, libc::SIGKILL);
-    let done = wait_with_deadline(child, Duration::from_secs(60));
+    let done = finish(child, Duration::from_secs(60));
     assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
     assert!(done.stderr.contains("could not check"), "{}", done.stderr);
     assert!(!done.stderr.contains("damaged"), "{}", done.stderr);
@@ -277,10 +277,10 @@ fn a_killed_check_is_not_damage_and_leaves_no_copy_behind() {
     let child = stats("5000");
     let probe = wait_for_child(child.id(), Duration::from_secs(30));
     signal(child.id(), libc::SIGKILL);
-    let _ = wait_with_deadline(child, Duration::from_secs(30));
+    let _ = finish(child, Duration::from_secs(30));
     signal(probe, libc::SIGKILL);
     assert_eq!(copies(tmp.path()), 1, "a killed stats leaves its copy");
-    let done = wait_with_deadline(stats("0"), Duration::from_secs(60));
+    let done = finish(stats("0"), Duration::from_secs(60));
     assert!(done.status.success(), "{}", done.stderr);
     assert_eq!(copies(tmp.path()), 0, "the next check swept it");
 }

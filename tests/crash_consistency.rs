@@ -18,22 +18,6 @@ fn schedule() -> fastrand::Rng {
     fastrand::Rng::with_seed(seed)
 }
 
-/// Polls `stats` until the file records `launches` launches (bounded).
-fn wait_for_launch(dir: &std::path::Path, launches: u64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let stats = run_in(dir, &["stats", "--json"], Duration::from_secs(30));
-        if stats.status.success() && field(&stats.json(), "launches") >= launches {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "launch {launches} never recorded"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 #[test]
 fn kill_and_relaunch_keeps_exact_totals() {
     let mut rng = schedule();
@@ -50,20 +34,21 @@ fn kill_and_relaunch_keeps_exact_totals() {
     let (mut kills, mut starts) = (0u64, 0u64);
     let mut last_messages = 0u64;
     for _ in 0..6 {
-        let child = fizzflow(&args)
-            .arg("--state-dir")
-            .arg(dir.path())
-            .spawn()
-            .expect("spawn");
+        let mut child = spawn_watched(fizzflow(&args).arg("--state-dir").arg(dir.path()));
         starts += 1;
         // A launch counts once it has recorded itself (its first commit,
-        // milliseconds after start); kill at a random moment after that.
-        // Kills before it are the torture's `kill-at-start` case.
-        wait_for_launch(dir.path(), starts);
+        // milliseconds after start; it says so); kill at a random moment
+        // after that. Kills before it are the torture's `kill-at-start`
+        // case.
+        assert!(
+            child.wait_for_marker(Duration::from_secs(30)),
+            "launch {starts} never recorded"
+        );
+        // The random delay is the thing under test: where in the run the
+        // kill lands.
         std::thread::sleep(Duration::from_millis(rng.u64(0..900)));
-        // SAFETY: kill has no memory-safety preconditions.
-        unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
-        let done = wait_with_deadline(child, Duration::from_secs(30));
+        signal(child.id(), libc::SIGKILL);
+        let done = finish(child, Duration::from_secs(30));
         if done.status.code().is_none() {
             kills += 1;
         }

@@ -8,17 +8,20 @@ use common::*;
 use std::time::Duration;
 
 fn stop_with(signal_number: i32) {
-    // Paced so that it is still running when the signal arrives.
+    // Paced so that it is still running when the signal arrives, which is
+    // once it has counted messages.
     let dir = state_dir();
-    let mut child = spawn_watched(
-        fizzflow(&["--rate", "2", "--beats", "100000", "--json"])
+    let mut child = Running::start(
+        fizzflow_with_metrics(&["--rate", "2", "--beats", "100000", "--json"])
             .arg("--state-dir")
             .arg(dir.path()),
     );
-    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
-    std::thread::sleep(Duration::from_millis(500));
+    let addr = child.metrics_address(Duration::from_secs(60));
+    wait_for_count(&addr, Duration::from_secs(60), "messages counted", |n| {
+        n > 0
+    });
     signal(child.id(), signal_number);
-    let done = finish(child, Duration::from_secs(30));
+    let done = child.finish(Duration::from_secs(30));
     let v = done.success_json();
     let beats = field(&v, "beats");
     assert!(
@@ -67,17 +70,17 @@ fn a_signal_while_the_file_is_checked_is_a_clean_stop() {
         Duration::from_secs(60),
     );
     assert!(first.status.success(), "{}", first.stderr);
-    // The check of the existing file takes 1.5 s here; the signal lands in
-    // it, long before the launch record.
-    let child = fizzflow(&["--rate", "0", "--beats", "5", "--json"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .env(fizzflow::durable::TEST_DELAY_ENV, "1500")
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(300));
+    // The check of the existing file (in a child process) takes 1.5 s
+    // here; the signal lands in it, long before the launch record.
+    let child = spawn_watched(
+        fizzflow(&["--rate", "0", "--beats", "5", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path())
+            .env(fizzflow::durable::TEST_DELAY_ENV, "1500"),
+    );
+    wait_for_child(child.id(), Duration::from_secs(30));
     signal(child.id(), libc::SIGTERM);
-    let done = wait_with_deadline(child, Duration::from_secs(60));
+    let done = finish(child, Duration::from_secs(60));
     let v = done.success_json();
     assert_closed_form(&v);
     let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
@@ -88,9 +91,10 @@ fn a_signal_while_the_file_is_checked_is_a_clean_stop() {
 #[test]
 fn a_signal_during_the_final_checkpoint_is_a_clean_stop() {
     let dir = state_dir();
-    // A final commit that takes 600 ms; the signal lands inside it.
-    let mut child = spawn_watched(
-        fizzflow(&[
+    // A final commit that takes 600 ms; the signal lands inside it, once
+    // every beat has been counted (the commit follows at once).
+    let mut child = Running::start(
+        fizzflow_with_metrics(&[
             "--rate",
             "0",
             "--beats",
@@ -104,10 +108,13 @@ fn a_signal_during_the_final_checkpoint_is_a_clean_stop() {
         .arg("--state-dir")
         .arg(dir.path()),
     );
-    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
-    std::thread::sleep(Duration::from_millis(250));
+    let addr = child.metrics_address(Duration::from_secs(60));
+    let all = 20 * 8192;
+    wait_for_count(&addr, Duration::from_secs(60), "count of every beat", |n| {
+        n == all
+    });
     signal(child.id(), libc::SIGTERM);
-    let done = finish(child, Duration::from_secs(60));
+    let done = child.finish(Duration::from_secs(60));
     let v = done.success_json();
     assert_eq!(field(&v, "beats"), 20, "the run had finished its beats");
     let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
@@ -118,17 +125,20 @@ fn a_signal_during_the_final_checkpoint_is_a_clean_stop() {
 #[test]
 fn a_stop_does_not_wait_for_the_next_beat() {
     // One beat every 10^11 ms: a stop that waited for the next beat would
-    // never come. The first beat goes out at once.
+    // never come. The first beat goes out at once; the signal comes once
+    // it has been counted.
     let dir = state_dir();
-    let mut child = spawn_watched(
-        fizzflow(&["--rate", "100000000000", "--beats", "10", "--json"])
+    let mut child = Running::start(
+        fizzflow_with_metrics(&["--rate", "100000000000", "--beats", "10", "--json"])
             .arg("--state-dir")
             .arg(dir.path()),
     );
-    assert!(child.wait_for_marker(Duration::from_secs(60)), "launched");
-    std::thread::sleep(Duration::from_millis(300));
+    let addr = child.metrics_address(Duration::from_secs(60));
+    wait_for_count(&addr, Duration::from_secs(60), "first beat counted", |n| {
+        n == 8192
+    });
     signal(child.id(), libc::SIGTERM);
-    let v = finish(child, Duration::from_secs(30)).success_json();
+    let v = child.finish(Duration::from_secs(30)).success_json();
     assert_eq!(field(&v, "beats"), 1, "{v}");
     assert_closed_form(&v);
 }

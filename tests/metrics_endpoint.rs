@@ -3,89 +3,25 @@
 
 mod common;
 use common::*;
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::io::Write;
 use std::time::{Duration, Instant};
-
-fn scrape(addr: &str) -> String {
-    ureq::get(&format!("http://{addr}/metrics"))
-        .timeout(Duration::from_secs(10))
-        .call()
-        .expect("scrape")
-        .into_string()
-        .expect("text")
-}
-
-fn sample(text: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
-    let lines = text.lines().map(|l| Ok(l.to_string()));
-    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
-    assert!(!scrape.docs.is_empty(), "HELP lines are there");
-    scrape
-        .samples
-        .iter()
-        .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
-        .map(|s| match s.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            _ => panic!("{name} is not a plain value"),
-        })
-        .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"))
-}
 
 #[test]
 fn scraped_totals_match_the_summary() {
-    let dir = state_dir();
-    let mut child = std::process::Command::new(BIN)
-        .args([
-            "run",
-            "--rate",
-            "1",
-            "--beats",
-            "600",
-            "--json",
-            "--no-telemetry",
-            "--progress",
-            "off",
-        ])
-        .args([
-            "--metrics-addr",
-            "127.0.0.1:0",
+    let mut run = Running::start_in(
+        fizzflow_with_metrics(&["run", "--rate", "1", "--beats", "600", "--json"]).args([
             "--metrics-linger",
             "5000",
             "--checkpoint-interval",
             "100",
-        ])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut addr = None;
-    let mut mid_run = None;
-    let mut line = String::new();
-    // Read stderr line by line: the address first, then the summary.
-    while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-        assert!(Instant::now() < deadline, "run took too long");
-        if let Some(rest) = line.trim().strip_prefix("fizzflow: metrics at http://") {
-            let a = rest.trim_end_matches("/metrics").to_string();
-            mid_run = Some(scrape(&a));
-            addr = Some(a);
-        }
-        if line.starts_with("done: ") {
-            break;
-        }
-        line.clear();
-    }
-    let addr = addr.expect("the metrics address is printed");
+        ]),
+        state_dir(),
+    );
+    let addr = run.metrics_address(Duration::from_secs(60));
+    let mid_run = scrape(&addr);
+    run.line_starting("done: ", Duration::from_secs(120));
     let after = scrape(&addr);
-    let mut out = String::new();
-    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+    let out = run.finish(Duration::from_secs(60)).stdout;
     let summary: serde_json::Value = serde_json::from_str(out.trim()).expect("JSON summary");
 
     let kinds = ["fizz", "buzz", "fizzbuzz", "value"];
@@ -117,38 +53,14 @@ fn scraped_totals_match_the_summary() {
     assert_eq!(count("_bucket{le=\"+Inf\"}") as u64, 600);
     assert_eq!(summary["beat_latency_us"]["beats"].as_u64(), Some(600));
     // The scrape taken at start parses too.
-    sample(
-        mid_run.as_deref().unwrap(),
-        "fizzflow_messages_per_second",
-        None,
-    );
+    sample(&mid_run, "fizzflow_messages_per_second", None);
 }
 
-/// A child that is killed when the test is done with it, failed or not.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A paced run serving metrics on a free port; returns the child and the
+/// A paced run serving metrics on a free port; returns it and the
 /// endpoint's address once it is printed.
-fn serving(
-    extra: &[&str],
-    rlimit_files: Option<u64>,
-) -> (Killed, String, BufReader<std::process::ChildStderr>) {
-    let dir = state_dir();
-    let mut cmd = std::process::Command::new(BIN);
-    cmd.args(["run", "--rate", "1", "--no-telemetry", "--progress", "off"])
-        .args(["--metrics-addr", "127.0.0.1:0", "--json"])
-        .args(extra)
-        .arg("--state-dir")
-        .arg(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+fn serving(extra: &[&str], rlimit_files: Option<u64>) -> (Running, String) {
+    let mut cmd = fizzflow_with_metrics(&["run", "--rate", "1", "--json"]);
+    cmd.args(extra);
     if let Some(limit) = rlimit_files {
         use std::os::unix::process::CommandExt;
         // SAFETY: only setrlimit between fork and exec.
@@ -165,61 +77,14 @@ fn serving(
             });
         }
     }
-    let mut child = cmd.spawn().expect("spawn");
-    // The state dir lives as long as the test process; leak it on purpose.
-    std::mem::forget(dir);
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let child = Killed(child);
-    match metrics_address(&mut stderr) {
-        Some(addr) => (child, addr, stderr),
-        None => panic!("fizzflow printed no metrics address"),
-    }
-}
-
-fn metrics_address(stderr: &mut BufReader<std::process::ChildStderr>) -> Option<String> {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            return None;
-        }
-        if let Some(rest) = line.trim().strip_prefix("fizzflow: metrics at http://") {
-            return Some(rest.trim_end_matches("/metrics").to_string());
-        }
-    }
-}
-
-/// Reads stderr until the summary line; returns when it came.
-fn summary_seen(stderr: &mut BufReader<std::process::ChildStderr>, limit: Duration) -> Instant {
-    let deadline = Instant::now() + limit;
-    let mut line = String::new();
-    loop {
-        assert!(Instant::now() < deadline, "no summary within {limit:?}");
-        line.clear();
-        if stderr.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("stderr closed before the summary");
-        }
-        if line.starts_with("done: ") {
-            return Instant::now();
-        }
-    }
-}
-
-/// Waits for the child to exit, at most `limit`; true if it did.
-fn exits_within(child: &mut Killed, limit: Duration) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if child.0.try_wait().expect("wait").is_some() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    false
+    let mut run = Running::start_in(&mut cmd, state_dir());
+    let addr = run.metrics_address(Duration::from_secs(60));
+    (run, addr)
 }
 
 #[test]
 fn a_client_that_never_reads_cannot_keep_the_process_alive() {
-    let (mut child, addr, mut stderr) = serving(&["--beats", "1000"], None);
+    let (mut run, addr) = serving(&["--beats", "1000"], None);
     let hog = std::net::TcpStream::connect(&addr).expect("connect");
     // Requests pipelined for 15 s, the connection held open, and no
     // response ever read: answering them all blocks on a full socket.
@@ -236,8 +101,8 @@ fn a_client_that_never_reads_cannot_keep_the_process_alive() {
             }
         })
     };
-    summary_seen(&mut stderr, Duration::from_secs(60));
-    let gone = exits_within(&mut child, Duration::from_secs(5));
+    run.line_starting("done: ", Duration::from_secs(60));
+    let gone = run.exits_within(Duration::from_secs(5));
     let _ = sender.join();
     drop(hog);
     assert!(gone, "the process waited on a client that never reads");
@@ -245,7 +110,7 @@ fn a_client_that_never_reads_cannot_keep_the_process_alive() {
 
 #[test]
 fn an_endless_request_header_is_cut_off() {
-    let (mut child, addr, _stderr) = serving(&["--beats", "100000"], None);
+    let (mut run, addr) = serving(&["--beats", "100000"], None);
     let mut hog = std::net::TcpStream::connect(&addr).expect("connect");
     hog.set_write_timeout(Some(Duration::from_secs(5))).unwrap();
     hog.write_all(b"GET /metrics HTTP/1.1\r\nX-Long: ").unwrap();
@@ -263,75 +128,90 @@ fn an_endless_request_header_is_cut_off() {
         sent < 256 << 20,
         "the server kept reading an endless header"
     );
-    let rss = fizzflow::observe::ProcSample::read_pid(child.0.id())
+    let rss = fizzflow::observe::ProcSample::read_pid(run.id())
         .expect("child /proc")
         .rss_bytes;
     assert!(rss < 100 << 20, "RSS grew to {rss} bytes");
     // Still serving others.
     let text = scrape(&addr);
     sample(&text, "fizzflow_messages_per_second", None);
-    signal(child.0.id(), libc::SIGTERM);
-    assert!(exits_within(&mut child, Duration::from_secs(30)));
+    signal(run.id(), libc::SIGTERM);
+    assert!(run.exits_within(Duration::from_secs(30)));
 }
 
 #[test]
 fn idle_connections_and_too_few_descriptors_do_not_lock_out_a_scrape() {
     // 64 descriptors in all: 200 idle connections run the process out of
     // them; the endpoint must refuse or time them out and serve again.
-    let (mut child, addr, _stderr) = serving(&["--beats", "100000"], Some(64));
+    let (mut run, addr) = serving(&["--beats", "100000"], Some(64));
     let idle: Vec<std::net::TcpStream> = (0..200)
         .filter_map(|_| std::net::TcpStream::connect(&addr).ok())
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let served = loop {
-        let attempt = ureq::get(&format!("http://{addr}/metrics"))
-            .timeout(Duration::from_secs(2))
-            .call();
-        if let Ok(response) = attempt {
-            break Some(response.into_string().expect("text"));
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let served = scrape_within(&addr, Duration::from_secs(20));
     drop(idle);
     assert!(
         served.is_some(),
         "no scrape got through while idle clients held on"
     );
-    // And once they are gone, at once.
-    std::thread::sleep(Duration::from_millis(200));
-    sample(&scrape(&addr), "fizzflow_messages_per_second", None);
-    signal(child.0.id(), libc::SIGTERM);
-    assert!(exits_within(&mut child, Duration::from_secs(30)));
+    // And once they are gone, as soon as the server has seen them close
+    // (it serves the few connections it holds until they end).
+    let after = scrape_within(&addr, Duration::from_secs(10))
+        .expect("a scrape once the idle clients are gone");
+    sample(&after, "fizzflow_messages_per_second", None);
+    signal(run.id(), libc::SIGTERM);
+    assert!(run.exits_within(Duration::from_secs(30)));
 }
 
 #[test]
 fn a_client_that_trickles_its_request_is_dropped() {
-    let (mut child, addr, _stderr) = serving(&["--beats", "100000"], None);
+    let (mut run, addr) = serving(&["--beats", "100000"], None);
     let mut slow = std::net::TcpStream::connect(&addr).expect("connect");
-    slow.set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    slow.set_nonblocking(true).unwrap();
+    // One byte every 500 ms (the trickle is the thing under test): never
+    // idle long enough for the server's 2 s read timeout, and never a whole
+    // request head, so only its limit on a whole connection (4 s) can end
+    // it, long before the 20 s this client keeps it up.
     let started = Instant::now();
-    let mut closed = false;
+    let mut closed = None;
     for byte in b"GET /metrics HTTP/1.1\r\nX-Slow: ".iter().cycle().take(40) {
-        if slow.write_all(&[*byte]).is_err() {
-            closed = true;
+        closed = closed_after_sending(&mut slow, *byte);
+        if closed.is_some() {
             break;
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    if !closed {
-        // Nothing more is sent; the server must have given up by now.
-        let mut buf = [0u8; 64];
-        closed = matches!(std::io::Read::read(&mut slow, &mut buf), Ok(0) | Err(_));
+    let held = started.elapsed();
+    let how = closed.unwrap_or_else(|| panic!("a trickling client held a connection for {held:?}"));
+    eprintln!("the server closed the connection after {held:?} ({how})");
+    signal(run.id(), libc::SIGTERM);
+    assert!(run.exits_within(Duration::from_secs(30)));
+}
+
+/// Sends one byte on a non-blocking `stream`, then looks (without waiting)
+/// whether the server has closed the connection: how it shows if it has,
+/// None if the connection is still open. Anything else fails the test, so
+/// that a client that merely timed out or was answered is never taken for
+/// a dropped one.
+fn closed_after_sending(stream: &mut std::net::TcpStream, byte: u8) -> Option<&'static str> {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, WouldBlock};
+    match stream.write(&[byte]) {
+        Ok(1) => {}
+        Err(e) if matches!(e.kind(), BrokenPipe | ConnectionReset | ConnectionAborted) => {
+            return Some("the write was refused");
+        }
+        other => panic!("sending one byte: {other:?}"),
     }
-    assert!(
-        closed,
-        "a trickling client held a connection for {:?}",
-        started.elapsed()
-    );
-    signal(child.0.id(), libc::SIGTERM);
-    assert!(exits_within(&mut child, Duration::from_secs(30)));
+    let mut buf = [0u8; 256];
+    match std::io::Read::read(stream, &mut buf) {
+        Ok(0) => Some("end of stream"),
+        Err(e) if e.kind() == WouldBlock => None,
+        Err(e) if matches!(e.kind(), ConnectionReset | ConnectionAborted) => {
+            Some("the connection was reset")
+        }
+        Ok(n) => panic!(
+            "the server answered an unfinished request: {:?}",
+            String::from_utf8_lossy(&buf[..n])
+        ),
+        Err(e) => panic!("reading: {e}"),
+    }
 }

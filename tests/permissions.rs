@@ -8,7 +8,6 @@ use common::*;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const NOBODY: u32 = 65534;
@@ -23,23 +22,23 @@ const RUN: &[&str] = &[
     "--no-metrics",
 ];
 
-/// The binary where `nobody` may run it (the build dir may be private).
-fn binary() -> &'static Path {
-    static COPY: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &COPY
-        .get_or_init(|| {
-            let dir = state_dir();
-            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-            let bin = dir.path().join("fizzflow");
-            std::fs::copy(BIN, &bin).expect("copy the binary");
-            (dir, bin)
-        })
-        .1
+/// The binary where `nobody` may run it (the build dir may be private):
+/// a hard link to it (a copy where the temp dir is on another file
+/// system) in a dir of its own, removed when dropped.
+fn binary() -> (tempfile::TempDir, PathBuf) {
+    let dir = state_dir();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.path().join("fizzflow");
+    if std::fs::hard_link(BIN, &bin).is_err() {
+        std::fs::copy(BIN, &bin).expect("copy the binary");
+    }
+    (dir, bin)
 }
 
 /// fizzflow as an unprivileged user, with `args` and the state dir `dir`.
 fn unprivileged(args: &[&str], dir: &Path) -> Finished {
-    let mut cmd = std::process::Command::new(binary());
+    let (_bin_dir, bin) = binary();
+    let mut cmd = std::process::Command::new(bin);
     cmd.args(args)
         .arg("--state-dir")
         .arg(dir)

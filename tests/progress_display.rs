@@ -9,29 +9,50 @@ use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// A tmux server of its own, killed when the test is done with it.
+/// A tmux server of its own, running fizzflow on a state dir of its own;
+/// killed when the test is done with it (failed or not), before that dir
+/// and the server's socket are removed.
 struct Tmux {
-    socket: String,
+    state: tempfile::TempDir,
+    /// Holds the server's socket, which tmux leaves behind.
+    socket: tempfile::TempDir,
 }
 
 impl Tmux {
-    fn start(width: u16, command: &str) -> Tmux {
-        let socket = format!("fizzflow-test-{}-{width}", std::process::id());
-        let status = Command::new("tmux")
-            .args(["-L", &socket, "new-session", "-d", "-s", "t", "-x"])
+    /// Runs `fizzflow ARGS` in a terminal `width` columns wide, then prints
+    /// its exit code.
+    fn start(width: u16, args: &str) -> Tmux {
+        let tmux = Tmux {
+            state: state_dir(),
+            socket: state_dir(),
+        };
+        let command = format!(
+            "{BIN} --state-dir {} {args}; echo EXIT=$?; sleep 120",
+            tmux.state.path().display()
+        );
+        let status = tmux
+            .command()
+            .args(["new-session", "-d", "-s", "t", "-x"])
             .arg(width.to_string())
-            .args(["-y", "30", command])
+            .args(["-y", "30", &command])
             .env_remove("TMUX")
             .status()
             .expect("tmux is installed (.ci/run installs it)");
         assert!(status.success(), "tmux did not start");
-        Tmux { socket }
+        tmux
+    }
+
+    /// A tmux command for this server.
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(self.socket.path().join("tmux"));
+        cmd
     }
 
     /// The visible screen, one row per line; `join` rejoins wrapped rows.
     fn screen(&self, join: bool) -> Vec<String> {
-        let mut cmd = Command::new("tmux");
-        cmd.args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"]);
+        let mut cmd = self.command();
+        cmd.args(["capture-pane", "-p", "-t", "t"]);
         if join {
             cmd.arg("-J");
         }
@@ -67,23 +88,55 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
+        // The pane's shell and what it runs (fizzflow, or the sleep after
+        // it) are killed outright first: a hung-up fizzflow would go on to
+        // its final checkpoint in a state dir about to be removed.
+        let pane = self
+            .command()
+            .args(["display-message", "-p", "-t", "t", "#{pane_pid}"])
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            });
+        if let Some(shell) = pane {
+            let mut pids = children_of(shell);
+            pids.push(shell);
+            for &pid in &pids {
+                signal(pid, libc::SIGKILL);
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while pids.iter().any(|&pid| running(pid)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        let _ = self.command().arg("kill-server").status();
     }
 }
 
-fn run_in_terminal(width: u16, extra: &str) -> (Tmux, tempfile::TempDir) {
-    let dir = state_dir();
-    let command = format!(
-        "{BIN} --state-dir {} --rate 2 --beats 2000 --no-telemetry --no-metrics {extra}; echo EXIT=$?; sleep 120",
-        dir.path().display()
-    );
-    (Tmux::start(width, &command), dir)
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, rest) = stat.rsplit_once(')')?;
+            rest.split_whitespace().next().map(|state| state != "Z")
+        })
+        .unwrap_or(false)
+}
+
+fn run_in_terminal(width: u16, extra: &str) -> Tmux {
+    Tmux::start(
+        width,
+        &format!("--rate 2 --beats 2000 --no-telemetry --no-metrics {extra}"),
+    )
 }
 
 fn bar_and_details_fit(width: u16) {
-    let (tmux, _dir) = run_in_terminal(width, "");
+    let tmux = run_in_terminal(width, "");
     let screen = tmux.wait_for(Duration::from_secs(60), false, |s| {
         s.iter().any(|l| l.contains("ETA") && l.contains("% · "))
     });
@@ -150,7 +203,7 @@ fn the_bar_fits_a_200_column_terminal() {
 
 #[test]
 fn progress_off_shows_only_the_summary() {
-    let (tmux, _dir) = run_in_terminal(100, "--progress off");
+    let tmux = run_in_terminal(100, "--progress off");
     let screen = tmux.wait_for(Duration::from_secs(60), true, |s| {
         s.iter().any(|l| l.starts_with("EXIT="))
     });

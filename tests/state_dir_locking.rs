@@ -10,12 +10,13 @@ const LIMIT: Duration = Duration::from_secs(60);
 #[test]
 fn a_second_run_on_a_held_dir_exits_3() {
     let dir = state_dir();
-    let first = fizzflow(&["--rate", "1", "--beats", "1500", "--json"])
-        .arg("--state-dir")
-        .arg(dir.path())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(Duration::from_millis(400));
+    let mut first = spawn_watched(
+        fizzflow(&["--rate", "1", "--beats", "1500", "--json"])
+            .arg("--state-dir")
+            .arg(dir.path()),
+    );
+    // Launched: it holds the lock and has committed its launch record.
+    assert!(first.wait_for_marker(Duration::from_secs(60)), "launched");
     let second = run_in(
         dir.path(),
         &["--rate", "0", "--beats", "10"],
@@ -38,7 +39,7 @@ fn a_second_run_on_a_held_dir_exits_3() {
     assert!(stats.status.success(), "{}", stats.stderr);
     assert_closed_form(&stats.json());
 
-    let first = wait_with_deadline(first, Duration::from_secs(60));
+    let first = finish(first, Duration::from_secs(60));
     assert!(first.status.success(), "{}", first.stderr);
     let v = first.json();
     assert_eq!(field(&v, "beats"), 1500);

@@ -349,16 +349,52 @@ mod tests {
 
     #[test]
     fn run_args_become_a_config() {
+        // Every value differs from its default and from the others, so a
+        // field left at its default, or taken from the wrong flag, shows.
         let a = args(
-            &["--rate", "0", "--beats", "7", "--inject-panic", "worker:9"],
+            &[
+                "--rate",
+                "3",
+                "--beats",
+                "7",
+                "--generator-batch",
+                "64",
+                "--worker-batch",
+                "512",
+                "--logger-batch",
+                "2048",
+                "--channel-capacity",
+                "16384",
+                "--inject-panic",
+                "worker:9",
+                "--inject-delay",
+                "logger:300",
+                "--single-item",
+            ],
             Given::default(),
         );
-        let start = StartPoint::default();
-        let cfg = a.pipeline_config(start, 256, a.target(&start, 256).unwrap());
-        assert_eq!(
-            (cfg.rate_ms, cfg.beats_target, cfg.worker_batch),
-            (0, 7, 256)
-        );
+        let mut start = StartPoint {
+            beats: 5,
+            ..Default::default()
+        };
+        start.logger.messages = 5 * 32 * 128;
+        start.logger.next_expected = start.logger.messages;
+        // The worker batch is the run's (a resumed run keeps its own), not
+        // the flag's.
+        let cfg = a.pipeline_config(start, 128, a.target(&start, 128).unwrap());
+        let expected = PipelineConfig {
+            rate_ms: 3,
+            beats_target: 5 + 7,
+            generator_batch: 64,
+            worker_batch: 128,
+            logger_batch: 2048,
+            channel_capacity: 16384,
+            inject_panic: vec!["worker:9".parse().unwrap()],
+            inject_delay: vec!["logger:300".parse().unwrap()],
+            single_item: true,
+            start,
+        };
+        assert_eq!(cfg, expected);
         assert_eq!(
             cfg.panic_every(crate::pipeline::names::ActorName::Worker),
             Some(9)

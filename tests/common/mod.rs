@@ -3,8 +3,10 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_fizzflow");
 
@@ -63,11 +65,26 @@ pub fn fizzflow(args: &[&str]) -> Command {
             .arg("off")
             .arg("--no-metrics");
     }
+    piped(&mut cmd);
+    cmd
+}
+
+/// A fizzflow run as [`fizzflow`] makes it, but serving its own metrics on
+/// a free loopback port ([`Running::metrics_address`] reads which).
+pub fn fizzflow_with_metrics(args: &[&str]) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .args(["--no-telemetry", "--progress", "off"])
+        .args(["--metrics-addr", "127.0.0.1:0"]);
+    piped(&mut cmd);
+    cmd
+}
+
+fn piped(cmd: &mut Command) {
     cmd.env_remove("FIZZFLOW_STATE_DIR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    cmd
 }
 
 /// Waits for `child` until `limit`, killing it and failing the test if it
@@ -229,17 +246,219 @@ pub fn children_of(pid: u32) -> Vec<u32> {
 
 /// Waits (bounded) until `pid` has a child process, and returns it.
 pub fn wait_for_child(pid: u32, limit: Duration) -> u32 {
-    let deadline = std::time::Instant::now() + limit;
+    wait_until(limit, &format!("a child of process {pid}"), || {
+        children_of(pid).first().copied()
+    })
+}
+
+/// Polls `ready` every few milliseconds until it gives a value, and
+/// returns that; fails the test, naming `what`, if `limit` passes first.
+pub fn wait_until<T>(limit: Duration, what: &str, mut ready: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
-        if let Some(&child) = children_of(pid).first() {
-            return child;
+        if let Some(v) = ready() {
+            return v;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "process {pid} started no child within {limit:?}"
-        );
+        assert!(Instant::now() < deadline, "no {what} within {limit:?}");
         std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// A started child, killed and reaped when dropped (a failed test
+/// included) and only then its state dir removed, if it was handed one.
+/// Its stderr lines can be waited for as they come.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// Every stderr line received so far.
+    stderr: String,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Running {
+    /// Starts `cmd`, whose stdout and stderr must be piped.
+    pub fn start(cmd: &mut Command) -> Running {
+        let mut child = cmd.spawn().expect("spawn fizzflow");
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        let (tx, lines) = mpsc::channel();
+        let mut running = Running {
+            child,
+            lines,
+            stderr: String::new(),
+            stdout: None,
+            _dir: None,
+        };
+        let mut err = BufReader::new(err.expect("stderr piped"));
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            while err.read_line(&mut line).unwrap_or(0) > 0 {
+                if tx.send(std::mem::take(&mut line)).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut out = out.expect("stdout piped");
+        running.stdout = Some(std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            text
+        }));
+        running
+    }
+
+    /// As [`Running::start`]; `dir` is removed once the child is gone.
+    pub fn start_in(cmd: &mut Command, dir: tempfile::TempDir) -> Running {
+        let mut running = Running::start(cmd.arg("--state-dir").arg(dir.path()));
+        running._dir = Some(dir);
+        running
+    }
+
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits (bounded) for the next stderr line that starts with `prefix`
+    /// and returns it; fails the test if stderr ends or `limit` passes
+    /// first.
+    pub fn line_starting(&mut self, prefix: &str, limit: Duration) -> String {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.stderr.push_str(&line);
+                    if line.starts_with(prefix) {
+                        return line.trim_end().to_string();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!(
+                    "no line starting {prefix:?} within {limit:?}; stderr so far:\n{}",
+                    self.stderr
+                ),
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!(
+                    "stderr ended without a line starting {prefix:?}:\n{}",
+                    self.stderr
+                ),
+            }
+        }
+    }
+
+    /// The address of the metrics endpoint, once printed (bounded).
+    pub fn metrics_address(&mut self, limit: Duration) -> String {
+        let line = self.line_starting("fizzflow: metrics at http://", limit);
+        let rest = line.trim_start_matches("fizzflow: metrics at http://");
+        rest.trim_end_matches("/metrics").to_string()
+    }
+
+    /// Waits for the child to exit, at most `limit`; true if it did.
+    pub fn exits_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait().expect("wait").is_some() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Waits for the child to finish (it is killed and the test fails if
+    /// it has not within `limit`) and returns all it printed.
+    pub fn finish(mut self, limit: Duration) -> Finished {
+        if !self.exits_within(limit) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            panic!(
+                "fizzflow did not finish within {limit:?}; stderr:\n{}",
+                self.stderr
+            );
+        }
+        // Its pipes close when it exits (no descendant keeps them).
+        while let Ok(line) = self.lines.recv_timeout(limit) {
+            self.stderr.push_str(&line);
+        }
+        Finished {
+            status: self.child.wait().expect("wait"),
+            stdout: self
+                .stdout
+                .take()
+                .and_then(|h| h.join().ok())
+                .unwrap_or_default(),
+            stderr: std::mem::take(&mut self.stderr),
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One /metrics scrape (each bounded by 10 s); fails the test if it fails.
+pub fn scrape(addr: &str) -> String {
+    ureq::get(&format!("http://{addr}/metrics"))
+        .timeout(Duration::from_secs(10))
+        .call()
+        .expect("scrape")
+        .into_string()
+        .expect("text")
+}
+
+/// Tries to scrape /metrics (2 s a try) until one succeeds, at most
+/// `limit`; None if none did.
+pub fn scrape_within(addr: &str, limit: Duration) -> Option<String> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let attempt = ureq::get(&format!("http://{addr}/metrics"))
+            .timeout(Duration::from_secs(2))
+            .call();
+        if let Ok(response) = attempt {
+            return Some(response.into_string().expect("text"));
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The value of the sample `name` (with the label `label`, if given) in
+/// Prometheus text, which must parse and carry HELP lines.
+pub fn sample(text: &str, name: &str, label: Option<(&str, &str)>) -> f64 {
+    let lines = text.lines().map(|l| Ok(l.to_string()));
+    let scrape = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text format");
+    assert!(!scrape.docs.is_empty(), "HELP lines are there");
+    scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == name && label.is_none_or(|(k, v)| s.labels.get(k) == Some(v)))
+        .map(|s| match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            _ => panic!("{name} is not a plain value"),
+        })
+        .unwrap_or_else(|| panic!("no {name} {label:?} in:\n{text}"))
+}
+
+/// The messages counted so far, of every kind, in a scrape.
+pub fn messages_counted(text: &str) -> u64 {
+    ["fizz", "buzz", "fizzbuzz", "value"]
+        .iter()
+        .map(|k| sample(text, "fizzflow_messages_total", Some(("kind", k))) as u64)
+        .sum()
+}
+
+/// Scrapes the run at `addr` until the messages it has counted satisfy
+/// `ready` (bounded), and returns that count.
+pub fn wait_for_count(addr: &str, limit: Duration, what: &str, ready: impl Fn(u64) -> bool) -> u64 {
+    wait_until(limit, what, || {
+        let counted = messages_counted(&scrape(addr));
+        ready(counted).then_some(counted)
+    })
 }
 
 /// A state dir whose one record is a real cut one beat in, changed by
