@@ -345,3 +345,54 @@ pub fn branch_child_order_bytes(bytes: &[u8]) -> Vec<usize> {
     }
     found
 }
+
+/// The offsets of the top bytes of the table roots in redb's table
+/// definitions, found in leaf pages (type byte 1) whose entries are table
+/// names and definitions: `n` entries, `n` key ends and `n` value ends
+/// (u32, from the page's start), then the keys, then the values. A
+/// definition is its table type (3 or 4), its length (u64), a byte saying
+/// it has a root, and the root's page number (u64), whose top byte is 17
+/// bytes into it. Old copies of pages are listed too.
+pub fn table_root_order_bytes(bytes: &[u8]) -> Vec<usize> {
+    const PAGE: usize = 4096;
+    let u32_at = |at: usize| {
+        u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]) as usize
+    };
+    let mut found = Vec::new();
+    for page in (PAGE..bytes.len()).step_by(PAGE) {
+        if bytes.len() < page + PAGE || bytes[page] != 1 {
+            continue;
+        }
+        let n = u16::from_le_bytes([bytes[page + 2], bytes[page + 3]]) as usize;
+        let data = 4 + 8 * n;
+        if n == 0 || data > PAGE {
+            continue;
+        }
+        let key_ends: Vec<usize> = (0..n).map(|i| u32_at(page + 4 + 4 * i)).collect();
+        let value_ends: Vec<usize> = (0..n).map(|i| u32_at(page + 4 + 4 * (n + i))).collect();
+        let mut start = data;
+        let mut keys = Vec::new();
+        for &end in &key_ends {
+            if end <= start || end > PAGE {
+                break;
+            }
+            keys.push(&bytes[page + start..page + end]);
+            start = end;
+        }
+        if keys.len() != n {
+            continue;
+        }
+        for (i, &end) in value_ends.iter().enumerate() {
+            if end <= start || end > PAGE {
+                break;
+            }
+            let value = &bytes[page + start..page + end];
+            let named = keys[i].iter().all(|b| b.is_ascii_lowercase() || *b == b'_');
+            if named && value.len() > 22 && matches!(value[0], 3 | 4) && value[9] == 1 {
+                found.push(page + start + 17);
+            }
+            start = end;
+        }
+    }
+    found
+}
