@@ -409,3 +409,63 @@ fn a_file_claiming_another_redb_format_is_damage_and_recovered() {
         refused.stderr
     );
 }
+
+/// A file whose check cannot be made (here the checker is killed, as the
+/// OOM killer would) is not known to be damaged: recover leaves it
+/// (exit 1, saying how to force it), and --force replaces it all the same,
+/// keeping it.
+#[test]
+fn a_file_that_cannot_be_checked_is_replaced_only_when_forced() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    let path = checkpoint_file(dir.path());
+    let bytes = fs::read(&path).unwrap();
+    let with_check_killed = |extra: &[&str]| {
+        let mut args = vec!["recover", "--state-dir", dir.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        // Every check sleeps first; the first one (of the file) is killed.
+        let child = fizzflow(&args)
+            .env(fizzflow::durable::TEST_DELAY_ENV, "1500")
+            .spawn()
+            .expect("spawn recover");
+        let probe = wait_for_child(child.id(), Duration::from_secs(30));
+        signal(probe, libc::SIGKILL);
+        wait_with_deadline(child, LIMIT)
+    };
+    let replaced = || {
+        fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains("checkpoints.redb.replaced-"))
+            .collect::<Vec<_>>()
+    };
+
+    let left = with_check_killed(&[]);
+    assert_eq!(left.status.code(), Some(1), "{}", left.stderr);
+    assert!(left.stderr.contains("could not check"), "{}", left.stderr);
+    assert!(left.stderr.contains("--force"), "{}", left.stderr);
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+    assert!(replaced().is_empty());
+
+    let forced = with_check_killed(&["--force"]);
+    assert!(forced.status.success(), "{}", forced.stderr);
+    assert!(
+        forced.stderr.contains("from the backup of launch 1"),
+        "{}",
+        forced.stderr
+    );
+    assert!(
+        forced.stderr.contains("could not be checked"),
+        "{}",
+        forced.stderr
+    );
+    let kept = replaced();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(
+        fs::read(&kept[0]).unwrap(),
+        bytes,
+        "the old file is kept as it was"
+    );
+    assert_eq!(field(&stats(dir.path()), "beats"), 300);
+}

@@ -33,8 +33,8 @@ pub struct RecoverArgs {
     #[arg(long, value_name = "LAUNCH", value_parser = crate::util::values::positive)]
     pub from: Option<u64>,
 
-    /// Replace the checkpoint file even if it is healthy (it is kept,
-    /// renamed, as a damaged one is)
+    /// Replace the checkpoint file even if it is healthy or cannot be
+    /// checked (it is kept, renamed, as a damaged one is)
     #[arg(long)]
     pub force: bool,
 }
@@ -75,7 +75,32 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
                 )),
             )
         }
-        // Could not tell (a killed check, a full disk): nothing is touched.
+        // Could not tell (a killed check, a full disk, a memory limit set
+        // for fizzflow, a read error): forced, the file is replaced (and
+        // kept) all the same, since the backups are checked on their own;
+        // not forced, nothing is touched (exit 1) and the message says how
+        // to force it.
+        Err(e @ (Error::CheckpointIo { .. } | Error::Io { .. })) if args.force => {
+            let why = match e {
+                Error::CheckpointIo { problem, .. } => {
+                    format!("the checkpoint file {shown} could not be checked ({problem})")
+                }
+                e => e.to_string(),
+            };
+            note(&format!(
+                "{why}; --force replaces it all the same (it is kept, renamed)"
+            ));
+            ("replaced", None)
+        }
+        Err(Error::CheckpointIo { path, problem }) => {
+            let dir = dir.display();
+            return Err(Error::CheckpointIo {
+                path,
+                problem: format!(
+                    "{problem}; if that persists, `fizzflow recover --state-dir {dir} --force` puts the newest backup that passes its check in its place without checking it (it is kept, renamed)"
+                ),
+            });
+        }
         Err(e) => return Err(e),
     };
     if let (Some(refusal), false) = (refusal, args.force) {
