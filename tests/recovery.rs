@@ -486,20 +486,116 @@ fn a_file_cut_shorter_than_redbs_header_is_damage_and_recovered() {
     assert_eq!(field(&stats(dir.path()), "beats"), 500);
 }
 
+/// fizzflow has only ever written redb file format 3, which redb keeps in
+/// both commit slots of its header (bytes 64 and 192). One flipped bit of
+/// either makes the file claim format 2 or 1 (redb: "upgrade required") or
+/// one above 3 (redb: corrupted): damage, all of them, with the way back,
+/// never "a newer redb" (which needed --force to recover).
 #[test]
-fn a_file_from_a_newer_redb_is_not_damage() {
+fn a_file_claiming_another_redb_format_is_damage_and_recovered() {
     let dir = state_dir();
     two_launches(dir.path());
     let path = checkpoint_file(dir.path());
-    let mut bytes = fs::read(&path).unwrap();
-    // redb 4 keeps its file format version in both header slots.
-    bytes[64] = 4;
-    bytes[192] = 4;
+    let good = fs::read(&path).unwrap();
+    assert_eq!((good[64], good[192]), (3, 3), "redb's format bytes");
+    for at in [64, 192] {
+        for bit in 0..8 {
+            let mut bytes = good.clone();
+            bytes[at] ^= 1 << bit;
+            let case = format!("byte {at} = {}", bytes[at]);
+            fs::write(&path, &bytes).unwrap();
+            for args in [&["stats"][..], &["--rate", "0"][..]] {
+                let refused = run_in(dir.path(), args, LIMIT);
+                assert_eq!(refused.status.code(), Some(4), "{case}: {}", refused.stderr);
+                assert!(
+                    refused.stderr.contains("fizzflow recover --state-dir"),
+                    "{case}: {}",
+                    refused.stderr
+                );
+                assert!(
+                    !refused.stderr.contains("newer"),
+                    "{case}: {}",
+                    refused.stderr
+                );
+                assert!(
+                    fs::read(&path).unwrap() == bytes,
+                    "{case}: the file changed"
+                );
+            }
+            let done = recover(dir.path(), &[]);
+            assert!(done.status.success(), "{case}: {}", done.stderr);
+            assert_eq!(field(&stats(dir.path()), "beats"), 500, "{case}");
+        }
+    }
+    // Issue 21's flip: byte 192's lowest bit, format 3 becomes 2.
+    let mut bytes = good.clone();
+    bytes[192] ^= 1;
     fs::write(&path, &bytes).unwrap();
-    let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);
-    assert_eq!(refused.status.code(), Some(4), "{}", refused.stderr);
-    assert!(refused.stderr.contains("newer redb"), "{}", refused.stderr);
-    assert!(!refused.stderr.contains("recover"), "{}", refused.stderr);
-    not_without_force(dir.path(), "newer redb");
-    assert_eq!(fs::read(&path).unwrap(), bytes);
+    let refused = run_in(dir.path(), &["stats"], LIMIT);
+    assert!(
+        refused.stderr.contains("claims redb file format 2"),
+        "{}",
+        refused.stderr
+    );
+}
+
+/// A file whose check cannot be made (here the checker is killed, as the
+/// OOM killer would) is not known to be damaged: recover leaves it
+/// (exit 1, saying how to force it), and --force replaces it all the same,
+/// keeping it.
+#[test]
+fn a_file_that_cannot_be_checked_is_replaced_only_when_forced() {
+    let dir = state_dir();
+    two_launches(dir.path());
+    let path = checkpoint_file(dir.path());
+    let bytes = fs::read(&path).unwrap();
+    let with_check_killed = |extra: &[&str]| {
+        let mut args = vec!["recover", "--state-dir", dir.path().to_str().unwrap()];
+        args.extend_from_slice(extra);
+        // Every check sleeps first; the first one (of the file) is killed.
+        let child = fizzflow(&args)
+            .env(fizzflow::durable::TEST_DELAY_ENV, "1500")
+            .spawn()
+            .expect("spawn recover");
+        // recover's one child is its checker; the probe is the checker's.
+        let checker = wait_for_child(child.id(), Duration::from_secs(30));
+        let probe = wait_for_child(checker, Duration::from_secs(30));
+        signal(probe, libc::SIGKILL);
+        wait_with_deadline(child, LIMIT)
+    };
+    let replaced = || {
+        fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().contains("checkpoints.redb.replaced-"))
+            .collect::<Vec<_>>()
+    };
+
+    let left = with_check_killed(&[]);
+    assert_eq!(left.status.code(), Some(1), "{}", left.stderr);
+    assert!(left.stderr.contains("could not check"), "{}", left.stderr);
+    assert!(left.stderr.contains("--force"), "{}", left.stderr);
+    assert!(fs::read(&path).unwrap() == bytes);
+    assert!(replaced().is_empty());
+
+    let forced = with_check_killed(&["--force"]);
+    assert!(forced.status.success(), "{}", forced.stderr);
+    assert!(
+        forced.stderr.contains("from the backup of launch 2"),
+        "{}",
+        forced.stderr
+    );
+    assert!(
+        forced.stderr.contains("could not be checked"),
+        "{}",
+        forced.stderr
+    );
+    let kept = replaced();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        fs::read(&kept[0]).unwrap() == bytes,
+        "the old file is kept as it was"
+    );
+    assert_eq!(field(&stats(dir.path()), "beats"), 500);
 }

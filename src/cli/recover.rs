@@ -189,9 +189,31 @@ fn current(dir: &Path, force: bool) -> Result<Current, Error> {
                 )),
             )
         }
-        Err(e) if force => {
-            note(&format!("{e}; replacing it anyway (--force)"));
+        // Could not tell (a killed check, a full disk, a memory limit set
+        // for fizzflow, a read error): forced, the file is replaced (and
+        // kept) all the same, since the backups are checked on their own;
+        // not forced, nothing is touched (exit 1) and the message says how
+        // to force it.
+        Err(e @ (Error::CheckpointIo { .. } | Error::Io { .. })) if force => {
+            let why = match e {
+                Error::CheckpointIo { problem, .. } => {
+                    format!("the checkpoint file {shown} could not be checked ({problem})")
+                }
+                e => e.to_string(),
+            };
+            note(&format!(
+                "{why}; --force replaces it all the same (it is kept, renamed)"
+            ));
             (Current::Whole(None), None)
+        }
+        Err(Error::CheckpointIo { path, problem }) => {
+            let dir = dir.display();
+            return Err(Error::CheckpointIo {
+                path,
+                problem: format!(
+                    "{problem}; if that persists, `fizzflow recover --state-dir {dir} --force` puts the newest backup that passes its check in its place without checking it (it is kept, renamed)"
+                ),
+            });
         }
         Err(e) => return Err(e),
     };

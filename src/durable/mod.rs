@@ -19,7 +19,7 @@ pub(crate) mod store;
 pub use inspect::{Vetted, checkpoint_path, existing, inspect};
 pub use launch_log::{Ending, LaunchRow, Point};
 pub use ledger::{CheckpointWriter, Ledger};
-pub use probe::{TEST_DELAY_ENV, TEST_FORK_DELAY_ENV};
+pub use probe::{TEST_DELAY_ENV, TEST_FORK_DELAY_ENV, TEST_SPIN_ENV};
 pub use read::Inspection;
 pub use record::{Broken, CheckpointRecord, MAX_RUN_SECS, Rule, RunSettings};
 pub use schema::{CHECKPOINTS, CURRENT as SCHEMA, META};

@@ -6,6 +6,14 @@
 //! was killed (Ctrl-C, the OOM killer, a timeout) says nothing about the
 //! file: that is "could not check", never "damaged". Without a known
 //! fizzflow binary (the library's own unit tests), it reads in-process.
+//!
+//! The probe bounds what it may use, first thing: an address-space and a
+//! CPU-time limit sized from the copy's length (`Limits`). redb sizes some
+//! buffers from numbers in the file (a page reference's order: one
+//! damaged byte asks for a 4 GiB page), so a damaged file can make a check
+//! use more than any healthy file of its size needs; a probe that runs
+//! into its own limits gives the verdict "damaged". A wall-clock timeout
+//! stays "could not check": a loaded machine is not damage.
 
 use crate::durable::read::{Inspection, Problem, read_and_exercise};
 use crate::util::child::{Finished, WaitError, wait_bounded};
@@ -21,6 +29,8 @@ pub const SUBCOMMAND: &str = "probe-checkpoint";
 const DAMAGED: i32 = 4;
 const IO_FAILED: i32 = 5;
 const NEWER: i32 = 6;
+/// The probe used the CPU time it allowed itself (its SIGXCPU handler).
+const OVER_CPU: i32 = 7;
 /// What a Rust panic that escapes `main` exits with.
 const PANICKED: i32 = 101;
 /// The probe's panic hook writes this line first: an abort that follows it
@@ -33,6 +43,52 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// Tests only: the probe sleeps this many milliseconds first, so that a
 /// test can kill it while it runs.
 pub const TEST_DELAY_ENV: &str = "FIZZFLOW_TEST_PROBE_DELAY_MS";
+/// Tests only: the probe's CPU-time limit is this many seconds, and it
+/// spins until it runs into it, so that a test can see that verdict
+/// without a file that makes redb loop.
+pub const TEST_SPIN_ENV: &str = "FIZZFLOW_TEST_PROBE_SPIN_SECS";
+
+/// What one check may use, from the length of the copy it checks.
+///
+/// Measured (debug build, which is the slower; `fizzflow probe-checkpoint`
+/// on copies of real files, peak VmPeak from /proc and CPU from rusage):
+///
+/// | file                                        | address space | CPU     |
+/// |---------------------------------------------|---------------|---------|
+/// | 69 KB (two launches)                        | 15 MiB        | 0.05 s  |
+/// | 8.5 MB (41,200 checkpoints)                 | 65 MiB        | 0.8 s   |
+/// | 135 MB (1,000,000, the most history kept)   | 1,317 MiB     | 17.8 s  |
+///
+/// About 10× the file in address space (redb's cache, the decoded
+/// history and its JSON report, ~4× the file, and the doublings of their
+/// growth) and 0.13 s of CPU per MiB. The limits leave 2.4× that in
+/// address space and 7× in CPU time, and far more for small files (the
+/// bases): a damaged 100 KB file cannot make a check take more than
+/// ~260 MiB or 10 s of CPU, where the byte 0xb02f of issue 21 asked for
+/// 4 GiB. (The 60 s wall-clock `LIMIT` still ends the check of a file that
+/// would need longer: "could not check".)
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Limits {
+    pub address_space: u64,
+    pub cpu_secs: u64,
+}
+
+const AS_BASE: u64 = 256 << 20;
+const AS_PER_FILE_BYTE: u64 = 24;
+const CPU_BASE_SECS: u64 = 10;
+const CPU_SECS_PER_MIB: u64 = 1;
+/// Past the soft CPU limit (SIGXCPU, which the probe answers with
+/// OVER_CPU) the kernel kills at the hard one: this much later.
+const CPU_GRACE_SECS: u64 = 5;
+
+impl Limits {
+    pub(crate) fn for_len(len: u64) -> Limits {
+        Limits {
+            address_space: AS_BASE.saturating_add(len.saturating_mul(AS_PER_FILE_BYTE)),
+            cpu_secs: CPU_BASE_SECS + (len >> 20).saturating_mul(CPU_SECS_PER_MIB),
+        }
+    }
+}
 
 static PROBE_EXE: OnceLock<PathBuf> = OnceLock::new();
 
@@ -48,12 +104,15 @@ pub fn exe() -> Option<&'static Path> {
 
 pub fn probe(copy: &Path) -> Result<Inspection, Problem> {
     match PROBE_EXE.get() {
-        Some(exe) => judge(match crate::durable::checker::started() {
-            // A lock holder never forks: its checker child, started before
-            // the lock, does (see checker.rs).
-            Some(checker) => checker.check(copy),
-            None => check_in_child(exe, copy),
-        }),
+        Some(exe) => judge(
+            copy,
+            match crate::durable::checker::started() {
+                // A lock holder never forks: its checker child, started
+                // before the lock, does (see checker.rs).
+                Some(checker) => checker.check(copy),
+                None => check_in_child(exe, copy),
+            },
+        ),
         None => std::panic::catch_unwind(|| read_and_exercise(copy)).unwrap_or_else(|_| {
             Err(Problem::Damaged(
                 "is damaged (redb gave up reading it)".into(),
@@ -82,7 +141,8 @@ pub fn check_in_child(exe: &Path, copy: &Path) -> Checked {
         .stderr(Stdio::piped())
         // Its own process group: a Ctrl-C meant for fizzflow must not kill
         // the check half-way and make it look like a verdict.
-        .process_group(0);
+        .process_group(0)
+        .env(PARENT_ENV, std::process::id().to_string());
     fork_delay_for_tests(&mut cmd);
     let child = match cmd.spawn() {
         Ok(child) => child,
@@ -96,7 +156,7 @@ pub fn check_in_child(exe: &Path, copy: &Path) -> Checked {
 }
 
 /// The verdict on a file from what its probe child did.
-fn judge(checked: Checked) -> Result<Inspection, Problem> {
+fn judge(copy: &Path, checked: Checked) -> Result<Inspection, Problem> {
     let done = match checked {
         Checked::Ended(done) => done,
         Checked::TimedOut => {
@@ -107,6 +167,7 @@ fn judge(checked: Checked) -> Result<Inspection, Problem> {
         }
         Checked::Failed(why) => return Err(Problem::Io(why)),
     };
+    let limits = Limits::for_len(std::fs::metadata(copy).map_or(0, |m| m.len()));
     match verdict(done.status, &done.stderr) {
         Verdict::Read => serde_json::from_str(&done.stdout)
             .map_err(|e| Problem::Io(format!("the checker's report is unreadable ({e})"))),
@@ -114,11 +175,23 @@ fn judge(checked: Checked) -> Result<Inspection, Problem> {
         Verdict::Crashed => Err(Problem::Damaged(
             "is damaged (redb crashed reading it)".into(),
         )),
+        Verdict::OverMemory => Err(Problem::Damaged(format!(
+            "is damaged: checking it needed more memory than a check of a file this size may use ({} MiB; redb sizes some reads from numbers in the file)",
+            limits.address_space >> 20
+        ))),
+        Verdict::OverCpu => Err(Problem::Damaged(format!(
+            "is damaged: checking it took more CPU time than a check of a file this size may use ({} s)",
+            limits.cpu_secs
+        ))),
         Verdict::Machine => Err(Problem::Io(done.stderr.trim().to_string())),
         Verdict::Newer => Err(Problem::Newer(done.stderr.trim().to_string())),
         Verdict::Killed(why) => Err(Problem::Io(format!("the checker {why}"))),
     }
 }
+
+/// The PID of the process that started a probe, so that the probe can
+/// tell it was orphaned before it could ask to die with its parent.
+const PARENT_ENV: &str = "FIZZFLOW_PROBE_PARENT";
 
 /// Tests only: `MILLIS:PATH` makes a new checker child, between fork and
 /// exec, create PATH and sleep MILLIS, so that a test can kill its parent
@@ -156,6 +229,11 @@ enum Verdict {
     Damaged,
     /// A panic or a crash while reading: the file made redb give up.
     Crashed,
+    /// It ran out of the memory it allowed itself: the file made redb ask
+    /// for more than any healthy file of its size needs.
+    OverMemory,
+    /// It used the CPU time it allowed itself.
+    OverCpu,
     Machine,
     Newer,
     /// Stopped from outside, or it ended in a way that says nothing.
@@ -163,6 +241,7 @@ enum Verdict {
 }
 
 fn verdict(status: ExitStatus, stderr: &str) -> Verdict {
+    use crate::util::alloc::{INHERITED_LIMIT_MARKER, OWN_LIMIT_MARKER};
     let panicked = stderr.contains(PANIC_MARKER);
     match (status.code(), status.signal()) {
         (Some(0), _) => Verdict::Read,
@@ -170,7 +249,16 @@ fn verdict(status: ExitStatus, stderr: &str) -> Verdict {
         (Some(IO_FAILED), _) => Verdict::Machine,
         (Some(NEWER), _) => Verdict::Newer,
         (Some(PANICKED), _) => Verdict::Crashed,
+        (Some(OVER_CPU), _) => Verdict::OverCpu,
         (None, Some(libc::SIGABRT)) if panicked => Verdict::Crashed,
+        // A failed allocation aborts; the allocator said first whose limit
+        // it failed under.
+        (None, Some(libc::SIGABRT)) if stderr.contains(OWN_LIMIT_MARKER) => Verdict::OverMemory,
+        (None, Some(libc::SIGABRT)) if stderr.contains(INHERITED_LIMIT_MARKER) => {
+            Verdict::Killed(
+                "ran out of memory under the address-space limit fizzflow was started with (ulimit -v), which is below what a check of this file may need".into(),
+            )
+        }
         (None, Some(libc::SIGSEGV | libc::SIGBUS | libc::SIGILL | libc::SIGFPE)) => {
             Verdict::Crashed
         }
@@ -185,6 +273,27 @@ fn verdict(status: ExitStatus, stderr: &str) -> Verdict {
 
 /// The child's side: read `copy`, print the inspection as JSON.
 pub fn run_probe(copy: &Path) -> i32 {
+    // First of all: an orphaned probe dies with its parent (the thread
+    // that started it, which waits for it), and the check is bounded.
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+    // A parent that died before that line sent no signal: the probe has
+    // been handed to another process, and nobody waits for its verdict.
+    let parent = std::env::var(PARENT_ENV)
+        .ok()
+        .and_then(|p| p.parse::<i32>().ok());
+    // SAFETY: getppid has no preconditions.
+    if parent.is_some_and(|p| p != unsafe { libc::getppid() }) {
+        return IO_FAILED;
+    }
+    let spin = std::env::var(TEST_SPIN_ENV)
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut limits = Limits::for_len(std::fs::metadata(copy).map_or(0, |m| m.len()));
+    if let Some(secs) = spin {
+        limits.cpu_secs = secs;
+    }
+    impose(limits);
     // A panic here is the answer "damaged"; the parent says so, not us.
     // The marker is written before any unwinding, so it is there even when
     // a second panic aborts the process.
@@ -196,6 +305,12 @@ pub fn run_probe(copy: &Path) -> i32 {
         .and_then(|v| v.parse().ok())
     {
         std::thread::sleep(Duration::from_millis(ms));
+    }
+    if spin.is_some() {
+        let mut n = 0u64;
+        loop {
+            n = std::hint::black_box(n.wrapping_add(1));
+        }
     }
     let (code, text, to_stdout) = match read_and_exercise(copy) {
         Ok(seen) => match serde_json::to_string(&seen) {
@@ -216,6 +331,64 @@ pub fn run_probe(copy: &Path) -> i32 {
         crate::util::output::stderr_now(&text)
     };
     if written.is_err() { IO_FAILED } else { code }
+}
+
+/// Sets the probe's own limits. A limit the probe was started with that is
+/// already tighter stays (it cannot be raised, nor should it be): running
+/// into that one is the machine's business, and is reported as such.
+fn impose(limits: Limits) {
+    let own_memory = lower(libc::RLIMIT_AS, limits.address_space, limits.address_space);
+    crate::util::alloc::mark_failures(own_memory);
+    let own_cpu = lower(
+        libc::RLIMIT_CPU,
+        limits.cpu_secs,
+        limits.cpu_secs + CPU_GRACE_SECS,
+    );
+    if own_cpu {
+        // SAFETY: a handler that only calls async-signal-safe functions,
+        // installed before the probe starts any thread.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = over_cpu as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_SIGINFO;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(libc::SIGXCPU, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Lowers `resource` to `soft` (and its hard limit to at most `hard`);
+/// false, changing nothing, if its soft limit is already below `soft`.
+fn lower(resource: libc::__rlimit_resource_t, soft: u64, hard: u64) -> bool {
+    let mut now = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given.
+    if unsafe { libc::getrlimit(resource, &mut now) } != 0 || now.rlim_cur < soft {
+        return false;
+    }
+    let new = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard.min(now.rlim_max).max(soft),
+    };
+    // SAFETY: setrlimit reads the struct it is given.
+    unsafe { libc::setrlimit(resource, &new) == 0 }
+}
+
+/// SIGXCPU: from the kernel, the probe's own CPU limit (the verdict
+/// "damaged"); sent by someone else, it ends the probe as that signal
+/// would have (which says nothing about the file).
+extern "C" fn over_cpu(_: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler;
+    // _exit, signal and raise are async-signal-safe.
+    unsafe {
+        if (*info).si_code == libc::SI_KERNEL {
+            libc::_exit(OVER_CPU);
+        }
+        libc::signal(libc::SIGXCPU, libc::SIG_DFL);
+        libc::raise(libc::SIGXCPU);
+    }
 }
 
 #[cfg(test)]
@@ -246,5 +419,42 @@ mod tests {
             );
         }
         assert!(matches!(verdict(by_code(137), ""), Verdict::Killed(_)));
+    }
+
+    #[test]
+    fn only_the_probes_own_limits_are_damage() {
+        use crate::util::alloc::{INHERITED_LIMIT_MARKER, OWN_LIMIT_MARKER};
+        let by_signal = |sig: i32| ExitStatus::from_raw(sig);
+        let abort = by_signal(libc::SIGABRT);
+        let line = |m: &str| format!("\n{m}\nmemory allocation of 4294967296 bytes failed\n");
+        assert_eq!(verdict(abort, &line(OWN_LIMIT_MARKER)), Verdict::OverMemory);
+        assert!(matches!(
+            verdict(abort, &line(INHERITED_LIMIT_MARKER)),
+            Verdict::Killed(_)
+        ));
+        assert_eq!(
+            verdict(ExitStatus::from_raw(OVER_CPU << 8), ""),
+            Verdict::OverCpu
+        );
+        // SIGXCPU as a signal: sent from outside, or a limit the probe was
+        // started with (its handler only answers its own).
+        assert!(matches!(
+            verdict(by_signal(libc::SIGXCPU), ""),
+            Verdict::Killed(_)
+        ));
+    }
+
+    #[test]
+    fn a_check_may_use_more_for_a_larger_file() {
+        let small = Limits::for_len(100_000);
+        assert_eq!(small.address_space, (256 << 20) + 2_400_000);
+        assert_eq!(small.cpu_secs, 10);
+        // The largest file measured (1,000,000 checkpoints): 1,317 MiB and
+        // 17.8 s of CPU in a debug build.
+        let big = Limits::for_len(135_532_544);
+        assert!(big.address_space > 2 * (1317 << 20), "{big:?}");
+        assert!(big.cpu_secs > 2 * 18, "{big:?}");
+        // A damaged page reference asks for a page of order 20: 4 GiB.
+        assert!(small.address_space < 4 << 30);
     }
 }

@@ -36,21 +36,26 @@ pub enum Problem {
     Newer(String),
 }
 
-/// Sorts redb's errors: I/O failures are the disk's, anything else the file's.
+/// Sorts redb's errors by their type, never by their text: I/O failures
+/// are the machine's, anything else is the file's.
 fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
-    // An I/O error is about the machine (the copy's disk), not the file:
-    // the message must not call the file damaged. Except running out of
-    // bytes: the private copy holds all of the file, so a read past its
-    // end means the file is cut short (shorter than redb's header, say).
     move |e| match e {
+        // Running out of bytes is the file's: the private copy holds all of
+        // it, so a read past its end means it is cut short (shorter than
+        // redb's header, or than a page it refers to).
         redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Problem::Damaged(
             format!("is damaged: {what}: it ends where redb expects more ({io})"),
         ),
+        // Any other I/O error is about the machine (the copy's disk), not
+        // the file: the message must not call the file damaged.
         redb::Error::Io(io) => Problem::Io(format!("the check of a private copy failed: {io}")),
-        // redb has no error kind of its own for a file format it is too old
-        // to read; its message is the only sign.
-        e if e.to_string().contains("Expected file format version") => Problem::Newer(format!(
-            "was written by a newer redb, so by a newer fizzflow ({e})"
+        // fizzflow has only ever written redb file format 3, so a header
+        // that claims another is damage (one flipped bit of that byte gives
+        // 1, 2 or something above 3), never "a newer redb": redb names
+        // formats 1 and 2 by this error, any other by `Corrupted`. Only the
+        // schema version in fizzflow's own meta table can say "newer".
+        redb::Error::UpgradeRequired(format) => Problem::Damaged(format!(
+            "{what}: it is damaged: its header claims redb file format {format}, and fizzflow only ever wrote format 3"
         )),
         e => Problem::Damaged(format!("{what}: {e}")),
     }
@@ -180,5 +185,30 @@ mod tests {
             problem("cannot be read")(other),
             Problem::Damaged(m) if m.contains("bad page")
         ));
+        let cut = redb::Error::Io(std::io::ErrorKind::UnexpectedEof.into());
+        assert!(matches!(
+            problem("cannot be read")(cut),
+            Problem::Damaged(_)
+        ));
+    }
+
+    #[test]
+    fn a_redb_format_other_than_3_is_damage_whatever_redb_says() {
+        // One flipped bit of the format byte: 3 becomes 2 or 1 (redb asks
+        // for an upgrade) or something above 3 (redb says corrupted, in
+        // words that once read as "a newer redb").
+        for e in [
+            redb::Error::UpgradeRequired(2),
+            redb::Error::UpgradeRequired(1),
+            redb::Error::Corrupted("Expected file format version <= 3, found 7".into()),
+        ] {
+            assert!(
+                matches!(
+                    problem("cannot be opened as a database")(e),
+                    Problem::Damaged(_)
+                ),
+                "damage"
+            );
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! Small pieces every part uses: the one error type, output that never
-//! panics, the log sink, and waiting for child processes.
+//! panics, the log sink, waiting for child processes, and the binary's
+//! allocator.
 
+pub mod alloc;
 pub(crate) mod child;
 pub(crate) mod error;
 pub(crate) mod logging;
