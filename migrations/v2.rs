@@ -15,17 +15,14 @@
 //! the record before it where that release wrote it one rounding step low
 //! (see `carry_run_time_over_launches`).
 //!
-//! Schema-2 records are written with the codec of src/durable/record.rs and rows
-//! with that of src/durable/launch_log.rs. When a later schema changes either,
-//! freeze the schema-2 types into this file first, as v1.rs does for
-//! schema 1.
+//! The schema-2 record and launch row are frozen below: nothing in those
+//! types may change, since bincode stores no field names and they are the
+//! only way to read the schema-2 files in the world (schema 3 keys the
+//! restart counts by actor name, see v3.rs).
 
 use super::v1::{CHECKPOINTS, RecordV1};
-use crate::durable::launch_log::{Ending, LaunchRow, Point};
-use crate::durable::record::{CheckpointRecord, RunSettings};
-use crate::pipeline::message::KindCounts;
-use crate::pipeline::stats::{LoggerStats, Restarts};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 /// Launch history: launch number → encoded [`LaunchRow`].
 pub const LAUNCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("launches");
@@ -46,39 +43,171 @@ pub fn up(txn: &WriteTransaction) -> Result<(), super::StepError> {
         }
         old
     };
-    let mut history: Vec<CheckpointRecord> = old.iter().map(convert).collect();
+    let mut history: Vec<RecordV2> = old.iter().map(convert).collect();
     carry_run_time_over_launches(&mut history);
     {
         let mut table = txn.open_table(CHECKPOINTS)?;
         for rec in &history {
-            table.insert(rec.seq, rec.encode().as_slice())?;
+            table.insert(rec.seq, seal(rec).as_slice())?;
         }
     }
     let mut launches = txn.open_table(LAUNCHES)?;
     for row in rebuild_launches(&history) {
-        launches.insert(row.launch, row.encode().as_slice())?;
+        launches.insert(row.launch, seal(&row).as_slice())?;
     }
     Ok(())
 }
 
+/// The checkpoint record of schema 2, frozen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RecordV2 {
+    pub seq: u64,
+    pub unix_ms: u64,
+    pub settings: SettingsV2,
+    pub beats: u64,
+    pub beats_target: u64,
+    pub generator_position: u64,
+    pub logger: LoggerV2,
+    pub restarts: RestartsV2,
+    pub launches: u64,
+    pub checkpoints: u64,
+    pub run_secs: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsV2 {
+    pub generator_batch: u64,
+    pub worker_batch: u64,
+    pub logger_batch: u64,
+    pub channel_capacity: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountsV2 {
+    pub fizz: u64,
+    pub buzz: u64,
+    pub fizzbuzz: u64,
+    pub value: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggerV2 {
+    pub messages: u64,
+    pub counts: CountsV2,
+    pub batches: u64,
+    pub max_batch: u64,
+    pub sequence_errors: u64,
+    pub duplicates_dropped: u64,
+    pub next_expected: u64,
+}
+
+/// One count per actor of the four schema 2 knew.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartsV2 {
+    pub heartbeat: u64,
+    pub generator: u64,
+    pub worker: u64,
+    pub logger: u64,
+}
+
+impl RestartsV2 {
+    fn since(&self, b: &RestartsV2) -> RestartsV2 {
+        RestartsV2 {
+            heartbeat: self.heartbeat.saturating_sub(b.heartbeat),
+            generator: self.generator.saturating_sub(b.generator),
+            worker: self.worker.saturating_sub(b.worker),
+            logger: self.logger.saturating_sub(b.logger),
+        }
+    }
+}
+
+/// The launch row of schema 2, frozen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LaunchRowV2 {
+    pub launch: u64,
+    pub started_unix_ms: Option<u64>,
+    pub ended_unix_ms: Option<u64>,
+    pub ending: EndingV2,
+    pub start: Option<PointV2>,
+    pub end: Option<PointV2>,
+    pub restarts: Option<RestartsV2>,
+    pub restarts_before: Option<RestartsV2>,
+    pub fizzflow_version: Option<String>,
+    pub flags: Option<Vec<String>>,
+    pub run_beats: Option<u64>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointV2 {
+    pub beats: u64,
+    pub messages: u64,
+}
+
+impl PointV2 {
+    fn of(r: &RecordV2) -> PointV2 {
+        PointV2 {
+            beats: r.beats,
+            messages: r.logger.messages,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EndingV2 {
+    Open,
+    Finished,
+    Stopped,
+    Failed(i32),
+    Killed,
+    BeforeSchema2,
+}
+
+/// Schema 2's codec: bincode 2 (standard) followed by the CRC-32 of those
+/// bytes, little-endian.
+pub fn seal(value: &impl Serialize) -> Vec<u8> {
+    let mut body = bincode::serde::encode_to_vec(value, bincode::config::standard())
+        .expect("a schema-2 value always encodes");
+    let sum = crc32fast::hash(&body);
+    body.extend_from_slice(&sum.to_le_bytes());
+    body
+}
+
+/// Reads a value [`seal`] wrote; a length prefix past 64 KiB is damage.
+pub fn unseal<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let Some(split) = bytes.len().checked_sub(4) else {
+        return Err(format!("{} bytes is too short", bytes.len()));
+    };
+    let (body, sum) = bytes.split_at(split);
+    if crc32fast::hash(body).to_le_bytes() != sum {
+        return Err("its checksum does not match".into());
+    }
+    let config = bincode::config::standard().with_limit::<{ 64 * 1024 }>();
+    let (value, used) = bincode::serde::decode_from_slice(body, config)
+        .map_err(|e| format!("it cannot be decoded: {e}"))?;
+    if used != body.len() {
+        return Err(format!("{} trailing bytes", body.len() - used));
+    }
+    Ok(value)
+}
+
 /// A schema-1 record as a schema-2 one: the same values, field by field.
-fn convert(v1: &RecordV1) -> CheckpointRecord {
-    let l = &v1.logger;
-    CheckpointRecord {
+fn convert(v1: &RecordV1) -> RecordV2 {
+    let (l, s, r) = (&v1.logger, &v1.settings, &v1.restarts);
+    RecordV2 {
         seq: v1.seq,
         unix_ms: v1.unix_ms,
-        settings: RunSettings {
-            generator_batch: v1.settings.generator_batch,
-            worker_batch: v1.settings.worker_batch,
-            logger_batch: v1.settings.logger_batch,
-            channel_capacity: v1.settings.channel_capacity,
+        settings: SettingsV2 {
+            generator_batch: s.generator_batch,
+            worker_batch: s.worker_batch,
+            logger_batch: s.logger_batch,
+            channel_capacity: s.channel_capacity,
         },
         beats: v1.beats,
         beats_target: v1.beats_target,
         generator_position: v1.generator_position,
-        logger: LoggerStats {
+        logger: LoggerV2 {
             messages: l.messages,
-            counts: KindCounts {
+            counts: CountsV2 {
                 fizz: l.counts.fizz,
                 buzz: l.counts.buzz,
                 fizzbuzz: l.counts.fizzbuzz,
@@ -90,11 +219,11 @@ fn convert(v1: &RecordV1) -> CheckpointRecord {
             duplicates_dropped: l.duplicates_dropped,
             next_expected: l.next_expected,
         },
-        restarts: Restarts {
-            heartbeat: v1.restarts.heartbeat,
-            generator: v1.restarts.generator,
-            worker: v1.restarts.worker,
-            logger: v1.restarts.logger,
+        restarts: RestartsV2 {
+            heartbeat: r.heartbeat,
+            generator: r.generator,
+            worker: r.worker,
+            logger: r.logger,
         },
         launches: v1.launches,
         checkpoints: v1.checkpoints,
@@ -121,7 +250,7 @@ const FIRST_RELEASE_ROUNDING_ULPS: u64 = 2;
 /// time that far below the one before it is raised to it here (the
 /// printed seconds do not change); one further below is left for the
 /// reader to refuse, since no release wrote that.
-fn carry_run_time_over_launches(history: &mut [CheckpointRecord]) {
+fn carry_run_time_over_launches(history: &mut [RecordV2]) {
     for i in 1..history.len() {
         let (before, rec) = (&history[i - 1], &history[i]);
         if rec.launches == before.launches + 1
@@ -136,14 +265,13 @@ fn carry_run_time_over_launches(history: &mut [CheckpointRecord]) {
 }
 
 /// One row per launch, from what the kept checkpoints say of each.
-pub fn rebuild_launches(history: &[CheckpointRecord]) -> Vec<LaunchRow> {
+pub fn rebuild_launches(history: &[RecordV2]) -> Vec<LaunchRowV2> {
     let Some(latest) = history.last() else {
         return Vec::new();
     };
     (1..=latest.launches)
         .map(|launch| {
-            let mine: Vec<&CheckpointRecord> =
-                history.iter().filter(|r| r.launches == launch).collect();
+            let mine: Vec<&RecordV2> = history.iter().filter(|r| r.launches == launch).collect();
             // Its launch record is kept if it is the first record of the
             // file or follows a record of the launch before.
             let first = mine.first().copied().filter(|r| {
@@ -154,16 +282,18 @@ pub fn rebuild_launches(history: &[CheckpointRecord]) -> Vec<LaunchRow> {
             });
             let last = mine.last().copied();
             // The first launch starts from nothing, kept or not.
-            let at_start = |get: fn(&CheckpointRecord) -> Restarts| {
-                first.map(get).or((launch == 1).then(Restarts::default))
+            let at_start = |get: fn(&RecordV2) -> RestartsV2| {
+                first.map(get).or((launch == 1).then(RestartsV2::default))
             };
-            LaunchRow {
+            LaunchRowV2 {
                 launch,
                 started_unix_ms: first.map(|r| r.unix_ms),
                 ended_unix_ms: last.map(|r| r.unix_ms),
-                ending: Ending::BeforeSchema2,
-                start: first.map(Point::of).or((launch == 1).then(Point::default)),
-                end: last.map(Point::of),
+                ending: EndingV2::BeforeSchema2,
+                start: first
+                    .map(PointV2::of)
+                    .or((launch == 1).then(PointV2::default)),
+                end: last.map(PointV2::of),
                 restarts: at_start(|r| r.restarts)
                     .zip(last)
                     .map(|(before, end)| end.restarts.since(&before)),
@@ -178,7 +308,7 @@ pub fn rebuild_launches(history: &[CheckpointRecord]) -> Vec<LaunchRow> {
 
 /// The `--beats` of the run a launch record belongs to, when the record
 /// that set that run's target is kept: target minus the beats it started at.
-fn run_beats(history: &[CheckpointRecord], launch: &CheckpointRecord) -> Option<u64> {
+fn run_beats(history: &[RecordV2], launch: &RecordV2) -> Option<u64> {
     let target = launch.beats_target;
     let mut started = launch;
     for r in history.iter().rev().skip_while(|r| r.seq >= launch.seq) {
@@ -247,7 +377,7 @@ mod tests {
     #[test]
     fn a_launch_record_one_rounding_step_low_is_carried_up_and_nothing_else_moves() {
         for (dir, records) in first_release_histories() {
-            let mut history: Vec<CheckpointRecord> = records.iter().map(convert).collect();
+            let mut history: Vec<RecordV2> = records.iter().map(convert).collect();
             let before = history.clone();
             carry_run_time_over_launches(&mut history);
             for (i, (old, new)) in before.iter().zip(&history).enumerate() {
@@ -257,7 +387,8 @@ mod tests {
                 }
                 assert_eq!(new, &expected, "{dir}: record {}", old.seq);
             }
-            for pair in history.windows(2) {
+            let now: Vec<_> = history.iter().map(super::super::v3::record).collect();
+            for pair in now.windows(2) {
                 pair[1]
                     .check_follows(&pair[0])
                     .unwrap_or_else(|e| panic!("{dir}: {e}"));
@@ -267,12 +398,37 @@ mod tests {
 
     #[test]
     fn a_run_time_further_back_is_left_for_the_reader_to_refuse() {
-        let first = crate::durable::ledger::Ledger::launch(
-            None,
-            &crate::pipeline::config::PipelineConfig::default(),
-        );
-        let mut before = first.clone();
-        before.run_secs = 2.0;
+        let before = RecordV2 {
+            seq: 1,
+            unix_ms: 0,
+            settings: SettingsV2 {
+                generator_batch: 256,
+                worker_batch: 256,
+                logger_batch: 1024,
+                channel_capacity: 8192,
+            },
+            beats: 0,
+            beats_target: 10,
+            generator_position: 0,
+            logger: LoggerV2 {
+                messages: 0,
+                counts: CountsV2 {
+                    fizz: 0,
+                    buzz: 0,
+                    fizzbuzz: 0,
+                    value: 0,
+                },
+                batches: 0,
+                max_batch: 0,
+                sequence_errors: 0,
+                duplicates_dropped: 0,
+                next_expected: 0,
+            },
+            restarts: RestartsV2::default(),
+            launches: 1,
+            checkpoints: 1,
+            run_secs: 2.0,
+        };
         let mut launch = before.clone();
         launch.seq += 1;
         launch.checkpoints += 1;

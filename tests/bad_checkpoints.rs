@@ -84,10 +84,10 @@ fn header_overwritten_with_garbage() {
 fn newer_schema() {
     let dir = state_dir();
     good_file(dir.path());
-    set_schema_version(dir.path(), "3");
+    set_schema_version(dir.path(), "4");
     refused(
         dir.path(),
-        "newer fizzflow (schema 3; this build reads up to 2)",
+        "newer fizzflow (schema 4; this build reads up to 3)",
     );
 }
 
@@ -340,14 +340,20 @@ fn a_file_too_large_to_be_a_checkpoint_is_refused_unread() {
 
 /// A refusal names the rule the file breaks and which schema and release
 /// wrote it, so that a rule an old release did not keep can be told from
-/// damage: here a file the second release wrote, its newest record's run
-/// time set to 0 (with a valid checksum).
+/// damage: here a file the second release wrote and this one continued,
+/// its newest record's run time set to 0 (with a valid checksum).
 #[test]
 fn a_refusal_names_the_rule_broken_and_the_schema_and_release_that_wrote_the_file() {
     let dir = state_dir();
     let release = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/releases/60bab78/many-launches/state/checkpoints.redb");
     fs::copy(release, checkpoint_file(dir.path())).unwrap();
+    let done = run_in(
+        dir.path(),
+        &["--rate", "0", "--beats", "1"],
+        Duration::from_secs(60),
+    );
+    assert!(done.status.success(), "{}", done.stderr);
     {
         let db = redb::Database::create(checkpoint_file(dir.path())).unwrap();
         let txn = db.begin_write().unwrap();
@@ -366,7 +372,10 @@ fn a_refusal_names_the_rule_broken_and_the_schema_and_release_that_wrote_the_fil
     refused(dir.path(), "breaks the rule \"run time never goes back\"");
     refused(
         dir.path(),
-        "the file is schema 2, written by fizzflow 0.1.0",
+        &format!(
+            "the file is schema 3, written by fizzflow {}",
+            env!("CARGO_PKG_VERSION")
+        ),
     );
 }
 

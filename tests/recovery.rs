@@ -209,7 +209,7 @@ fn a_schema_1_backup_is_restored_and_upgraded_by_the_next_run() {
     assert_eq!(field(&stats(dir.path()), "schema_version"), 1);
     ok(dir.path(), &["--rate", "0"]);
     let v = stats(dir.path());
-    assert_eq!(field(&v, "schema_version"), 2);
+    assert_eq!(field(&v, "schema_version"), 3);
     assert_eq!(field(&v, "beats"), field(&v, "beats_target"));
     assert_closed_form(&v);
 }
@@ -436,7 +436,7 @@ fn not_without_force(dir: &Path, says: &str) {
 fn a_file_from_a_newer_fizzflow_or_a_symlink_is_not_damage() {
     let dir = state_dir();
     two_launches(dir.path());
-    set_schema_version(dir.path(), "3");
+    set_schema_version(dir.path(), "4");
     let bytes = fs::read(checkpoint_file(dir.path())).unwrap();
     // The run's refusal does not suggest recover for it.
     let refused = run_in(dir.path(), &["--rate", "0"], LIMIT);

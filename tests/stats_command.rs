@@ -29,7 +29,7 @@ fn after_a_clean_exit_stats_equals_the_runs_own_summary() {
         run["beat_latency_us"]["beats"].as_u64() == Some(200),
         "{run}"
     );
-    assert_eq!(field(&stats, "schema_version"), 2);
+    assert_eq!(field(&stats, "schema_version"), 3);
     assert_eq!(field(&stats, "launches"), 1);
     assert!(
         field(&stats, "checkpoints") >= 2,
@@ -57,7 +57,7 @@ fn table_and_history_are_readable() {
     let table = run_in(dir.path(), &["stats"], Duration::from_secs(30));
     assert!(table.status.success(), "{}", table.stderr);
     for label in [
-        "schema 2",
+        "schema 3",
         "beats",
         "400 / 400 (finished)",
         "messages",

@@ -1,7 +1,7 @@
 //! `fizzflow stats --launches`: the launch history as a table for people
 //! or as JSON, with what each launch added.
 
-use crate::durable::launch_log::{Ending, LaunchRow};
+use crate::durable::launch_log::{LaunchEnd, LaunchRow};
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
 use crate::util::time::utc;
@@ -24,8 +24,8 @@ pub(super) struct LaunchJson<'a> {
 /// if a fizzflow holds the dir now, and was killed otherwise.
 fn ending(row: &LaunchRow, newest: bool, running: bool) -> String {
     match row.ending {
-        Ending::Open if newest && running => "running".into(),
-        Ending::Open => "killed (no end recorded)".into(),
+        LaunchEnd::Open if newest && running => "running".into(),
+        LaunchEnd::Open => "killed (no end recorded)".into(),
         ref e => e.describe(),
     }
 }
@@ -95,6 +95,7 @@ pub(super) fn launches_table(
             beats,
             json.added_messages.map_or_else(|| "?".into(), grouped),
             row.restarts
+                .as_ref()
                 .map_or_else(|| "?".into(), |r| grouped(r.total())),
             row.fizzflow_version.as_deref().unwrap_or("?"),
             row.flags

@@ -396,7 +396,7 @@ mod tests {
         };
         assert_eq!(cfg, expected);
         assert_eq!(
-            cfg.panic_every(crate::pipeline::names::ActorName::Worker),
+            cfg.panic_every(crate::pipeline::actor::worker::NAME),
             Some(9)
         );
     }

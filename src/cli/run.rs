@@ -13,7 +13,7 @@ use crate::cli::signals;
 use crate::cli::telemetry_dir;
 use crate::durable::backups;
 use crate::durable::inspect::{self, Vetted, checkpoint_path};
-use crate::durable::launch_log::{Ending, LaunchRow};
+use crate::durable::launch_log::{LaunchEnd, LaunchRow};
 use crate::durable::ledger::{CheckpointWriter, Ledger};
 use crate::durable::lock::{DirLock, refusal};
 use crate::durable::record::{CheckpointRecord, RunSettings};
@@ -89,7 +89,7 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     live.publish(&launch.logger);
     let metrics = start_metrics(args, &live, cfg.channel_capacity);
 
-    let final_delay = cfg.delay_for("checkpoint");
+    let final_delay = cfg.delay_for(crate::pipeline::actor::checkpoint::NAME);
     // The launch's run time counts from here, not from the checks before.
     let mut writer = writer;
     writer.ledger.started = Instant::now();
@@ -116,7 +116,11 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
                 problem: why,
             });
         }
-        let rec = writer.final_cut(&outcome.stats, outcome.restarts, outcome.last_counted);
+        let rec = writer.final_cut(
+            &outcome.stats,
+            outcome.restarts.clone(),
+            outcome.last_counted,
+        );
         rec.check().map_err(|e| {
             Error::Pipeline(format!(
                 "the final totals are not a consistent cut ({e}); the last good checkpoint stands"
@@ -128,14 +132,14 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
             std::thread::sleep(d);
         }
         let ending = if outcome.stats.sequence_errors > launch.logger.sequence_errors {
-            Ending::Failed(1)
+            LaunchEnd::Failed(1)
         } else if rec.unfinished() {
-            Ending::Stopped
+            LaunchEnd::Stopped
         } else {
-            Ending::Finished
+            LaunchEnd::Finished
         };
         final_record = Some(rec.clone());
-        writer.commit_final(rec, ending, outcome.restarts)?;
+        writer.commit_final(rec, ending, outcome.restarts.clone())?;
         writer.back_up();
         Ok(())
     })?;
@@ -396,7 +400,7 @@ fn launch_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> Summary
         &last.logger,
         RunSettings::beat_size(&last.settings),
         last.beats_target,
-        last.restarts,
+        last.restarts.clone(),
         last.run_secs - launch.run_secs,
         last.logger.messages - launch.logger.messages,
     )

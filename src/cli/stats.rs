@@ -227,10 +227,11 @@ fn table(
     row("launches", grouped(r.launches));
     row(
         "restarts",
-        format!(
-            "heartbeat {}  generator {}  worker {}  logger {}",
-            r.restarts.heartbeat, r.restarts.generator, r.restarts.worker, r.restarts.logger
-        ),
+        crate::pipeline::graph::ACTORS
+            .iter()
+            .map(|a| format!("{a} {}", r.restarts.of(a.as_str())))
+            .collect::<Vec<_>>()
+            .join("  "),
     );
     row("sequence errors", grouped(s.sequence_errors));
     row("duplicates dropped", grouped(s.duplicates_dropped));

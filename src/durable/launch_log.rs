@@ -1,4 +1,4 @@
-//! The launch history (schema 2): one row per launch of a state dir, in the
+//! The launch history (schema 2 on): one row per launch of a state dir, in the
 //! `launches` table, keyed by the launch's number. A row is written in the
 //! transaction that commits its launch record, and its end in the
 //! transaction that commits its final checkpoint; a launch that never
@@ -31,7 +31,7 @@ impl Point {
 
 /// How a launch ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Ending {
+pub enum LaunchEnd {
     /// No end recorded yet: running now, or killed and not yet noticed.
     Open,
     /// It ran every beat of its target.
@@ -49,15 +49,15 @@ pub enum Ending {
     BeforeSchema2,
 }
 
-impl Ending {
+impl LaunchEnd {
     pub fn describe(&self) -> String {
         match self {
-            Ending::Open => "no end recorded".into(),
-            Ending::Finished => "finished".into(),
-            Ending::Stopped => "stopped by signal".into(),
-            Ending::Failed(code) => format!("failed (exit {code})"),
-            Ending::Killed => "killed".into(),
-            Ending::BeforeSchema2 => "predates schema 2".into(),
+            LaunchEnd::Open => "no end recorded".into(),
+            LaunchEnd::Finished => "finished".into(),
+            LaunchEnd::Stopped => "stopped by signal".into(),
+            LaunchEnd::Failed(code) => format!("failed (exit {code})"),
+            LaunchEnd::Killed => "killed".into(),
+            LaunchEnd::BeforeSchema2 => "predates schema 2".into(),
         }
     }
 }
@@ -70,7 +70,7 @@ pub struct LaunchRow {
     pub launch: u64,
     pub started_unix_ms: Option<u64>,
     pub ended_unix_ms: Option<u64>,
-    pub ending: Ending,
+    pub ending: LaunchEnd,
     pub start: Option<Point>,
     pub end: Option<Point>,
     /// Restarts per actor during this launch alone.
@@ -92,11 +92,11 @@ impl LaunchRow {
             launch: launch.launches,
             started_unix_ms: Some(launch.unix_ms),
             ended_unix_ms: None,
-            ending: Ending::Open,
+            ending: LaunchEnd::Open,
             start: Some(Point::of(launch)),
             end: None,
             restarts: None,
-            restarts_before: Some(launch.restarts),
+            restarts_before: Some(launch.restarts.clone()),
             fizzflow_version: Some(env!("CARGO_PKG_VERSION").to_string()),
             flags: Some(flags),
             run_beats,
@@ -145,7 +145,7 @@ impl LaunchRow {
         let start = self.start?;
         let end = match (self.end, &self.ending) {
             (Some(end), _) => end,
-            (None, Ending::Open) => Point::of(latest),
+            (None, LaunchEnd::Open) => Point::of(latest),
             (None, _) => return None,
         };
         Some(Point {
@@ -168,14 +168,15 @@ pub fn begin(
         None => None,
     };
     if let (Some(mut last), Some(previous)) = (last, previous)
-        && last.ending == Ending::Open
+        && last.ending == LaunchEnd::Open
     {
-        last.ending = Ending::Killed;
+        last.ending = LaunchEnd::Killed;
         last.end = Some(Point::of(previous));
         last.ended_unix_ms = Some(previous.unix_ms);
         last.restarts = last
             .restarts_before
-            .map(|before| previous.restarts.since(&before));
+            .as_ref()
+            .map(|before| previous.restarts.since(before));
         table
             .insert(last.launch, last.encode().as_slice())
             .map_err(|e| e.to_string())?;
@@ -190,7 +191,7 @@ pub fn begin(
 pub fn close(
     txn: &WriteTransaction,
     launch: u64,
-    ending: Ending,
+    ending: LaunchEnd,
     last: &CheckpointRecord,
     restarts: Restarts,
 ) -> Result<(), String> {

@@ -3,7 +3,7 @@
 //! [`CutSink`], and writes a launch's final checkpoint.
 
 use crate::durable::backups::BackupKeeper;
-use crate::durable::launch_log::Ending;
+use crate::durable::launch_log::LaunchEnd;
 use crate::durable::record::{CheckpointRecord, MAX_RUN_SECS, RunSettings};
 use crate::durable::store::Store;
 use crate::pipeline::CutSink;
@@ -65,11 +65,7 @@ impl Ledger {
         restarts_now: Restarts,
         taken: Instant,
     ) -> CheckpointRecord {
-        let mut restarts = self.base.restarts;
-        restarts.heartbeat = restarts.heartbeat.saturating_add(restarts_now.heartbeat);
-        restarts.generator = restarts.generator.saturating_add(restarts_now.generator);
-        restarts.worker = restarts.worker.saturating_add(restarts_now.worker);
-        restarts.logger = restarts.logger.saturating_add(restarts_now.logger);
+        let restarts = self.base.restarts.plus(&restarts_now);
         CheckpointRecord {
             seq: last.seq + 1,
             unix_ms: unix_ms_now(),
@@ -160,7 +156,7 @@ impl CheckpointWriter {
     pub fn commit_final(
         &mut self,
         rec: CheckpointRecord,
-        ending: Ending,
+        ending: LaunchEnd,
         restarts: Restarts,
     ) -> Result<(), Error> {
         self.store.commit_final(&rec, ending, restarts)?;

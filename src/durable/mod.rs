@@ -17,7 +17,7 @@ pub(crate) mod schema;
 pub(crate) mod store;
 
 pub use inspect::{Vetted, checkpoint_path, existing, inspect};
-pub use launch_log::{Ending, LaunchRow, Point};
+pub use launch_log::{LaunchEnd, LaunchRow, Point};
 pub use ledger::{CheckpointWriter, Ledger};
 pub use probe::{TEST_DELAY_ENV, TEST_FORK_DELAY_ENV, TEST_SPIN_ENV};
 pub use read::Inspection;

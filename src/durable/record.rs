@@ -24,6 +24,7 @@ const MAX_UNIX_MS: u64 = 253_402_300_799_999;
 
 /// Duplicates one restart can cause: an actor that panics between sending
 /// and taking re-sends at most a channel's worth, and no channel is larger.
+/// (Counted over every actor's restarts, whichever actors a build has.)
 const DUPLICATES_PER_RESTART: u64 = MAX_CHANNEL_CAPACITY;
 
 /// The batch geometry a run was started with; a resumed run keeps it.
@@ -191,10 +192,7 @@ impl CheckpointRecord {
             return Err(Rule::Clock.broken(format!("written at {} ms", self.unix_ms)));
         }
         let r = &self.restarts;
-        if [r.heartbeat, r.generator, r.worker, r.logger]
-            .iter()
-            .any(|&n| n > MAX_COUNT)
-        {
+        if r.most() > MAX_COUNT {
             return Err(Rule::Restarts.broken(format!("restarts {r:?}")));
         }
         let beat = s.beat_size();
@@ -228,10 +226,7 @@ impl CheckpointRecord {
                 l.batches, l.max_batch, l.sequence_errors
             )));
         }
-        let resends = r
-            .generator
-            .saturating_add(r.worker)
-            .saturating_add(r.logger);
+        let resends = r.total();
         if l.duplicates_dropped
             > resends
                 .saturating_mul(DUPLICATES_PER_RESTART)
@@ -330,7 +325,7 @@ impl CheckpointRecord {
             &self.logger,
             self.settings.beat_size(),
             self.beats_target,
-            self.restarts,
+            self.restarts.clone(),
             self.run_secs,
             self.logger.messages,
         )
@@ -422,17 +417,14 @@ mod tests {
         let rec = ledger.cut(
             &first,
             &stats,
-            Restarts {
-                worker: 2,
-                ..Default::default()
-            },
+            [("worker", 2)].into_iter().collect(),
             Instant::now(),
         );
         assert_eq!(
             (rec.seq, rec.beats, rec.checkpoints, rec.launches),
             (2, 2, 2, 1)
         );
-        assert_eq!(rec.restarts.worker, 2);
+        assert_eq!(rec.restarts.of("worker"), 2);
         rec.check().expect("consistent");
         let again = Ledger::launch(
             Some(&rec),
@@ -496,7 +488,9 @@ mod tests {
             ("more launches than checkpoints", |r| r.launches = 99),
             ("a negative run time", |r| r.run_secs = -1.0),
             ("a run time past any", |r| r.run_secs = f64::MAX),
-            ("restarts past any count", |r| r.restarts.worker = u64::MAX),
+            ("restarts past any count", |r| {
+                r.restarts.set("worker", u64::MAX)
+            }),
             // Issue 21, item 9: values with a valid checksum that no run
             // produces, each of which a run then carried on with.
             ("duplicates that would wrap", |r| {
@@ -543,7 +537,7 @@ mod tests {
         jump.check().expect("a jump the logger counted");
         // A worker restart can re-send what it had not taken.
         let mut resent = good.clone();
-        resent.restarts.worker = 1;
+        resent.restarts.set("worker", 1);
         resent.logger.duplicates_dropped = 256;
         resent.check().expect("duplicates of one restart");
     }

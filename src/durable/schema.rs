@@ -5,6 +5,8 @@
 pub mod v1;
 #[path = "../../migrations/v2.rs"]
 pub mod v2;
+#[path = "../../migrations/v3.rs"]
+pub mod v3;
 
 use redb::{ReadableTable, WriteTransaction};
 
@@ -48,7 +50,7 @@ fn v1_up(txn: &WriteTransaction) -> Result<(), StepError> {
 }
 
 /// Steps in order: `STEPS[i]` turns schema i into schema i + 1.
-const STEPS: [Step; 2] = [
+const STEPS: [Step; 3] = [
     Step {
         up: v1_up,
         creates: v1::CREATES,
@@ -56,6 +58,10 @@ const STEPS: [Step; 2] = [
     Step {
         up: v2::up,
         creates: v2::CREATES,
+    },
+    Step {
+        up: v3::up,
+        creates: v3::CREATES,
     },
 ];
 
@@ -136,5 +142,6 @@ mod tests {
         assert!(tables_at(0).is_empty());
         assert_eq!(tables_at(1), ["checkpoints", "meta"]);
         assert_eq!(tables_at(2), ["checkpoints", "launches", "meta"]);
+        assert_eq!(tables_at(3), tables_at(2));
     }
 }

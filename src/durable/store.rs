@@ -6,7 +6,7 @@
 
 use crate::durable::files::{link_in_place, open_db, open_file, open_regular, sync_dir};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
-use crate::durable::launch_log::{self, Ending, LaunchRow};
+use crate::durable::launch_log::{self, LaunchEnd, LaunchRow};
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema::{self, CHECKPOINTS};
 use crate::pipeline::stats::Restarts;
@@ -229,7 +229,7 @@ impl Store {
     pub fn commit_final(
         &mut self,
         rec: &CheckpointRecord,
-        ending: Ending,
+        ending: LaunchEnd,
         restarts: Restarts,
     ) -> Result<Duration, Error> {
         self.commit_with(rec, |txn| {

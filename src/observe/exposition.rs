@@ -54,12 +54,9 @@ pub fn render(live: &Live, channel_capacity: usize) -> String {
         "actor_restarts_total",
         "counter",
         "Restarts of each actor after a panic, in this process.",
-        &[
-            ("{actor=\"heartbeat\"}".to_string(), r.heartbeat as f64),
-            ("{actor=\"generator\"}".to_string(), r.generator as f64),
-            ("{actor=\"worker\"}".to_string(), r.worker as f64),
-            ("{actor=\"logger\"}".to_string(), r.logger as f64),
-        ],
+        &r.iter()
+            .map(|(actor, n)| (format!("{{actor=\"{actor}\"}}"), n as f64))
+            .collect::<Vec<_>>(),
     );
     family(
         "checkpoints_written_total",

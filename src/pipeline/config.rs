@@ -65,7 +65,7 @@ impl FromStr for PanicSpec {
         let (actor, every) = s
             .split_once(':')
             .ok_or_else(|| format!("'{s}' is not ACTOR:N (e.g. worker:100000)"))?;
-        let actor: ActorName = actor.parse()?;
+        let actor: ActorName = actor.parse().map_err(|e| format!("{e}"))?;
         let every: u64 = every
             .parse()
             .map_err(|_| format!("'{every}' in '{s}' is not a whole number"))?;
@@ -80,7 +80,7 @@ impl FromStr for PanicSpec {
 /// handles (per commit for the checkpoint actor), to model a slow stage.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DelaySpec {
-    pub actor: String,
+    pub actor: ActorName,
     pub micros: u64,
 }
 
@@ -90,18 +90,11 @@ impl FromStr for DelaySpec {
         let (actor, micros) = s
             .split_once(':')
             .ok_or_else(|| format!("'{s}' is not ACTOR:MICROS (e.g. logger:200)"))?;
-        if actor != "checkpoint" {
-            actor
-                .parse::<ActorName>()
-                .map_err(|e| format!("{e} or checkpoint"))?;
-        }
+        let actor: ActorName = actor.parse().map_err(|e| format!("{e}"))?;
         let micros: u64 = micros
             .parse()
             .map_err(|_| format!("'{micros}' in '{s}' is not a whole number of microseconds"))?;
-        Ok(DelaySpec {
-            actor: actor.to_string(),
-            micros,
-        })
+        Ok(DelaySpec { actor, micros })
     }
 }
 
@@ -180,7 +173,7 @@ impl PipelineConfig {
     }
 
     /// The injected per-batch delay of `actor` ("checkpoint" included).
-    pub fn delay_for(&self, actor: &str) -> Option<std::time::Duration> {
+    pub fn delay_for(&self, actor: ActorName) -> Option<std::time::Duration> {
         self.inject_delay
             .iter()
             .rev()
@@ -220,7 +213,7 @@ mod tests {
         assert_eq!(
             "worker:100".parse::<PanicSpec>(),
             Ok(PanicSpec {
-                actor: ActorName::Worker,
+                actor: crate::pipeline::actor::worker::NAME,
                 every: 100
             })
         );

@@ -69,7 +69,7 @@ pub fn build_graph<S: CutSink>(
     let mut troupe = graph.actor_troupe();
     {
         let (state, cfg, live) = (handles.heartbeat.clone(), cfg.clone(), live.clone());
-        actors.with_name(ActorName::Heartbeat.as_str()).build(
+        actors.with_name(heartbeat::NAME.as_str()).build(
             move |a| {
                 returning(
                     live.clone(),
@@ -87,7 +87,7 @@ pub fn build_graph<S: CutSink>(
     }
     {
         let (state, cfg, live) = (handles.generator.clone(), cfg.clone(), live.clone());
-        actors.with_name(ActorName::Generator.as_str()).build(
+        actors.with_name(generator::NAME.as_str()).build(
             move |a| {
                 returning(
                     live.clone(),
@@ -105,7 +105,7 @@ pub fn build_graph<S: CutSink>(
     }
     {
         let (state, cfg, live) = (handles.worker.clone(), cfg.clone(), live.clone());
-        actors.with_name(ActorName::Worker.as_str()).build(
+        actors.with_name(worker::NAME.as_str()).build(
             move |a| {
                 returning(
                     live.clone(),
@@ -129,7 +129,7 @@ pub fn build_graph<S: CutSink>(
     }
     {
         let (state, cfg, live) = (handles.logger.clone(), cfg.clone(), live.clone());
-        actors.with_name(ActorName::Logger.as_str()).build(
+        actors.with_name(logger::NAME.as_str()).build(
             move |a| {
                 returning(
                     live.clone(),
@@ -154,7 +154,7 @@ pub fn build_graph<S: CutSink>(
     drop(troupe); // the troupe's thread starts here
     {
         let (state, plan, live) = (handles.checkpoint.clone(), plan.clone(), live.clone());
-        actors.with_name("checkpoint").build(
+        actors.with_name(checkpoint::NAME.as_str()).build(
             move |a| {
                 returning(
                     live.clone(),
@@ -174,8 +174,15 @@ pub fn build_graph<S: CutSink>(
     handles
 }
 
-/// How many actors the pipeline has; each is wrapped in [`returning`].
-pub(crate) const ACTORS: usize = 5;
+/// The pipeline's actors, by name: adding one is its file, this list and
+/// its place in [`build_graph`]. Each is wrapped in [`returning`].
+pub const ACTORS: [ActorName; 5] = [
+    heartbeat::NAME,
+    generator::NAME,
+    worker::NAME,
+    logger::NAME,
+    checkpoint::NAME,
+];
 
 /// Runs an actor and counts its return without a panic, after which
 /// steady_state never runs it again (see ending.rs).

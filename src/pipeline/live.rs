@@ -4,6 +4,7 @@
 //! the exact totals live in the logger's steady state.
 
 use crate::pipeline::ending::Ending;
+use crate::pipeline::graph::ACTORS;
 use crate::pipeline::latency::{BUCKETS_US, BeatClock};
 use crate::pipeline::names::{ActorName, Channel, Stage};
 use crate::pipeline::stats::{LoggerStats, Restarts};
@@ -19,7 +20,7 @@ pub struct Live {
     stop: AtomicBool,
     worker_done: AtomicBool,
     logger: [AtomicU64; 8],
-    restarts: [AtomicU64; 4],
+    restarts: [AtomicU64; ACTORS.len()],
     fill: [AtomicU64; 3],
     /// (operations, items) per batching stage.
     batches: [[AtomicU64; 2]; 2],
@@ -190,11 +191,10 @@ impl Live {
     }
 
     pub fn restarts(&self) -> Restarts {
-        let mut r = Restarts::default();
-        for actor in ActorName::ALL {
-            *r.get_mut(actor) = self.restarts[actor.index()].load(Ordering::Relaxed);
-        }
-        r
+        ACTORS
+            .iter()
+            .map(|a| (a.as_str(), self.restarts[a.index()].load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// How many items a channel holds, as its consumer last saw it.

@@ -4,53 +4,66 @@
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ActorName {
-    Heartbeat,
-    Generator,
-    Worker,
-    Logger,
-}
+/// An actor's name: its telemetry label, its key in the restart counts a
+/// state dir keeps, and what `--inject-panic` and `--inject-delay` call it.
+/// Each actor's file defines its own (`NAME`), and the graph lists them
+/// ([`crate::pipeline::graph::ACTORS`]): an actor is added there and
+/// nowhere else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ActorName(&'static str);
 
 impl ActorName {
-    pub const ALL: [ActorName; 4] = [
-        ActorName::Heartbeat,
-        ActorName::Generator,
-        ActorName::Worker,
-        ActorName::Logger,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActorName::Heartbeat => "heartbeat",
-            ActorName::Generator => "generator",
-            ActorName::Worker => "worker",
-            ActorName::Logger => "logger",
-        }
+    pub const fn new(name: &'static str) -> Self {
+        ActorName(name)
     }
 
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// Its place in the graph's list, for per-actor counters.
     pub fn index(self) -> usize {
-        self as usize
+        crate::pipeline::graph::ACTORS
+            .iter()
+            .position(|a| *a == self)
+            .expect("every actor name is in the graph's list")
     }
 }
 
 impl fmt::Display for ActorName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(self.0)
     }
 }
 
+/// A name that is not one of the graph's actors.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownActor(pub String);
+
+impl fmt::Display for UnknownActor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let known: Vec<&str> = crate::pipeline::graph::ACTORS
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        write!(
+            f,
+            "unknown actor '{}' (expected one of: {})",
+            self.0,
+            known.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownActor {}
+
 impl FromStr for ActorName {
-    type Err = String;
+    type Err = UnknownActor;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ActorName::ALL
+        crate::pipeline::graph::ACTORS
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown actor '{s}' (expected one of: heartbeat, generator, worker, logger)"
-                )
-            })
+            .ok_or_else(|| UnknownActor(s.to_string()))
     }
 }
 

@@ -2,8 +2,8 @@
 
 use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::message::{FizzBuzzMsg, KindCounts, classify, is_exact_run};
-use crate::pipeline::names::ActorName;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// Everything the logger knows. It is plain data so it can be checkpointed
 /// as one value; `next_expected` is the sequence position of the cut.
@@ -81,39 +81,60 @@ pub struct Cut {
     pub taken: std::time::Instant,
 }
 
-/// Restarts per actor, as counted by steady_state's regeneration counter.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Restarts {
-    pub heartbeat: u64,
-    pub generator: u64,
-    pub worker: u64,
-    pub logger: u64,
-}
+/// Restarts per actor (steady_state's regeneration counter), by the
+/// actor's name. Stored as it is (schema 3), so an actor can be added, or a
+/// pod can run some of them, without a change in what a file holds; an
+/// actor with no entry has not restarted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Restarts(BTreeMap<String, u64>);
 
 impl Restarts {
-    pub fn get_mut(&mut self, actor: ActorName) -> &mut u64 {
-        match actor {
-            ActorName::Heartbeat => &mut self.heartbeat,
-            ActorName::Generator => &mut self.generator,
-            ActorName::Worker => &mut self.worker,
-            ActorName::Logger => &mut self.logger,
-        }
+    pub fn of(&self, actor: &str) -> u64 {
+        self.0.get(actor).copied().unwrap_or(0)
+    }
+
+    pub fn set(&mut self, actor: &str, count: u64) {
+        self.0.insert(actor.to_string(), count);
+    }
+
+    /// Each actor's count, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.0.iter().map(|(a, n)| (a.as_str(), *n))
     }
 
     pub fn total(&self) -> u64 {
-        [self.heartbeat, self.generator, self.worker, self.logger]
-            .into_iter()
-            .fold(0, u64::saturating_add)
+        self.0.values().fold(0, |t, n| t.saturating_add(*n))
+    }
+
+    /// The larger count of any one actor.
+    pub fn most(&self) -> u64 {
+        self.0.values().copied().max().unwrap_or(0)
+    }
+
+    /// These counts and `more`, actor by actor.
+    pub fn plus(&self, more: &Restarts) -> Restarts {
+        let mut sum = self.clone();
+        for (actor, n) in more.iter() {
+            let was = sum.of(actor);
+            sum.set(actor, was.saturating_add(n));
+        }
+        sum
     }
 
     /// The restarts since `before`, an earlier reading of the same counts.
     pub fn since(&self, before: &Restarts) -> Restarts {
-        Restarts {
-            heartbeat: self.heartbeat.saturating_sub(before.heartbeat),
-            generator: self.generator.saturating_sub(before.generator),
-            worker: self.worker.saturating_sub(before.worker),
-            logger: self.logger.saturating_sub(before.logger),
-        }
+        Restarts(
+            self.iter()
+                .map(|(a, n)| (a.to_string(), n.saturating_sub(before.of(a))))
+                .collect(),
+        )
+    }
+}
+
+impl<S: Into<String>> FromIterator<(S, u64)> for Restarts {
+    fn from_iter<I: IntoIterator<Item = (S, u64)>>(items: I) -> Self {
+        Restarts(items.into_iter().map(|(a, n)| (a.into(), n)).collect())
     }
 }
 

@@ -5,10 +5,14 @@
 //! try_send).
 
 use crate::pipeline::live::Live;
+use crate::pipeline::names::ActorName;
 use crate::pipeline::stats::{Cut, Restarts};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use steady_state::*;
+
+/// This actor's name (see pipeline/names.rs).
+pub const NAME: ActorName = ActorName::new("checkpoint");
 
 /// Where cuts go: the pipeline does not know what a disk is.
 pub trait CutSink: Send + 'static {
@@ -87,6 +91,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
                 .expect("the sink is handed over before the graph starts")
         })
         .await;
+    live.record_restarts(NAME, actor.regeneration());
     if actor.regeneration() > 0
         && let Err(e) = state.sink.recover()
     {

@@ -11,6 +11,9 @@ use crate::pipeline::wait;
 use std::sync::Arc;
 use steady_state::*;
 
+/// This actor's name (see pipeline/names.rs).
+pub const NAME: ActorName = ActorName::new("generator");
+
 pub struct GeneratorState {
     /// The next value to generate; everything below it has been handed to
     /// the channel.
@@ -40,19 +43,19 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    live.record_restarts(ActorName::Generator, actor.regeneration());
+    live.record_restarts(NAME, actor.regeneration());
     let mut tx = values_tx.lock().await;
     let start = cfg.start.logger.next_expected;
     let mut state = state
         .lock(|| GeneratorState {
             next_value: start,
-            fault: FaultPoint::new(cfg.panic_every(ActorName::Generator), start),
+            fault: FaultPoint::new(cfg.panic_every(NAME), start),
         })
         .await;
     let batch = cfg.generator_batch;
     let wake = cfg.generator_wake();
     let spinner = wait::Spinner::new(&cfg);
-    let delay = cfg.delay_for(ActorName::Generator.as_str());
+    let delay = cfg.delay_for(NAME);
 
     // Values beyond the last credit are never needed, but the worker may
     // need more until it has spent its last one: stop only after that.
@@ -92,7 +95,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if state.fault.due(first + n as u64) {
             // Written but not yet published: the restarted generator writes
             // the same values again.
-            fault::inject(ActorName::Generator, first);
+            fault::inject(NAME, first);
         }
         let sent = actor.advance_send_index(&mut tx, n).item_count();
         state.next_value += sent as u64;

@@ -11,6 +11,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use steady_state::*;
 
+/// This actor's name (see pipeline/names.rs).
+pub const NAME: ActorName = ActorName::new("heartbeat");
+
 /// The longest the heartbeat blocks its thread at once.
 const LONGEST_SLEEP: Duration = Duration::from_millis(50);
 
@@ -41,17 +44,17 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    live.record_restarts(ActorName::Heartbeat, actor.regeneration());
+    live.record_restarts(NAME, actor.regeneration());
     let mut tx = beats_tx.lock().await;
     let mut state = state
         .lock(|| HeartbeatState {
             beats_sent: cfg.start.beats,
-            fault: FaultPoint::new(cfg.panic_every(ActorName::Heartbeat), cfg.start.beats),
+            fault: FaultPoint::new(cfg.panic_every(NAME), cfg.start.beats),
         })
         .await;
     let gap = Duration::from_millis(cfg.rate_ms);
     let mut burst = [0u64; SIGNALS_PER_BEAT];
-    let delay = cfg.delay_for(ActorName::Heartbeat.as_str());
+    let delay = cfg.delay_for(NAME);
     let mut closed = false;
     // The first beat goes out at once; each later one a gap after the last.
     let mut next_beat = Instant::now();
@@ -104,7 +107,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             let beat = state.beats_sent + 1;
             if state.fault.due(beat) {
                 // Before the send: the restarted heartbeat sends this beat.
-                fault::inject(ActorName::Heartbeat, state.beats_sent);
+                fault::inject(NAME, state.beats_sent);
             }
             burst.fill(state.beats_sent);
             live.beat_sent(state.beats_sent, now);

@@ -17,6 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 use steady_state::*;
 
+/// This actor's name (see pipeline/names.rs).
+pub const NAME: ActorName = ActorName::new("logger");
+
 pub struct LoggerState {
     pub stats: LoggerStats,
     pub fault: FaultPoint,
@@ -53,17 +56,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    live.record_restarts(ActorName::Logger, actor.regeneration());
+    live.record_restarts(NAME, actor.regeneration());
     let mut rx = msgs_rx.lock().await;
     let mut cuts = cuts_rx.lock().await;
     let mut snapshots = snapshots_tx.lock().await;
     let mut state = state
         .lock(|| LoggerState {
             stats: cfg.start.logger,
-            fault: FaultPoint::new(
-                cfg.panic_every(ActorName::Logger),
-                cfg.start.logger.messages,
-            ),
+            fault: FaultPoint::new(cfg.panic_every(NAME), cfg.start.logger.messages),
             cut_pending: false,
             last_counted: None,
             beats_done: cfg.start.logger.messages / cfg.beat_size(),
@@ -74,7 +74,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let wake = cfg.logger_wake();
     let beat = cfg.beat_size();
     let spinner = wait::Spinner::new(&cfg);
-    let delay = cfg.delay_for(ActorName::Logger.as_str());
+    let delay = cfg.delay_for(NAME);
 
     while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
         if !state.cut_pending && actor.try_take(&mut cuts).is_some() {
@@ -152,7 +152,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             if state.fault.due(stats.messages) {
                 // Counted but not yet taken: the restarted logger sees these
                 // messages again and must drop every one as a duplicate.
-                fault::inject(ActorName::Logger, stats.messages);
+                fault::inject(NAME, stats.messages);
             }
             actor.advance_take_index(&mut rx, n);
             live.publish(&stats);
@@ -213,10 +213,7 @@ mod tests {
         let cfg = Arc::new(PipelineConfig {
             logger_batch,
             inject_panic: panic_every
-                .map(|every| crate::pipeline::config::PanicSpec {
-                    actor: ActorName::Logger,
-                    every,
-                })
+                .map(|every| crate::pipeline::config::PanicSpec { actor: NAME, every })
                 .into_iter()
                 .collect(),
             ..Default::default()

@@ -13,6 +13,9 @@ use crate::pipeline::wait;
 use std::sync::Arc;
 use steady_state::*;
 
+/// This actor's name (see pipeline/names.rs).
+pub const NAME: ActorName = ActorName::new("worker");
+
 pub struct WorkerState {
     /// Messages credited by beats and not yet forwarded.
     pub owed: u64,
@@ -43,7 +46,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    live.record_restarts(ActorName::Worker, actor.regeneration());
+    live.record_restarts(NAME, actor.regeneration());
     let mut beats = beats_rx.lock().await;
     let mut values = values_rx.lock().await;
     let mut tx = msgs_tx.lock().await;
@@ -52,14 +55,14 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         .lock(|| WorkerState {
             owed: 0,
             processed: start,
-            fault: FaultPoint::new(cfg.panic_every(ActorName::Worker), start),
+            fault: FaultPoint::new(cfg.panic_every(NAME), start),
         })
         .await;
     let credit = cfg.worker_batch as u64;
     let (input_wake, output_wake) = (cfg.worker_input_wake(), cfg.worker_output_wake());
     let mut finished = false;
     let spinner = wait::Spinner::new(&cfg);
-    let delay = cfg.delay_for(ActorName::Worker.as_str());
+    let delay = cfg.delay_for(NAME);
 
     while actor.is_running(|| finished && tx.mark_closed()) {
         let signals = actor.avail_units(&mut beats);
@@ -137,7 +140,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         if state.fault.due(reached) {
             // Sent but not yet taken: the restarted worker sends these values
             // again and the logger drops the copies by sequence.
-            fault::inject(ActorName::Worker, state.processed);
+            fault::inject(NAME, state.processed);
         }
         actor.advance_take_index(&mut values, n);
         state.owed -= n as u64;
@@ -170,10 +173,7 @@ mod tests {
             worker_batch,
             generator_batch: 64,
             inject_panic: panic_every
-                .map(|every| crate::pipeline::config::PanicSpec {
-                    actor: ActorName::Worker,
-                    every,
-                })
+                .map(|every| crate::pipeline::config::PanicSpec { actor: NAME, every })
                 .into_iter()
                 .collect(),
             ..Default::default()
