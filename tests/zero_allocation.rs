@@ -123,7 +123,8 @@ fn counted_run(beats: u64, wait_for_its_threads: bool) -> (u64, u64) {
         ALLOCATIONS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),
     );
-    let outcome = pipeline::run(cfg, plan, opts, live, |_, _| Ok(())).expect("run");
+    let outcome =
+        pipeline::run::<_, pipeline::Error>(cfg, plan, opts, live, |_, _| Ok(())).expect("run");
     // The graph's own thread may still be winding down (and allocating,
     // some 1 300 times) after `run` returns: those allocations belong to
     // this run, not to whichever run comes next.

@@ -2,6 +2,8 @@
 //! (`run.rs`, `stats.rs`; torture and bench live in `proving`), and the
 //! exit codes.
 
+mod bench;
+mod error;
 mod launches;
 mod recover;
 mod resume;
@@ -11,12 +13,13 @@ mod signals;
 mod state_dir;
 mod stats;
 mod telemetry_dir;
+mod torture;
 mod values;
 
 pub(crate) use run_args::RunArgs;
 pub(crate) use stats::StatsArgs;
 
-use crate::util::error::Error;
+use crate::cli::error::Error;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 const ABOUT: &str = "A fast, exact FizzBuzz actor pipeline on steady_state, with crash-safe totals";
@@ -125,11 +128,11 @@ pub(crate) enum Command {
     Recover(recover::RecoverArgs),
     /// Measure configurations side by side (ratios from one invocation)
     #[command(after_help = BENCH_EXAMPLES)]
-    Bench(crate::proving::bench::BenchArgs),
+    Bench(bench::BenchArgs),
     /// Inject hundreds of faults into runs on one state dir and check that
     /// no total is ever lost or counted twice
     #[command(after_help = TORTURE_EXAMPLES)]
-    Torture(crate::proving::torture::TortureArgs),
+    Torture(torture::TortureArgs),
 }
 
 /// Parses the command line, noting which run flags were given explicitly;
@@ -205,6 +208,11 @@ fn dispatch() -> i32 {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    match &cli.command {
+        Some(Command::Run(args)) => run::telemetry_env(args),
+        None => run::telemetry_env(&cli.run),
+        _ => {}
+    }
     // Usage errors a command finds itself show that command's usage line.
     let sub = match &cli.command {
         Some(Command::Run(_)) => Some("run"),
@@ -218,23 +226,24 @@ fn dispatch() -> i32 {
         Some(Command::Run(args)) => run::command(&args),
         Some(Command::Stats(args)) => stats::command(&args),
         Some(Command::Recover(args)) => recover::command(&args),
-        Some(Command::Bench(args)) => crate::proving::bench::bench(&args),
-        Some(Command::Torture(args)) => crate::proving::torture::torture(&args),
+        Some(Command::Bench(args)) => bench::command(&args),
+        Some(Command::Torture(args)) => torture::command(&args),
         None => run::command(&cli.run),
     };
     match result {
         Ok(()) => 0,
+        Err(Error::Usage(msg)) => {
+            // Same look and exit code (2) as clap's own errors, after
+            // everything said before it.
+            let mut top = Cli::command();
+            top.build();
+            let mut cmd = sub
+                .and_then(|name| top.find_subcommand_mut(name).cloned())
+                .unwrap_or(top);
+            crate::util::output::flush();
+            answered(cmd.error(clap::error::ErrorKind::ValueValidation, msg))
+        }
         Err(e) => {
-            if let Error::Usage(msg) = &e {
-                // Same look and exit code (2) as clap's own errors.
-                let mut top = Cli::command();
-                top.build();
-                let mut cmd = sub
-                    .and_then(|name| top.find_subcommand_mut(name).cloned())
-                    .unwrap_or(top);
-                cmd.error(clap::error::ErrorKind::ValueValidation, msg)
-                    .exit();
-            }
             crate::util::output::note(&format!("error: {e}"));
             e.exit_code()
         }

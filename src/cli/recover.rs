@@ -8,14 +8,16 @@
 //! Recovery is never automatic: `run` and `stats` only say that it is
 //! possible and how.
 
+use crate::cli::error::Error;
+use crate::cli::error::report;
 use crate::cli::state_dir::StateDirArg;
+use crate::durable::Error as DurableError;
 use crate::durable::backups::{self, Backup};
 use crate::durable::inspect::{self, Vetted, checkpoint_path};
 use crate::durable::lock::DirLock;
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
 use crate::durable::restore::restore;
-use crate::util::error::Error;
 use crate::util::output::{self, note};
 use crate::util::time::utc;
 use crate::util::units::grouped;
@@ -60,10 +62,11 @@ enum Current {
 pub fn command(args: &RecoverArgs) -> Result<(), Error> {
     let dir = &args.state.dir;
     if !dir.is_dir() {
-        return Err(Error::StateDir {
+        return Err(DurableError::StateDir {
             dir: dir.clone(),
             problem: "does not exist or is not a directory".into(),
-        });
+        }
+        .into());
     }
     if args.list {
         // Reading only, so no lock: a run may hold the dir meanwhile. A
@@ -71,7 +74,7 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
         // private copy.
         let file = inspect::existing(&checkpoint_path(dir)).ok().flatten();
         let text = listing(dir, file.as_ref().map(|v| &v.seen));
-        return output::report("backup list", output::stdout_text(&text));
+        return report("backup list", output::stdout_text(&text));
     }
     crate::cli::run::start_checker(dir)?;
     // The lock: no run may use the file while it is replaced.
@@ -150,7 +153,7 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
                 to.display()
             );
         }
-        return output::report("recovery report", output::stderr_line(&text));
+        return report("recovery report", output::stderr_line(&text));
     }
     Err(Error::NoBackup {
         dir: dir.clone(),
@@ -173,8 +176,8 @@ fn current(dir: &Path, force: bool) -> Result<Current, Error> {
     let shown = shown.display();
     let (current, refusal) = match inspect::existing(&checkpoint_path(dir)) {
         Ok(None) => (Current::Missing, None),
-        Err(Error::Checkpoint { .. } | Error::Recoverable { .. }) => (Current::Damaged, None),
-        Err(Error::Unusable { problem, .. }) => (
+        Err(DurableError::Damaged { .. }) => (Current::Damaged, None),
+        Err(DurableError::Unusable { problem, .. }) => (
             Current::Whole(None),
             Some(format!(
                 "the checkpoint file {shown} {problem}. That is not damage, so recover leaves it; pass --force to replace it anyway (it is kept, renamed)"
@@ -194,9 +197,9 @@ fn current(dir: &Path, force: bool) -> Result<Current, Error> {
         // kept) all the same, since the backups are checked on their own;
         // not forced, nothing is touched (exit 1) and the message says how
         // to force it.
-        Err(e @ (Error::CheckpointIo { .. } | Error::Io { .. })) if force => {
+        Err(e @ (DurableError::CouldNotCheck { .. } | DurableError::Io { .. })) if force => {
             let why = match e {
-                Error::CheckpointIo { problem, .. } => {
+                DurableError::CouldNotCheck { problem, .. } => {
                     format!("the checkpoint file {shown} could not be checked ({problem})")
                 }
                 e => e.to_string(),
@@ -206,16 +209,17 @@ fn current(dir: &Path, force: bool) -> Result<Current, Error> {
             ));
             (Current::Whole(None), None)
         }
-        Err(Error::CheckpointIo { path, problem }) => {
+        Err(DurableError::CouldNotCheck { path, problem }) => {
             let dir = dir.display();
-            return Err(Error::CheckpointIo {
+            return Err(DurableError::CouldNotCheck {
                 path,
                 problem: format!(
                     "{problem}; if that persists, `fizzflow recover --state-dir {dir} --force` puts the newest backup that passes its check in its place without checking it (it is kept, renamed)"
                 ),
-            });
+            }
+            .into());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     match (refusal, force) {
         (Some(refusal), false) => Err(Error::Usage(refusal)),
@@ -302,9 +306,11 @@ fn what_is_lost(restored: &CheckpointRecord, replaced: Option<&CheckpointRecord>
 
 /// Why a backup failed its check, without the advice meant for the
 /// checkpoint file itself (a backup is never to be moved aside or run).
-fn failure(e: &Error) -> String {
+fn failure(e: &DurableError) -> String {
     match e {
-        Error::Checkpoint { problem, .. } | Error::Unusable { problem, .. } => problem.clone(),
+        DurableError::Damaged { problem, .. } | DurableError::Unusable { problem, .. } => {
+            problem.clone()
+        }
         e => format!("could not be checked: {e}"),
     }
 }
@@ -384,13 +390,13 @@ fn row(b: &Backup, label: &str) -> String {
 
 /// A refusal of a checkpoint file, with how to restore a backup if the
 /// state dir has one. The person decides; nothing is restored here.
-pub fn hint(e: Error, dir: &Path) -> Error {
-    let Error::Checkpoint { path, problem } = e else {
-        return e;
+pub fn hint(e: DurableError, dir: &Path) -> Error {
+    let DurableError::Damaged { path, problem } = e else {
+        return e.into();
     };
     let found = backups::list(dir);
     let Some(newest) = found.first() else {
-        return Error::Checkpoint { path, problem };
+        return DurableError::Damaged { path, problem }.into();
     };
     let shown = dir.display();
     Error::Recoverable {

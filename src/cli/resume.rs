@@ -1,10 +1,10 @@
 //! Where a launch starts: fresh, resuming an unfinished run, or continuing
 //! a finished one; and which flags may not say otherwise.
 
+use crate::cli::error::Error;
 use crate::cli::run_args::RunArgs;
 use crate::durable::record::CheckpointRecord;
 use crate::pipeline::config::{PipelineConfig, StartPoint, max_beats};
-use crate::util::error::Error;
 use crate::util::units::grouped;
 
 /// Where a launch starts, given the newest checkpoint (if any):
@@ -389,8 +389,8 @@ mod tests {
             worker_batch: 128,
             logger_batch: 2048,
             channel_capacity: 16384,
-            inject_panic: vec!["worker:9".parse().unwrap()],
-            inject_delay: vec!["logger:300".parse().unwrap()],
+            inject_panic: vec![crate::cli::values::panic_spec("worker:9").unwrap()],
+            inject_delay: vec![crate::cli::values::delay_spec("logger:300").unwrap()],
             single_item: true,
             start,
         };

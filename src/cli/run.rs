@@ -6,11 +6,15 @@
 //! conflict with the stored run) happens before the checkpoint file is opened
 //! for writing, so a refused run leaves it byte-identical.
 
+use crate::cli::error::Error;
+use crate::cli::error::report;
 use crate::cli::recover;
 use crate::cli::resume;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
 use crate::cli::telemetry_dir;
+use crate::cli::values::geometry_usage;
+use crate::durable::Error as DurableError;
 use crate::durable::backups;
 use crate::durable::inspect::{self, Vetted, checkpoint_path};
 use crate::durable::launch_log::{LaunchEnd, LaunchRow};
@@ -25,20 +29,19 @@ use crate::pipeline::config::{PipelineConfig, StartPoint};
 use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::stats::Summary;
 use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
-use crate::util::error::Error;
 use crate::util::output::{self, note};
 use crate::util::units::{grouped, micros, scaled, significant};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// `fizzflow run`: the stop handler first, so that a signal at any moment
-/// after this is a clean stop.
-pub fn command(args: &RunArgs) -> Result<(), Error> {
-    // steady_state reads these when its telemetry server starts; no other
-    // thread exists yet, which is what makes set_var sound here. Its port
-    // scan (the default port taken → the next free one) runs only when the
-    // port is left unset, so an explicit port is passed and the default not.
+/// steady_state takes its telemetry address from the environment, which
+/// may only be set while no other thread exists: `main` calls this before
+/// anything else happens. Its port scan (the default port taken → the next
+/// free one) runs only when the port is left unset, so an explicit port is
+/// passed and the default not.
+pub fn telemetry_env(args: &RunArgs) {
+    // SAFETY: called from `main` before any thread is started.
     unsafe {
         std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
         if args.telemetry_addr_given {
@@ -48,6 +51,11 @@ pub fn command(args: &RunArgs) -> Result<(), Error> {
             );
         }
     }
+}
+
+/// `fizzflow run`: the stop handler first, so that a signal at any moment
+/// after this is a clean stop.
+pub fn command(args: &RunArgs) -> Result<(), Error> {
     let live = Arc::new(Live::default());
     signals::install_stop_handler(&live);
     crate::util::logging::init(crate::util::logging::level(
@@ -64,12 +72,12 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     // target only once the stored run is known.
     args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
         .validate()
-        .map_err(Error::Usage)?;
+        .map_err(usage)?;
     // A state dir that does not exist yet holds no run: everything the
     // flags can be refused for is known now, before anything is created.
     if std::fs::symlink_metadata(&args.state.dir).is_err() {
         let (cfg, _) = resume::plan(args, None, None)?;
-        cfg.validate().map_err(Error::Usage)?;
+        cfg.validate().map_err(usage)?;
     }
     start_checker(&args.state.dir)?;
     let _lock = DirLock::acquire(&args.state.dir)?;
@@ -111,21 +119,14 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     let outcome = pipeline::run(cfg, plan, opts, live.clone(), |writer, outcome| {
         reporter.finish();
         if let Some(why) = live.checkpoint_error() {
-            return Err(Error::CheckpointWrite {
-                path: checkpoint_path(dir),
-                problem: why,
-            });
+            return Err(Error::Sink(why));
         }
         let rec = writer.final_cut(
             &outcome.stats,
             outcome.restarts.clone(),
             outcome.last_counted,
         );
-        rec.check().map_err(|e| {
-            Error::Pipeline(format!(
-                "the final totals are not a consistent cut ({e}); the last good checkpoint stands"
-            ))
-        })?;
+        rec.check().map_err(Error::FinalCut)?;
         // The injected slow disk slows the final commit too, so that the
         // torture can kill a run inside it.
         if let Some(d) = final_delay {
@@ -143,20 +144,20 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         writer.back_up();
         Ok(())
     })?;
-    let rec = final_record.ok_or_else(|| Error::Pipeline("no final checkpoint".into()))?;
+    let rec = final_record.expect("a launch that ends well has written its final checkpoint");
     let summary = Summary {
         beat_latency_us: outcome.latency,
         ..launch_summary(&launch, &rec)
     };
     // Both are attempted, so a broken stderr does not cost a script its JSON.
-    let human = output::report(
+    let human = report(
         "summary",
         output::stderr_line(&human_summary(&launch, &rec, outcome.latency)),
     );
     let json = if args.json {
         serde_json::to_string(&summary)
-            .map_err(|e| Error::Pipeline(format!("the summary cannot be encoded: {e}")))
-            .and_then(|json| output::report("JSON summary", output::stdout_line(&json)))
+            .map_err(Error::Encode)
+            .and_then(|json| report("JSON summary", output::stdout_line(&json)))
     } else {
         Ok(())
     };
@@ -180,12 +181,20 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     Ok(())
 }
 
+/// Settings the pipeline cannot run with are bad flags.
+fn usage(e: crate::pipeline::config::GeometryError) -> Error {
+    Error::Usage(geometry_usage(e))
+}
+
 /// Starts the checker process, before the lock: a lock holder must never
 /// fork (see durable/checker.rs).
 pub(crate) fn start_checker(dir: &Path) -> Result<(), Error> {
-    crate::durable::checker::start().map_err(|e| Error::CheckpointIo {
-        path: checkpoint_path(dir),
-        problem: format!("the checker process could not be started ({e})"),
+    crate::durable::checker::start().map_err(|e| {
+        DurableError::CouldNotCheck {
+            path: checkpoint_path(dir),
+            problem: format!("the checker process could not be started ({e})"),
+        }
+        .into()
     })
 }
 
@@ -214,10 +223,10 @@ fn plan_launch(args: &RunArgs, dir: &Path) -> Result<Planned, Error> {
         .and_then(|v| v.seen.launches.last())
         .and_then(|row| row.run_beats);
     let (cfg, start_note) = resume::plan(args, previous.as_ref(), stored_run_beats)?;
-    cfg.validate().map_err(Error::Usage)?;
+    cfg.validate().map_err(usage)?;
     let launch = Ledger::launch(previous.as_ref(), &cfg);
     // A file at the end of its counts cannot take one more launch.
-    launch.check().map_err(|e| Error::Checkpoint {
+    launch.check().map_err(|e| DurableError::Damaged {
         path: path.clone(),
         problem: format!("cannot record another launch ({e})"),
     })?;
@@ -317,7 +326,7 @@ fn missing_with_backups(dir: &Path) -> Result<(), Error> {
         return Ok(());
     }
     let shown = dir.display();
-    Err(Error::StateDir {
+    Err(DurableError::StateDir {
         dir: dir.to_path_buf(),
         problem: format!(
             "has {} backup{} of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. Nothing was started. To restore the newest (launch {}): fizzflow recover --state-dir {shown}; to start from zero instead, move {} away",
@@ -326,7 +335,8 @@ fn missing_with_backups(dir: &Path) -> Result<(), Error> {
             found[0].launch,
             backups::dir_of(dir).display()
         ),
-    })
+    }
+    .into())
 }
 
 /// fizzflow's metrics endpoint, unless turned off; a convenience, so a

@@ -96,11 +96,11 @@ pub struct RunArgs {
     pub metrics_linger: u64,
 
     /// Fault injection for tests: panic in ACTOR once every N units it handles
-    #[arg(long, value_name = "ACTOR:N", hide = true)]
+    #[arg(long, value_name = "ACTOR:N", hide = true, value_parser = crate::cli::values::panic_spec)]
     pub inject_panic: Vec<PanicSpec>,
 
     /// Fault injection for tests: ACTOR (or checkpoint) sleeps MICROS per batch
-    #[arg(long, value_name = "ACTOR:MICROS", hide = true)]
+    #[arg(long, value_name = "ACTOR:MICROS", hide = true, value_parser = crate::cli::values::delay_spec)]
     pub inject_delay: Vec<DelaySpec>,
 
     /// Seconds between the backups a long run keeps (tests use less)

@@ -4,15 +4,16 @@
 //! The file is read from a private copy, so this works while a run holds
 //! the state dir (it then shows the newest committed checkpoint).
 
+use crate::cli::error::Error;
 use crate::cli::launches;
 use crate::cli::state_dir::StateDirArg;
+use crate::durable::Error as DurableError;
 use crate::durable::backups;
 use crate::durable::inspect;
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema;
 use crate::pipeline::stats::Summary;
-use crate::util::error::Error;
 use crate::util::output;
 use crate::util::time::{unix_ms_now, utc};
 use crate::util::units::{grouped, scaled, significant};
@@ -83,16 +84,18 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             });
         }
         Err(e) => {
-            return Err(Error::StateDir {
+            return Err(DurableError::StateDir {
                 dir: dir.clone(),
                 problem: format!("cannot be used: {e}"),
-            });
+            }
+            .into());
         }
         Ok(m) if !m.is_dir() => {
-            return Err(Error::StateDir {
+            return Err(DurableError::StateDir {
                 dir: dir.clone(),
                 problem: "is not a directory".into(),
-            });
+            }
+            .into());
         }
         Ok(_) => {}
     }
@@ -146,13 +149,13 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             in_use_by,
         )
     };
-    output::report("report", output::stdout_text(&text))
+    crate::cli::error::report("report", output::stdout_text(&text))
 }
 
 fn json_line(value: &impl Serialize) -> Result<String, Error> {
     serde_json::to_string(value)
         .map(|json| json + "\n")
-        .map_err(|e| Error::Pipeline(format!("the report cannot be encoded: {e}")))
+        .map_err(Error::Encode)
 }
 
 fn table(

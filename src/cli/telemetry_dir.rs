@@ -7,8 +7,8 @@
 //! `logs/graph.dot` symlink in the directory fizzflow was started from
 //! would otherwise be truncated and overwritten).
 
+use crate::cli::error::Error;
 use crate::durable::lock::refusal;
-use crate::util::error::Error;
 use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! that was checked (redb would otherwise open the path again, following
 //! whatever is there by then).
 
-use crate::util::error::Error;
+use crate::durable::error::Error;
 use redb::backends::FileBackend;
 use redb::{Database, DatabaseError};
 use std::fs::{self, File, OpenOptions};
@@ -70,14 +70,14 @@ pub fn open_file(path: &Path, create_new: bool) -> Result<File, Error> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create_new(create_new);
     open_regular(path, &mut options).map_err(|e| match e.kind() {
-        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => Error::Checkpoint {
+        ErrorKind::PermissionDenied | ErrorKind::InvalidInput => Error::Damaged {
             path: path.to_path_buf(),
             problem: format!("cannot be opened for writing: {e}"),
         },
         ErrorKind::AlreadyExists => Error::Changed {
             path: path.to_path_buf(),
         },
-        _ => Error::CheckpointWrite {
+        _ => Error::Write {
             path: path.to_path_buf(),
             problem: format!("cannot open it for writing: {e}"),
         },
@@ -92,7 +92,7 @@ pub fn open_db(path: &Path, file: File) -> Result<Database, Error> {
         DatabaseError::DatabaseAlreadyOpen => Error::Changed {
             path: path.to_path_buf(),
         },
-        e => Error::CheckpointWrite {
+        e => Error::Write {
             path: path.to_path_buf(),
             problem: format!("cannot open it for writing: {e}"),
         },

@@ -7,9 +7,9 @@
 //! passed is ever opened for writing, and only if its bytes are still the
 //! ones that were checked.
 
+use crate::durable::error::Error;
 use crate::durable::files::{describe, open_regular};
 use crate::durable::read::{Inspection, Problem};
-use crate::util::error::Error;
 use std::fs::{self, OpenOptions};
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
@@ -68,7 +68,7 @@ fn io_refusal(path: &Path, action: &'static str, e: std::io::Error) -> Error {
             dir: path.parent().unwrap_or(path).to_path_buf(),
             problem: format!("cannot be read ({}: {e})", path.display()),
         },
-        ErrorKind::InvalidInput => Error::Checkpoint {
+        ErrorKind::InvalidInput => Error::Damaged {
             path: path.to_path_buf(),
             problem: format!("cannot be used: {e}"),
         },
@@ -122,7 +122,7 @@ pub fn check_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vetted, Checked> {
     sweep_stale_scratch();
     let bad = |problem: String, bytes| {
         Checked::Damaged(
-            Error::Checkpoint {
+            Error::Damaged {
                 path: path.to_path_buf(),
                 problem,
             },
@@ -141,7 +141,7 @@ pub fn check_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vetted, Checked> {
     let scratch = scratch_dir().map_err(Checked::Refused)?;
     let copy = scratch.path().join(FILE_NAME);
     fs::write(&copy, &bytes).map_err(|e| {
-        Checked::Refused(Error::CheckpointIo {
+        Checked::Refused(Error::CouldNotCheck {
             path: path.to_path_buf(),
             problem: format!("a private copy could not be written ({e})"),
         })
@@ -152,7 +152,7 @@ pub fn check_bytes(path: &Path, bytes: Vec<u8>) -> Result<Vetted, Checked> {
             path: path.to_path_buf(),
             problem: why,
         })),
-        Err(Problem::Io(why)) => Err(Checked::Refused(Error::CheckpointIo {
+        Err(Problem::Io(why)) => Err(Checked::Refused(Error::CouldNotCheck {
             path: path.to_path_buf(),
             problem: why,
         })),
@@ -169,7 +169,7 @@ fn stable_read(path: &Path) -> Result<Vec<u8>, Error> {
     stable(|| read_once(path), || {
         std::thread::sleep(Duration::from_micros(500))
     })
-    .ok_or_else(|| Error::CheckpointIo {
+    .ok_or_else(|| Error::CouldNotCheck {
         path: path.to_path_buf(),
         problem: format!(
             "it kept changing while it was read ({STABLE_READS} reads); is a run committing very often? Try again"
@@ -216,7 +216,7 @@ fn read_once(path: &Path) -> Result<Vec<u8>, Error> {
 }
 
 fn too_large(path: &Path) -> Error {
-    Error::Checkpoint {
+    Error::Damaged {
         path: path.to_path_buf(),
         problem: format!(
             "is larger than {} GiB, which no checkpoint file fizzflow writes reaches (a million checkpoints of history is a few hundred MB); it is not fizzflow's, or it is damaged",
@@ -280,7 +280,7 @@ mod tests {
             fs::write(&path, bytes).unwrap();
             let err = inspect(&path).expect_err("refused");
             assert!(err.to_string().contains(expect), "{err}");
-            assert_eq!(err.exit_code(), 4);
+            assert!(matches!(err, Error::Damaged { .. }), "{err}");
             assert_eq!(fs::read(&path).unwrap(), bytes);
         }
     }
@@ -291,7 +291,7 @@ mod tests {
         let path = checkpoint_path(dir.path());
         std::os::unix::fs::symlink(dir.path().join("gone"), &path).unwrap();
         let err = existing(&path).expect_err("refused");
-        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(matches!(err, Error::Unusable { .. }), "{err}");
         assert!(err.to_string().contains("symbolic link"), "{err}");
         fs::remove_file(&path).unwrap();
         let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();

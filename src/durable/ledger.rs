@@ -3,13 +3,13 @@
 //! [`CutSink`], and writes a launch's final checkpoint.
 
 use crate::durable::backups::BackupKeeper;
+use crate::durable::error::Error;
 use crate::durable::launch_log::LaunchEnd;
 use crate::durable::record::{CheckpointRecord, MAX_RUN_SECS, RunSettings};
 use crate::durable::store::Store;
-use crate::pipeline::CutSink;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::stats::{Cut, LoggerStats, Restarts};
-use crate::util::error::Error;
+use crate::pipeline::{CutSink, SinkError};
 use crate::util::time::unix_ms_now;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -166,12 +166,12 @@ impl CheckpointWriter {
 }
 
 impl CutSink for CheckpointWriter {
-    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), String> {
+    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), SinkError> {
         let rec = self.ledger.cut(&self.last, &cut.stats, restarts, cut.taken);
-        let took = self.store.commit(&rec).map_err(|e| match e {
-            Error::CheckpointWrite { problem, .. } => problem,
-            e => e.to_string(),
-        })?;
+        let took = self
+            .store
+            .commit(&rec)
+            .map_err(|e| std::sync::Arc::new(e) as SinkError)?;
         let at = rec.unix_ms;
         self.last = rec;
         if self.keeper.due()
@@ -183,9 +183,11 @@ impl CutSink for CheckpointWriter {
         Ok((at, took))
     }
 
-    fn recover(&mut self) -> Result<(), String> {
+    fn recover(&mut self) -> Result<(), SinkError> {
         // redb wants a fresh handle after a panic in the middle of a commit.
-        self.store.reopen().map_err(|e| e.to_string())
+        self.store
+            .reopen()
+            .map_err(|e| std::sync::Arc::new(e) as SinkError)
     }
 }
 

@@ -8,7 +8,7 @@
 //! that a write would go through. (Releases before 0.3.0 wrote the holder's
 //! PID to `fizzflow.lock`; a file of that name is now left alone.)
 
-use crate::util::error::Error;
+use crate::durable::error::Error;
 use std::fs::{self, File, TryLockError};
 use std::io::ErrorKind;
 use std::path::Path;
@@ -67,9 +67,9 @@ impl DirLock {
         let handle = File::open(dir).map_err(|e| refusal(dir, "open the state dir", e))?;
         match handle.try_lock() {
             Ok(()) => Ok(DirLock { _dir: handle }),
-            Err(TryLockError::WouldBlock) => Err(Error::StateInUse {
+            Err(TryLockError::WouldBlock) => Err(Error::InUse {
                 dir: dir.to_path_buf(),
-                holder: holder(dir).map(|pid| pid.to_string()).unwrap_or_default(),
+                holder: holder(dir),
             }),
             Err(TryLockError::Error(e)) => Err(refusal(dir, "lock the state dir", e)),
         }
@@ -135,8 +135,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let _held = DirLock::acquire(dir.path()).unwrap();
         match DirLock::acquire(dir.path()) {
-            Err(Error::StateInUse { holder, .. }) => {
-                assert_eq!(holder, std::process::id().to_string())
+            Err(Error::InUse { holder, .. }) => {
+                assert_eq!(holder, Some(std::process::id()))
             }
             other => panic!("expected StateInUse, got {other:?}"),
         }
@@ -147,7 +147,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let typo = dir.path().join("no-such-parent").join("state");
         let err = DirLock::acquire(&typo).unwrap_err();
-        assert_eq!(err.exit_code(), 4, "{err}");
+        assert!(matches!(err, Error::StateDir { .. }), "{err}");
         assert!(err.to_string().contains("mkdir -p"), "{err}");
         assert!(
             !dir.path().join("no-such-parent").exists(),

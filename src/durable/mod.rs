@@ -4,6 +4,7 @@
 
 pub(crate) mod backups;
 pub(crate) mod checker;
+pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod inspect;
 pub(crate) mod launch_log;
@@ -16,6 +17,7 @@ pub(crate) mod restore;
 pub(crate) mod schema;
 pub(crate) mod store;
 
+pub use error::Error;
 pub use inspect::{Vetted, checkpoint_path, existing, inspect};
 pub use launch_log::{LaunchEnd, LaunchRow, Point};
 pub use ledger::{CheckpointWriter, Ledger};

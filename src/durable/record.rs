@@ -172,7 +172,7 @@ impl CheckpointRecord {
             s.logger_batch,
             s.channel_capacity,
         )
-        .map_err(|e| Rule::Settings.broken(e))?;
+        .map_err(|e| Rule::Settings.broken(e.to_string()))?;
         if self.seq == 0 || self.seq > MAX_COUNT || self.checkpoints != self.seq {
             return Err(Rule::Numbering.broken(format!(
                 "sequence number {} with {} checkpoints written",

@@ -10,9 +10,9 @@
 //! restored only when named with `recover --from-path`.
 
 use crate::durable::backups::{self, ABANDONED, Backup, dir_of, stamp, write_new};
+use crate::durable::error::Error;
 use crate::durable::files::sync_dir;
 use crate::durable::inspect::{FILE_NAME, checkpoint_path};
-use crate::util::error::Error;
 use crate::util::time::unix_ms_now;
 use std::fs;
 use std::io::ErrorKind;

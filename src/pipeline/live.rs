@@ -4,6 +4,7 @@
 //! the exact totals live in the logger's steady state.
 
 use crate::pipeline::ending::Ending;
+use crate::pipeline::error::SinkError;
 use crate::pipeline::graph::ACTORS;
 use crate::pipeline::latency::{BUCKETS_US, BeatClock};
 use crate::pipeline::names::{ActorName, Channel, Stage};
@@ -28,7 +29,7 @@ pub struct Live {
     last_checkpoint_unix_ms: AtomicU64,
     last_commit_micros: AtomicU64,
     msgs_per_sec: AtomicU64,
-    checkpoint_error: Mutex<Option<String>>,
+    checkpoint_error: Mutex<Option<SinkError>>,
     /// The heartbeat, if it is waiting for its next beat: a stop wakes it.
     stop_waker: Mutex<Option<Waker>>,
     /// The heartbeat sleeping to its next beat: a stop wakes it.
@@ -251,7 +252,7 @@ impl Live {
 
     /// A checkpoint could not be written: remember why and stop the run,
     /// since going on would pile up work that can never be made durable.
-    pub fn fail_checkpoint(&self, why: String) {
+    pub fn fail_checkpoint(&self, why: SinkError) {
         let mut slot = self
             .checkpoint_error
             .lock()
@@ -260,7 +261,7 @@ impl Live {
         self.request_stop();
     }
 
-    pub fn checkpoint_error(&self) -> Option<String> {
+    pub fn checkpoint_error(&self) -> Option<SinkError> {
         self.checkpoint_error
             .lock()
             .unwrap_or_else(|p| p.into_inner())

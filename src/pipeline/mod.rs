@@ -10,6 +10,7 @@
 pub(crate) mod actor;
 pub(crate) mod config;
 pub(crate) mod ending;
+pub(crate) mod error;
 pub(crate) mod fault;
 pub(crate) mod graph;
 pub(crate) mod latency;
@@ -31,8 +32,9 @@ pub use stats::{LoggerStats, Restarts, Summary};
 pub use actor::checkpoint::{CheckpointPlan, CutSink};
 pub use live::Live;
 
+pub use error::{Error, SinkError};
+
 use crate::pipeline::graph::build_graph;
-use crate::util::error::Error;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use steady_state::*;
@@ -57,15 +59,16 @@ pub struct Outcome {
 }
 
 /// Runs one launch, then hands the checkpoint sink (wherever it ended up)
-/// to `finish`, which writes the final checkpoint.
-pub fn run<S: CutSink>(
+/// to `finish`, which writes the final checkpoint; its errors are the
+/// caller's, which also takes this layer's.
+pub fn run<S: CutSink, E: From<Error>>(
     cfg: PipelineConfig,
     plan: CheckpointPlan<S>,
     opts: RunOptions,
     live: Arc<Live>,
-    finish: impl FnOnce(&mut S, &Outcome) -> Result<(), Error>,
-) -> Result<Outcome, Error> {
-    cfg.validate().map_err(Error::Usage)?;
+    finish: impl FnOnce(&mut S, &Outcome) -> Result<(), E>,
+) -> Result<Outcome, E> {
+    cfg.validate().map_err(Error::Geometry)?;
     let cfg = Arc::new(cfg);
     let plan = Arc::new(plan);
     let mut graph = GraphBuilder::for_production()
@@ -74,8 +77,7 @@ pub fn run<S: CutSink>(
     let handles = build_graph(&mut graph, &cfg, &plan, &live);
 
     graph.start();
-    until_over(graph, &live)
-        .map_err(|e| Error::Pipeline(format!("the actors did not stop cleanly: {e}")))?;
+    until_over(graph, &live).map_err(Error::Stop)?;
 
     let (stats, last_counted, latency) = released(
         || {
@@ -145,16 +147,14 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), String> {
 }
 
 /// Something an actor held, once its thread has let go of it.
-fn released<T>(mut get: impl FnMut() -> Option<T>, what: &str) -> Result<T, Error> {
+fn released<T>(mut get: impl FnMut() -> Option<T>, what: &'static str) -> Result<T, Error> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         if let Some(v) = get() {
             return Ok(v);
         }
         if Instant::now() > deadline {
-            return Err(Error::Pipeline(format!(
-                "{what} stayed locked after the graph stopped"
-            )));
+            return Err(Error::StillHeld(what));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -169,10 +169,10 @@ mod tests {
     struct Discard;
 
     impl CutSink for Discard {
-        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), String> {
+        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), SinkError> {
             Ok((0, Duration::ZERO))
         }
-        fn recover(&mut self) -> Result<(), String> {
+        fn recover(&mut self) -> Result<(), SinkError> {
             Ok(())
         }
     }
@@ -194,7 +194,8 @@ mod tests {
                     };
                     let plan = CheckpointPlan::new(Discard, Duration::from_millis(1), None);
                     let opts = RunOptions { telemetry: false };
-                    let outcome = run(cfg, plan, opts, live.clone(), |_, _| Ok(())).unwrap();
+                    let outcome =
+                        run::<_, Error>(cfg, plan, opts, live.clone(), |_, _| Ok(())).unwrap();
                     assert_eq!(outcome.stats.messages, 20 * 8192);
                     live.ending().returned()
                 })

@@ -5,57 +5,31 @@
 
 use crate::observe::procfs::ProcSample;
 use crate::pipeline::latency::LatencySummary;
+use crate::proving::Error;
 use crate::proving::baseline::{self, BaselineRun};
-use crate::util::error::Error;
 use crate::util::units::micros;
-use crate::util::values;
-use clap::Args;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-#[derive(Args, Debug, Clone)]
-pub struct BenchArgs {
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct BenchPlan {
     /// Beats per unpaced run of the default configuration (8192 messages
-    /// each); configurations with another worker batch run the same number
-    /// of messages
-    #[arg(long, value_name = "N", default_value_t = 50_000, value_parser = beats, allow_negative_numbers = true)]
+    /// each); configurations with another worker batch run as many messages.
     pub beats: u64,
-
-    /// Beats per paced run (--rate 2), for CPU per message; 0 skips them
-    #[arg(long, value_name = "N", default_value_t = 2_500, value_parser = paced_beats, allow_negative_numbers = true)]
+    /// Beats per paced run (--rate 2), for CPU per message; 0 skips them.
     pub paced_beats: u64,
-
-    /// Rounds; each round runs every configuration once, in turn
-    #[arg(long, value_name = "R", default_value_t = 3, value_parser = values::positive, allow_negative_numbers = true)]
+    /// Rounds; each runs every configuration once, in turn.
     pub rounds: u64,
-
-    /// Only these configurations, comma-separated (the default always runs
-    /// too), e.g. --only checkpoints-off,telemetry-off
-    #[arg(long, value_name = "NAMES", value_delimiter = ',', value_parser = clap::builder::PossibleValuesParser::new(CONFIG_NAMES))]
+    /// Only these configurations (the default always runs too).
     pub only: Vec<String>,
-
-    /// Afterwards, run the default configuration paced for this many
-    /// seconds and report its RSS at 10 s and at the end (0 = skip)
-    #[arg(long, value_name = "SECS", default_value_t = 0, value_parser = soak_secs, allow_negative_numbers = true)]
+    /// Afterwards, the default paced for this many seconds, for RSS (0: none).
     pub soak_secs: u64,
 }
 
 /// Beats per run are counted in messages (× 8192, × 256 paced), which must
 /// fit in a u64 with room to spare; 2^40 beats is days of running anyway.
-const MOST_BEATS: u64 = 1 << 40;
-
-fn beats(s: &str) -> Result<u64, String> {
-    values::positive(s).and_then(|_| values::at_most(s, MOST_BEATS))
-}
-
-fn paced_beats(s: &str) -> Result<u64, String> {
-    values::at_most(s, MOST_BEATS)
-}
-
-/// A week.
-fn soak_secs(s: &str) -> Result<u64, String> {
-    values::at_most(s, 7 * 24 * 3600)
-}
+pub const MOST_BEATS: u64 = 1 << 40;
 
 /// What one configuration is.
 enum Kind {
@@ -76,7 +50,7 @@ struct Config {
 }
 
 /// The names `--only` accepts, in the order of [`CONFIGS`].
-const CONFIG_NAMES: [&str; 11] = [
+pub const CONFIG_NAMES: [&str; 11] = [
     "default",
     "checkpoints-off",
     "telemetry-off",
@@ -186,9 +160,11 @@ struct Measured {
     paced_latency: [Vec<f64>; 4],
 }
 
-pub fn bench(args: &BenchArgs) -> Result<(), Error> {
-    let me = std::env::current_exe()
-        .map_err(|e| Error::Pipeline(format!("cannot find this binary: {e}")))?;
+pub fn bench(args: &BenchPlan) -> Result<(), Error> {
+    let me = std::env::current_exe().map_err(|source| Error::Setup {
+        action: "find this binary",
+        source,
+    })?;
     let configs: Vec<&Config> = CONFIGS
         .iter()
         .filter(|c| {
@@ -251,19 +227,23 @@ pub fn bench(args: &BenchArgs) -> Result<(), Error> {
         }
     }
     let table = table(args, &configs, &measured);
-    crate::util::output::report("bench table", crate::util::output::stdout_text(&table))?;
+    crate::util::output::stdout_text(&table).map_err(|source| Error::Output {
+        what: "bench table",
+        source,
+    })?;
     if args.soak_secs > 0 {
         let line = soak(&me, args.soak_secs)?;
-        crate::util::output::report("soak result", crate::util::output::stdout_line(&line))?;
+        crate::util::output::stdout_line(&line).map_err(|source| Error::Output {
+            what: "soak result",
+            source,
+        })?;
     }
     Ok(())
 }
 
 fn checked(run: BaselineRun) -> Result<f64, Error> {
     if run.counts != crate::pipeline::message::KindCounts::closed_form(run.messages) {
-        return Err(Error::Pipeline(format!(
-            "a baseline counted wrong: {run:?}"
-        )));
+        return Err(Error::Bench(format!("a baseline counted wrong: {run:?}")));
     }
     Ok(run.msgs_per_sec())
 }
@@ -273,7 +253,7 @@ fn note(line: &str) {
     let _ = crate::util::output::stderr_line(line);
 }
 
-fn table(args: &BenchArgs, configs: &[&Config], measured: &[Measured]) -> String {
+fn table(args: &BenchPlan, configs: &[&Config], measured: &[Measured]) -> String {
     use std::fmt::Write as _;
     let base_rate = median(&measured[0].unpaced);
     let base_cpu = median(&measured[0].paced_cpu);
@@ -330,7 +310,10 @@ fn scratch_dir() -> Result<tempfile::TempDir, Error> {
     tempfile::Builder::new()
         .prefix("fizzflow-bench")
         .tempdir()
-        .map_err(|e| Error::Pipeline(format!("cannot make a scratch state dir: {e}")))
+        .map_err(|source| Error::Setup {
+            action: "make a scratch state dir",
+            source,
+        })
 }
 
 fn child(
@@ -377,16 +360,16 @@ fn run_child(
     let cpu_before = children_cpu_secs();
     let out = child(me, dir.path(), flags, rate, beats)
         .output()
-        .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
+        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
     if !out.status.success() {
-        return Err(Error::Pipeline(format!(
+        return Err(Error::Bench(format!(
             "configuration {name} failed ({}):\n{}",
             out.status,
             String::from_utf8_lossy(&out.stderr)
         )));
     }
     let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::Pipeline(format!("configuration {name} printed no summary: {e}")))?;
+        .map_err(|e| Error::Bench(format!("configuration {name} printed no summary: {e}")))?;
     let messages = v["messages"].as_u64().unwrap_or(0);
     let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
     Ok(Sample {
@@ -408,14 +391,14 @@ fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| Error::Pipeline(format!("cannot run {}: {e}", me.display())))?;
+        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
     let pid = proc.id();
     let started = Instant::now();
     let mut at_10 = None;
     let mut last = None;
     while proc
         .try_wait()
-        .map_err(|e| Error::Pipeline(e.to_string()))?
+        .map_err(|e| Error::Bench(format!("cannot wait for the soak run: {e}")))?
         .is_none()
     {
         let rss = ProcSample::read_pid(pid).map(|s| s.rss_bytes);

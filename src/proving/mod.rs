@@ -3,4 +3,7 @@
 
 pub mod baseline;
 pub mod bench;
+pub(crate) mod error;
 pub mod torture;
+
+pub use error::Error;

@@ -4,7 +4,6 @@
 
 pub mod alloc;
 pub(crate) mod child;
-pub(crate) mod error;
 pub(crate) mod logging;
 pub(crate) mod output;
 pub(crate) mod pause;
@@ -13,5 +12,4 @@ pub(crate) mod units;
 pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
-pub use error::Error;
 pub use pause::{NO_SPACE_ENV, PAUSE_ENV};

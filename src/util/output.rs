@@ -8,7 +8,6 @@
 //! order they were made, and no thread but the writer ever waits on a
 //! stderr nobody reads.
 
-use crate::util::error::Error;
 use std::io::Write;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, OnceLock, RwLock};
@@ -130,11 +129,6 @@ pub fn flush() {
     if send(Job::Flush(done)).is_ok() {
         let _ = written.recv();
     }
-}
-
-/// A report the command exists to print; failing to print it fails the command.
-pub fn report(what: &'static str, result: std::io::Result<()>) -> Result<(), Error> {
-    result.map_err(|source| Error::Output { what, source })
 }
 
 #[cfg(test)]

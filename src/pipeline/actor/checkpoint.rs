@@ -4,6 +4,7 @@
 //! wait on it (requests and cuts travel over channels and are sent with
 //! try_send).
 
+use crate::pipeline::error::SinkError;
 use crate::pipeline::live::Live;
 use crate::pipeline::names::ActorName;
 use crate::pipeline::stats::{Cut, Restarts};
@@ -19,10 +20,10 @@ pub trait CutSink: Send + 'static {
     /// Makes a consistent cut of the logger's statistics durable, with the
     /// lifetime restarts so far. Returns when it was committed (unix ms)
     /// and how long the commit took.
-    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), String>;
+    fn commit(&mut self, cut: &Cut, restarts: Restarts) -> Result<(u64, Duration), SinkError>;
 
     /// After a panic, perhaps in the middle of a commit: be ready again.
-    fn recover(&mut self) -> Result<(), String>;
+    fn recover(&mut self) -> Result<(), SinkError>;
 }
 
 pub struct CheckpointState<S> {
@@ -151,11 +152,11 @@ mod tests {
     struct Counting(u64);
 
     impl CutSink for Counting {
-        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), String> {
+        fn commit(&mut self, _: &Cut, _: Restarts) -> Result<(u64, Duration), SinkError> {
             self.0 += 1;
             Ok((0, Duration::ZERO))
         }
-        fn recover(&mut self) -> Result<(), String> {
+        fn recover(&mut self) -> Result<(), SinkError> {
             Ok(())
         }
     }

@@ -23,10 +23,8 @@ mod recovery;
 
 use landing::{Landing, Tally};
 
+use crate::proving::Error;
 use crate::util::child::{Finished, WaitError, Watched};
-use crate::util::error::Error;
-use crate::util::values;
-use clap::Args;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -35,40 +33,23 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-#[derive(Args, Debug, Clone)]
-pub struct TortureArgs {
-    /// Fault cycles to run
-    #[arg(long, value_name = "N", default_value_t = 500, value_parser = values::positive, allow_negative_numbers = true)]
+/// What to torture, and how.
+#[derive(Debug, Clone)]
+pub struct TorturePlan {
     pub cycles: u64,
-
-    /// State dir to torture (default: a fresh temporary one, removed after)
-    #[arg(long, value_name = "DIR", value_parser = values::dir_path())]
+    /// The state dir (None: a fresh temporary one, removed after).
     pub state_dir: Option<PathBuf>,
-
-    /// Seed for the fault schedule (default: from the clock; printed)
-    #[arg(long, env = "FIZZFLOW_TORTURE_SEED")]
+    /// The fault schedule's seed (None: from the clock; printed).
     pub seed: Option<u64>,
-
-    /// Beats per launch
-    #[arg(long, value_name = "N", default_value_t = 600, value_parser = beats, allow_negative_numbers = true)]
+    /// Beats per launch.
     pub beats: u64,
-
-    /// Milliseconds between beats in the tortured runs
-    #[arg(long, value_name = "MS", default_value_t = 1, value_parser = rate, allow_negative_numbers = true)]
+    /// Milliseconds between beats in the tortured runs.
     pub rate: u64,
 }
 
 /// A launch must end well within [`CHILD_LIMIT`], or a slow launch would
-/// read as a hung one: --beats × --rate is at most this many milliseconds.
-const MOST_LAUNCH_MS: u64 = 60_000;
-
-fn beats(s: &str) -> Result<u64, String> {
-    values::positive(s).and_then(|_| values::at_most(s, MOST_LAUNCH_MS))
-}
-
-fn rate(s: &str) -> Result<u64, String> {
-    values::at_most(s, 1000)
-}
+/// read as a hung one: beats × rate is at most this many milliseconds.
+pub const MOST_LAUNCH_MS: u64 = 60_000;
 
 /// Longest any single child may take before the torture counts it as hung.
 const CHILD_LIMIT: Duration = Duration::from_secs(120);
@@ -95,16 +76,7 @@ struct Snapshot {
     beats_target: u64,
 }
 
-pub fn torture(args: &TortureArgs) -> Result<(), Error> {
-    if args.beats * args.rate.max(1) > MOST_LAUNCH_MS {
-        return Err(Error::Usage(format!(
-            "--beats {} at --rate {} is a launch of {} s; the torture counts a launch of more than {} s as hung, so lower one of them",
-            args.beats,
-            args.rate,
-            args.beats * args.rate.max(1) / 1000,
-            MOST_LAUNCH_MS / 1000
-        )));
-    }
+pub fn torture(args: &TorturePlan) -> Result<(), Error> {
     let seed = args.seed.unwrap_or_else(|| {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -114,7 +86,10 @@ pub fn torture(args: &TortureArgs) -> Result<(), Error> {
     let scratch = tempfile::Builder::new()
         .prefix("fizzflow-torture")
         .tempdir()
-        .map_err(|e| Error::Pipeline(format!("cannot make a scratch dir: {e}")))?;
+        .map_err(|source| Error::Setup {
+            action: "make a scratch dir",
+            source,
+        })?;
     let dir = args
         .state_dir
         .clone()
@@ -124,8 +99,10 @@ pub fn torture(args: &TortureArgs) -> Result<(), Error> {
         dir.display()
     ));
     let mut engine = Engine {
-        bin: std::env::current_exe()
-            .map_err(|e| Error::Pipeline(format!("cannot find this binary: {e}")))?,
+        bin: std::env::current_exe().map_err(|source| Error::Setup {
+            action: "find this binary",
+            source,
+        })?,
         dir,
         scratch,
         rng: fastrand::Rng::with_seed(seed),
@@ -138,8 +115,11 @@ pub fn torture(args: &TortureArgs) -> Result<(), Error> {
     let started = Instant::now();
     let outcome = engine.run_all(args.cycles);
     let report = engine.report(seed, args.cycles, started.elapsed(), &outcome);
-    crate::util::output::report("torture report", crate::util::output::stdout_text(&report))?;
-    outcome.map_err(|why| Error::Pipeline(format!("torture failed (seed {seed}): {why}")))
+    crate::util::output::stdout_text(&report).map_err(|source| Error::Output {
+        what: "torture report",
+        source,
+    })?;
+    outcome.map_err(|why| Error::Torture { seed, why })
 }
 
 /// A line of the torture's log on stderr.

@@ -1,0 +1,92 @@
+//! The command line's error: every layer's error, the CLI's own, and the
+//! one place where each becomes an exit code:
+//!
+//! 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the state dir
+//! is in use; 4 the state dir or its checkpoint file cannot be used.
+
+use crate::durable;
+use crate::pipeline;
+use crate::proving;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Flags that parse but do not make sense together.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Durable(#[from] durable::Error),
+    /// A damaged checkpoint file in a state dir with backups: `hint` says
+    /// how to restore one.
+    #[error(
+        "checkpoint file {} {problem}. It was left exactly as it was. {hint}",
+        path.display()
+    )]
+    Recoverable {
+        path: PathBuf,
+        problem: String,
+        hint: String,
+    },
+    #[error(transparent)]
+    Pipeline(#[from] pipeline::Error),
+    /// A checkpoint the run could not commit, as its sink said it.
+    #[error("{0}")]
+    Sink(pipeline::SinkError),
+    #[error(transparent)]
+    Proving(#[from] proving::Error),
+    /// The launch's last cut is not one a run can produce: a bug, caught
+    /// before it is written.
+    #[error("the final totals are not a consistent cut ({0}); the last good checkpoint stands")]
+    FinalCut(durable::Broken),
+    #[error("the summary cannot be encoded: {0}")]
+    Encode(serde_json::Error),
+    /// The run finished but its own verification found wrong messages.
+    #[error(
+        "verification failed: the logger saw {sequence_errors} out-of-sequence or misclassified messages; the totals above are not trustworthy (please report this with the command line)"
+    )]
+    Verification { sequence_errors: u64 },
+    /// `recover` found no backup it could restore.
+    #[error("nothing to recover in {}: {why}", dir.display())]
+    NoBackup { dir: PathBuf, why: String },
+    /// `stats` found nothing to show.
+    #[error("no checkpoint at {}: {why}", path.display())]
+    NoCheckpoint { path: PathBuf, why: &'static str },
+    /// The summary or report could not be written to stdout or stderr;
+    /// whatever was committed stays committed.
+    #[error("cannot write the {what}: {source}")]
+    Output {
+        what: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        use durable::Error as D;
+        match self {
+            Error::Usage(_) => 2,
+            Error::Durable(D::InUse { .. } | D::Changed { .. }) => 3,
+            Error::Durable(D::StateDir { .. } | D::Damaged { .. } | D::Unusable { .. })
+            | Error::Recoverable { .. } => 4,
+            Error::Durable(
+                D::CouldNotCheck { .. } | D::Write { .. } | D::Create { .. } | D::Io { .. },
+            )
+            | Error::Pipeline(_)
+            | Error::Sink(_)
+            | Error::FinalCut(_)
+            | Error::Encode(_)
+            | Error::Proving(_)
+            | Error::Verification { .. }
+            | Error::NoBackup { .. }
+            | Error::NoCheckpoint { .. }
+            | Error::Output { .. } => 1,
+        }
+    }
+}
+
+/// A report the command exists to print; failing to print it fails the
+/// command.
+pub fn report(what: &'static str, result: std::io::Result<()>) -> Result<(), Error> {
+    result.map_err(|source| Error::Output { what, source })
+}
