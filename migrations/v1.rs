@@ -4,6 +4,7 @@
 //! world was written. bincode stores no field names, so the record type
 //! below (nested types included) is the only way to read those bytes.
 
+use crate::durable::codec::CodecError;
 use redb::{TableDefinition, WriteTransaction};
 use serde::Deserialize;
 
@@ -76,24 +77,19 @@ pub struct RecordV1 {
 }
 
 impl RecordV1 {
-    pub fn decode(bytes: &[u8]) -> Result<RecordV1, String> {
-        let Some(split) = bytes.len().checked_sub(8) else {
-            return Err(format!(
-                "schema-1 record is too short ({} bytes)",
-                bytes.len()
-            ));
-        };
+    pub fn decode(bytes: &[u8]) -> Result<RecordV1, CodecError> {
+        let split = bytes
+            .len()
+            .checked_sub(8)
+            .ok_or(CodecError::TooShort(bytes.len()))?;
         let (body, sum) = bytes.split_at(split);
         if fnv1a64(body).to_le_bytes() != sum {
-            return Err("schema-1 record is damaged (its checksum does not match)".into());
+            return Err(CodecError::Checksum);
         }
         let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-            .map_err(|e| format!("cannot decode a schema-1 record: {e}"))?;
+            .map_err(|e| CodecError::Decode(e.to_string()))?;
         if used != body.len() {
-            return Err(format!(
-                "schema-1 record has {} trailing bytes",
-                body.len() - used
-            ));
+            return Err(CodecError::Trailing(body.len() - used));
         }
         Ok(rec)
     }

@@ -22,7 +22,7 @@
 
 use super::v1::{CHECKPOINTS, RecordV1};
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
-use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize};
 
 /// Launch history: launch number → encoded [`LaunchRow`].
 pub const LAUNCHES: TableDefinition<u64, &[u8]> = TableDefinition::new("launches");
@@ -162,33 +162,8 @@ pub enum EndingV2 {
     BeforeSchema2,
 }
 
-/// Schema 2's codec: bincode 2 (standard) followed by the CRC-32 of those
-/// bytes, little-endian.
-pub fn seal(value: &impl Serialize) -> Vec<u8> {
-    let mut body = bincode::serde::encode_to_vec(value, bincode::config::standard())
-        .expect("a schema-2 value always encodes");
-    let sum = crc32fast::hash(&body);
-    body.extend_from_slice(&sum.to_le_bytes());
-    body
-}
-
-/// Reads a value [`seal`] wrote; a length prefix past 64 KiB is damage.
-pub fn unseal<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
-    let Some(split) = bytes.len().checked_sub(4) else {
-        return Err(format!("{} bytes is too short", bytes.len()));
-    };
-    let (body, sum) = bytes.split_at(split);
-    if crc32fast::hash(body).to_le_bytes() != sum {
-        return Err("its checksum does not match".into());
-    }
-    let config = bincode::config::standard().with_limit::<{ 64 * 1024 }>();
-    let (value, used) = bincode::serde::decode_from_slice(body, config)
-        .map_err(|e| format!("it cannot be decoded: {e}"))?;
-    if used != body.len() {
-        return Err(format!("{} trailing bytes", body.len() - used));
-    }
-    Ok(value)
-}
+/// Schema 2's codec is the one schema 3 still uses (durable/codec.rs).
+pub use crate::durable::codec::{seal, unseal};
 
 /// A schema-1 record as a schema-2 one: the same values, field by field.
 fn convert(v1: &RecordV1) -> RecordV2 {

@@ -23,7 +23,9 @@ pub const CREATES: &[&str] = &[];
 
 pub fn up(txn: &WriteTransaction) -> Result<(), super::StepError> {
     let damaged = |what: &'static str, key: u64| {
-        move |e: String| super::StepError::Damaged(format!("{what} {key}: {e}"))
+        move |e: crate::durable::codec::CodecError| {
+            super::StepError::Damaged(format!("{what} {key}: {e}"))
+        }
     };
     let records: Vec<CheckpointRecord> = {
         let table = txn.open_table(CHECKPOINTS)?;

@@ -72,3 +72,80 @@ pub enum Error {
         source: std::io::Error,
     },
 }
+
+/// What can fail inside one of fizzflow's write transactions: redb, a value
+/// in the file that does not decode, or a file that is not what it should
+/// be. The store says which file (see [`Error::Write`]).
+#[derive(Debug, thiserror::Error)]
+pub enum TxnError {
+    #[error(transparent)]
+    Redb(#[from] redb::Error),
+    #[error("{what}: {source}")]
+    Value {
+        what: String,
+        source: crate::durable::codec::CodecError,
+    },
+    /// Old data a schema step cannot read.
+    #[error("{0}")]
+    Damaged(String),
+    #[error("launch {0} has no row to close")]
+    NoRow(u64),
+    /// The newest record is not the one that was checked.
+    #[error("its newest checkpoint is not the one that was checked")]
+    Changed,
+}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for TxnError {
+            fn from(e: $t) -> Self {
+                TxnError::Redb(e.into())
+            }
+        }
+    )*};
+}
+from_redb!(
+    redb::TableError,
+    redb::StorageError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::SetDurabilityError
+);
+
+/// Why a copy of a checkpoint file could not be read: the verdict a probe
+/// gives (and the exit code it gives it with, see probe.rs).
+#[derive(Debug, PartialEq)]
+pub enum Problem {
+    /// The file's content: refuse it (exit 4) and leave it alone.
+    Damaged(String),
+    /// Not the file's fault: a full disk, a killed checker… (exit 1).
+    Io(String),
+    /// Sound, as far as can be told, but written by a newer fizzflow
+    /// (exit 4, and not damage: `recover` leaves it alone).
+    Newer(String),
+}
+
+/// Sorts redb's errors by their type, never by their text: I/O failures
+/// are the machine's, anything else is the file's.
+pub fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
+    move |e| match e {
+        // Running out of bytes is the file's: the private copy holds all of
+        // it, so a read past its end means it is cut short (shorter than
+        // redb's header, or than a page it refers to).
+        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Problem::Damaged(
+            format!("is damaged: {what}: it ends where redb expects more ({io})"),
+        ),
+        // Any other I/O error is about the machine (the copy's disk), not
+        // the file: the message must not call the file damaged.
+        redb::Error::Io(io) => Problem::Io(format!("the check of a private copy failed: {io}")),
+        // fizzflow has only ever written redb file format 3, so a header
+        // that claims another is damage (one flipped bit of that byte gives
+        // 1, 2 or something above 3), never "a newer redb": redb names
+        // formats 1 and 2 by this error, any other by `Corrupted`. Only the
+        // schema version in fizzflow's own meta table can say "newer".
+        redb::Error::UpgradeRequired(format) => Problem::Damaged(format!(
+            "{what}: it is damaged: its header claims redb file format {format}, and fizzflow only ever wrote format 3"
+        )),
+        e => Problem::Damaged(format!("{what}: {e}")),
+    }
+}

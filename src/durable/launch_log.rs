@@ -7,6 +7,8 @@
 //! So each launch starts where the one before it ended, and what the
 //! launches added sums to the lifetime totals.
 
+use crate::durable::codec::{self, CodecError};
+use crate::durable::error::{Problem, TxnError, problem};
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema::LAUNCHES;
 use crate::pipeline::stats::Restarts;
@@ -104,38 +106,14 @@ impl LaunchRow {
     }
 }
 
-/// Rows are small; the limit keeps a damaged length prefix from asking for
-/// gigabytes before the checksum is even looked at.
-const ROW_LIMIT: usize = 64 * 1024;
-
 impl LaunchRow {
-    /// bincode 2 bytes followed by their CRC-32.
+    /// See durable/codec.rs.
     pub fn encode(&self) -> Vec<u8> {
-        let mut bytes = bincode::serde::encode_to_vec(self, bincode::config::standard())
-            .expect("a launch row always encodes");
-        let sum = crc32fast::hash(&bytes);
-        bytes.extend_from_slice(&sum.to_le_bytes());
-        bytes
+        codec::seal(self)
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<LaunchRow, String> {
-        let Some(split) = bytes.len().checked_sub(4) else {
-            return Err(format!("launch row is too short ({} bytes)", bytes.len()));
-        };
-        let (body, sum) = bytes.split_at(split);
-        if crc32fast::hash(body).to_le_bytes() != sum {
-            return Err("launch row is damaged (its checksum does not match)".into());
-        }
-        let config = bincode::config::standard().with_limit::<ROW_LIMIT>();
-        let (row, used) = bincode::serde::decode_from_slice(body, config)
-            .map_err(|e| format!("cannot decode a launch row: {e}"))?;
-        if used != body.len() {
-            return Err(format!(
-                "launch row has {} trailing bytes",
-                body.len() - used
-            ));
-        }
-        Ok(row)
+    pub fn decode(bytes: &[u8]) -> Result<LaunchRow, CodecError> {
+        codec::unseal(bytes)
     }
 
     /// What this launch added, if both ends are known. A launch with no
@@ -161,10 +139,17 @@ pub fn begin(
     txn: &WriteTransaction,
     row: &LaunchRow,
     previous: Option<&CheckpointRecord>,
-) -> Result<(), String> {
-    let mut table = txn.open_table(LAUNCHES).map_err(|e| e.to_string())?;
-    let last = match table.last().map_err(|e| e.to_string())? {
-        Some((_, bytes)) => Some(LaunchRow::decode(bytes.value())?),
+) -> Result<(), TxnError> {
+    let mut table = txn.open_table(LAUNCHES)?;
+    let last = match table.last()? {
+        Some((key, bytes)) => {
+            Some(
+                LaunchRow::decode(bytes.value()).map_err(|source| TxnError::Value {
+                    what: format!("launch {}", key.value()),
+                    source,
+                })?,
+            )
+        }
         None => None,
     };
     if let (Some(mut last), Some(previous)) = (last, previous)
@@ -177,13 +162,9 @@ pub fn begin(
             .restarts_before
             .as_ref()
             .map(|before| previous.restarts.since(before));
-        table
-            .insert(last.launch, last.encode().as_slice())
-            .map_err(|e| e.to_string())?;
+        table.insert(last.launch, last.encode().as_slice())?;
     }
-    table
-        .insert(row.launch, row.encode().as_slice())
-        .map_err(|e| e.to_string())?;
+    table.insert(row.launch, row.encode().as_slice())?;
     Ok(())
 }
 
@@ -194,21 +175,21 @@ pub fn close(
     ending: LaunchEnd,
     last: &CheckpointRecord,
     restarts: Restarts,
-) -> Result<(), String> {
-    let mut table = txn.open_table(LAUNCHES).map_err(|e| e.to_string())?;
+) -> Result<(), TxnError> {
+    let mut table = txn.open_table(LAUNCHES)?;
     let bytes = table
-        .get(launch)
-        .map_err(|e| e.to_string())?
+        .get(launch)?
         .map(|b| b.value().to_vec())
-        .ok_or_else(|| format!("launch {launch} has no row to close"))?;
-    let mut row = LaunchRow::decode(&bytes)?;
+        .ok_or(TxnError::NoRow(launch))?;
+    let mut row = LaunchRow::decode(&bytes).map_err(|source| TxnError::Value {
+        what: format!("launch {launch}"),
+        source,
+    })?;
     row.ending = ending;
     row.end = Some(Point::of(last));
     row.ended_unix_ms = Some(last.unix_ms);
     row.restarts = Some(restarts);
-    table
-        .insert(launch, row.encode().as_slice())
-        .map_err(|e| e.to_string())?;
+    table.insert(launch, row.encode().as_slice())?;
     Ok(())
 }
 
@@ -217,48 +198,49 @@ pub fn close(
 pub fn read(
     table: &impl ReadableTable<u64, &'static [u8]>,
     latest: Option<&CheckpointRecord>,
-) -> Result<Vec<LaunchRow>, String> {
+) -> Result<Vec<LaunchRow>, Problem> {
+    let damaged = |why: String| Problem::Damaged(format!("is damaged: {why}"));
     let mut rows: Vec<LaunchRow> = Vec::new();
     for entry in table
         .iter()
-        .map_err(|e| format!("cannot list launches: {e}"))?
+        .map_err(|e| problem("cannot list its launches")(e.into()))?
     {
-        let (key, bytes) = entry.map_err(|e| format!("cannot read a launch: {e}"))?;
+        let (key, bytes) = entry.map_err(|e| problem("cannot read a launch")(e.into()))?;
         let row = LaunchRow::decode(bytes.value())
-            .map_err(|e| format!("is damaged: launch {}: {e}", key.value()))?;
+            .map_err(|e| damaged(format!("launch {}: {e}", key.value())))?;
         let expected = rows.len() as u64 + 1;
         if row.launch != key.value() || row.launch != expected {
-            return Err(format!(
-                "is damaged: launch row {} (key {}) where launch {expected} was due",
+            return Err(damaged(format!(
+                "launch row {} (key {}) where launch {expected} was due",
                 row.launch,
                 key.value()
-            ));
+            )));
         }
         if let (Some(before), Some(start)) = (rows.last().and_then(|r| r.end), row.start)
             && before != start
         {
-            return Err(format!(
-                "is damaged: launch {} starts at {start:?}, not where launch {} ended",
+            return Err(damaged(format!(
+                "launch {} starts at {start:?}, not where launch {} ended",
                 row.launch,
                 row.launch - 1
-            ));
+            )));
         }
         if let (Some(start), Some(end)) = (row.start, row.end)
             && (end.beats < start.beats || end.messages < start.messages)
         {
-            return Err(format!(
-                "is damaged: launch {} ends before it starts",
+            return Err(damaged(format!(
+                "launch {} ends before it starts",
                 row.launch
-            ));
+            )));
         }
         rows.push(row);
     }
     let launches = latest.map_or(0, |r| r.launches);
     if rows.len() as u64 != launches {
-        return Err(format!(
-            "is damaged: {} launch rows for {launches} launches",
+        return Err(damaged(format!(
+            "{} launch rows for {launches} launches",
             rows.len()
-        ));
+        )));
     }
     Ok(rows)
 }

@@ -4,6 +4,7 @@
 
 pub(crate) mod backups;
 pub(crate) mod checker;
+pub(crate) mod codec;
 pub(crate) mod error;
 pub(crate) mod files;
 pub(crate) mod inspect;

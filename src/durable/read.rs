@@ -24,42 +24,8 @@ impl Inspection {
     }
 }
 
-/// Why a copy could not be read.
-#[derive(Debug, PartialEq)]
-pub enum Problem {
-    /// The file's content: refuse it (exit 4) and leave it alone.
-    Damaged(String),
-    /// Not the file's fault: a full disk, a killed checker… (exit 1).
-    Io(String),
-    /// Sound, as far as can be told, but written by a newer fizzflow
-    /// (exit 4, and not damage: `recover` leaves it alone).
-    Newer(String),
-}
-
-/// Sorts redb's errors by their type, never by their text: I/O failures
-/// are the machine's, anything else is the file's.
-fn problem(what: &str) -> impl Fn(redb::Error) -> Problem + '_ {
-    move |e| match e {
-        // Running out of bytes is the file's: the private copy holds all of
-        // it, so a read past its end means it is cut short (shorter than
-        // redb's header, or than a page it refers to).
-        redb::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Problem::Damaged(
-            format!("is damaged: {what}: it ends where redb expects more ({io})"),
-        ),
-        // Any other I/O error is about the machine (the copy's disk), not
-        // the file: the message must not call the file damaged.
-        redb::Error::Io(io) => Problem::Io(format!("the check of a private copy failed: {io}")),
-        // fizzflow has only ever written redb file format 3, so a header
-        // that claims another is damage (one flipped bit of that byte gives
-        // 1, 2 or something above 3), never "a newer redb": redb names
-        // formats 1 and 2 by this error, any other by `Corrupted`. Only the
-        // schema version in fizzflow's own meta table can say "newer".
-        redb::Error::UpgradeRequired(format) => Problem::Damaged(format!(
-            "{what}: it is damaged: its header claims redb file format {format}, and fizzflow only ever wrote format 3"
-        )),
-        e => Problem::Damaged(format!("{what}: {e}")),
-    }
-}
+pub use crate::durable::error::Problem;
+use crate::durable::error::problem;
 
 /// Reads everything and exercises the write path (a commit that inserts and
 /// removes a record, then a clean close), on a copy that nobody else uses.
@@ -81,7 +47,10 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
         .map(|t| t.name().to_string())
         .collect();
     names.sort();
-    let schema_version = schema::schema_version(&txn).map_err(Problem::Damaged)?;
+    let schema_version = schema::schema_version(&txn).map_err(|e| match e {
+        StepError::Redb(e) => problem("cannot be read")(e),
+        e => Problem::Damaged(e.to_string()),
+    })?;
     if schema_version > schema::CURRENT {
         return Err(Problem::Newer(format!(
             "was written by a newer fizzflow (schema {schema_version}; this build reads up to {})",
@@ -98,6 +67,10 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
     // damage, and the message must let a person tell which it is.
     let writer = schema::written_by(&txn, schema_version);
     let damaged = |why: String| Problem::Damaged(format!("{why} ({writer})"));
+    let with_writer = |p: Problem| match p {
+        Problem::Damaged(why) => damaged(why),
+        p => p,
+    };
     let expected = schema::tables_at(schema_version);
     if names != expected {
         return Err(damaged(format!(
@@ -106,13 +79,13 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
     }
     schema::upgrade(&txn, schema_version).map_err(|e| match e {
         StepError::Redb(e) => problem("cannot be upgraded")(e),
-        StepError::Damaged(why) => damaged(format!("is damaged: {why}")),
+        e => damaged(format!("is damaged: {e}")),
     })?;
     let history = {
         let mut table = txn
             .open_table(CHECKPOINTS)
             .map_err(|e| problem("cannot open its checkpoints")(e.into()))?;
-        let history = read_history(&table).map_err(damaged)?;
+        let history = read_history(&table).map_err(with_writer)?;
         let write = problem("is damaged (a test write failed)");
         table
             .insert(u64::MAX, &b"probe"[..])
@@ -124,7 +97,7 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
         let table = txn
             .open_table(LAUNCHES)
             .map_err(|e| problem("cannot open its launches")(e.into()))?;
-        launch_log::read(&table, history.last()).map_err(damaged)?
+        launch_log::read(&table, history.last()).map_err(with_writer)?
     };
     txn.commit()
         .map_err(|e| problem("is damaged (a test commit failed)")(e.into()))?;
@@ -139,27 +112,28 @@ pub fn read_and_exercise(copy: &Path) -> Result<Inspection, Problem> {
 /// Every record, decoded and checked on its own and against the one before.
 pub fn read_history(
     table: &impl ReadableTable<u64, &'static [u8]>,
-) -> Result<Vec<CheckpointRecord>, String> {
+) -> Result<Vec<CheckpointRecord>, Problem> {
+    let damaged = |why: String| Problem::Damaged(format!("is damaged: {why}"));
     let mut history: Vec<CheckpointRecord> = Vec::new();
     for row in table
         .iter()
-        .map_err(|e| format!("cannot list checkpoints: {e}"))?
+        .map_err(|e| problem("cannot list its checkpoints")(e.into()))?
     {
-        let (seq, bytes) = row.map_err(|e| format!("cannot read a checkpoint: {e}"))?;
+        let (seq, bytes) = row.map_err(|e| problem("cannot read a checkpoint")(e.into()))?;
         let rec = CheckpointRecord::decode(bytes.value())
-            .map_err(|e| format!("is damaged: checkpoint {}: {e}", seq.value()))?;
+            .map_err(|e| damaged(format!("checkpoint {}: {e}", seq.value())))?;
         if rec.seq != seq.value() {
-            return Err(format!(
-                "is damaged: checkpoint {} claims to be number {}",
+            return Err(damaged(format!(
+                "checkpoint {} claims to be number {}",
                 seq.value(),
                 rec.seq
-            ));
+            )));
         }
         rec.check()
-            .map_err(|e| format!("is damaged: checkpoint {} {e}", rec.seq))?;
+            .map_err(|e| damaged(format!("checkpoint {} {e}", rec.seq)))?;
         if let Some(previous) = history.last() {
             rec.check_follows(previous)
-                .map_err(|e| format!("is damaged: checkpoint {} {e}", rec.seq))?;
+                .map_err(|e| damaged(format!("checkpoint {} {e}", rec.seq)))?;
         }
         history.push(rec);
     }

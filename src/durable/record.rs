@@ -2,6 +2,7 @@
 //! one. Records are stored as bincode 2 (serde); bincode carries no schema,
 //! so the file's schema version lives in the `meta` table (see store.rs).
 
+use crate::durable::codec::{self, CodecError};
 use crate::pipeline::config::{
     MAX_CHANNEL_CAPACITY, MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
 };
@@ -331,45 +332,14 @@ impl CheckpointRecord {
         )
     }
 
-    /// bincode 2 bytes followed by their CRC-32 (schema 2; schema 1 used
-    /// FNV-1a, see migrations/v1.rs): redb does not verify page checksums on
-    /// every read, and a record whose bytes changed on disk must not decode
-    /// into different totals.
+    /// See durable/codec.rs (schema 1 used FNV-1a, see migrations/v1.rs).
     pub fn encode(&self) -> Vec<u8> {
-        seal(
-            bincode::serde::encode_to_vec(self, bincode::config::standard())
-                .expect("a record always encodes"),
-        )
+        codec::seal(self)
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<Self, String> {
-        let Some(split) = bytes.len().checked_sub(4) else {
-            return Err(format!(
-                "checkpoint record is too short ({} bytes)",
-                bytes.len()
-            ));
-        };
-        let (body, sum) = bytes.split_at(split);
-        if crc32fast::hash(body).to_le_bytes() != sum {
-            return Err("checkpoint record is damaged (its checksum does not match)".into());
-        }
-        let (rec, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
-            .map_err(|e| format!("cannot decode a checkpoint record: {e}"))?;
-        if used != body.len() {
-            return Err(format!(
-                "checkpoint record has {} trailing bytes",
-                body.len() - used
-            ));
-        }
-        Ok(rec)
+    pub fn decode(bytes: &[u8]) -> Result<Self, CodecError> {
+        codec::unseal(bytes)
     }
-}
-
-/// Appends the checksum to an encoded record.
-fn seal(mut body: Vec<u8>) -> Vec<u8> {
-    let sum = crc32fast::hash(&body);
-    body.extend_from_slice(&sum.to_le_bytes());
-    body
 }
 
 #[cfg(test)]
@@ -576,7 +546,9 @@ mod tests {
                         _ => b.push(rng.u8(..)),
                     }
                 }
-                seal(b)
+                let sum = crc32fast::hash(&b);
+                b.extend_from_slice(&sum.to_le_bytes());
+                b
             };
             let Ok(rec) = CheckpointRecord::decode(&bytes) else {
                 continue;

@@ -11,32 +11,7 @@ pub mod v3;
 use redb::{ReadableTable, WriteTransaction};
 
 /// Why a step could not run.
-#[derive(Debug)]
-pub enum StepError {
-    Redb(redb::Error),
-    /// The old data cannot be read: the file is damaged.
-    Damaged(String),
-}
-
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StepError {
-            fn from(e: $t) -> Self {
-                StepError::Redb(e.into())
-            }
-        }
-    )*};
-}
-from_redb!(redb::Error, redb::TableError, redb::StorageError);
-
-impl std::fmt::Display for StepError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StepError::Redb(e) => write!(f, "{e}"),
-            StepError::Damaged(why) => f.write_str(why),
-        }
-    }
-}
+pub use crate::durable::error::TxnError as StepError;
 
 /// One schema step, run inside the caller's write transaction, and the
 /// tables it creates.
@@ -46,7 +21,7 @@ struct Step {
 }
 
 fn v1_up(txn: &WriteTransaction) -> Result<(), StepError> {
-    v1::up(txn).map_err(StepError::Redb)
+    Ok(v1::up(txn)?)
 }
 
 /// Steps in order: `STEPS[i]` turns schema i into schema i + 1.
@@ -88,20 +63,14 @@ pub const VERSION_KEY: &str = "fizzflow_version";
 
 /// The schema version recorded in a file; 0 for a file with no meta table
 /// (a brand-new one).
-pub fn schema_version(txn: &WriteTransaction) -> Result<u64, String> {
-    let meta = match txn.open_table(META) {
-        Ok(t) => t,
-        Err(e) => return Err(format!("cannot open the meta table: {e}")),
-    };
-    let version = meta
-        .get(SCHEMA_KEY)
-        .map_err(|e| format!("cannot read the schema version: {e}"))?;
+pub fn schema_version(txn: &WriteTransaction) -> Result<u64, StepError> {
+    let meta = txn.open_table(META)?;
+    let version = meta.get(SCHEMA_KEY)?;
     match version {
         None => Ok(0),
-        Some(v) => v
-            .value()
-            .parse()
-            .map_err(|_| format!("schema version '{}' is not a number", v.value())),
+        Some(v) => v.value().parse().map_err(|_| {
+            StepError::Damaged(format!("schema version '{}' is not a number", v.value()))
+        }),
     }
 }
 

@@ -5,6 +5,7 @@
 //! schema and the first launch record.
 
 use crate::durable::error::Error;
+use crate::durable::error::TxnError;
 use crate::durable::files::{link_in_place, open_db, open_file, open_regular, sync_dir};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, LaunchEnd, LaunchRow};
@@ -84,7 +85,7 @@ impl Store {
                 links_broken: None,
             };
             let took = store.commit_with(first, |txn| {
-                schema::upgrade(txn, 0).map_err(|e| e.to_string())?;
+                schema::upgrade(txn, 0)?;
                 launch_log::begin(txn, row, None)
             })?;
             link_in_place(&ours, &building, &path).map_err(|e| Error::Create {
@@ -151,30 +152,27 @@ impl Store {
             links_broken: (links > 1).then_some(links),
         };
         let expected = vetted.seen.latest();
-        let mut mismatch = false;
         let took = store.commit_with(launch, |txn| {
             let from = schema::schema_version(txn)?;
             if from < schema::CURRENT {
-                schema::upgrade(txn, from).map_err(|e| e.to_string())?;
+                schema::upgrade(txn, from)?;
                 if opts.abort_at == Some(AbortAt::Upgrade) {
                     abort_injected(&format!("the upgrade from schema {from}"));
                 }
             }
-            let table = txn.open_table(CHECKPOINTS).map_err(|e| e.to_string())?;
-            let newest = match table.last().map_err(|e| e.to_string())? {
-                Some((_, bytes)) => Some(CheckpointRecord::decode(bytes.value())?),
+            let table = txn.open_table(CHECKPOINTS)?;
+            let newest = match table.last()? {
+                Some((_, bytes)) => {
+                    Some(CheckpointRecord::decode(bytes.value()).map_err(|_| TxnError::Changed)?)
+                }
                 None => None,
             };
             if newest.as_ref() != expected {
-                mismatch = true;
-                return Err("changed".into());
+                return Err(TxnError::Changed);
             }
             launch_log::begin(txn, row, newest.as_ref())
-        });
-        match took {
-            Err(_) if mismatch => Err(changed()),
-            other => other.map(|took| (store, took)),
-        }
+        })?;
+        Ok((store, took))
     }
 
     /// Whether the file had other names (hard links) when it was opened,
@@ -241,35 +239,40 @@ impl Store {
     fn commit_with(
         &mut self,
         rec: &CheckpointRecord,
-        before: impl FnOnce(&WriteTransaction) -> Result<(), String>,
+        before: impl FnOnce(&WriteTransaction) -> Result<(), TxnError>,
     ) -> Result<Duration, Error> {
         let started = Instant::now();
-        let fail = |e: String| Error::Write {
+        let fail = |e: &dyn std::fmt::Display| Error::Write {
             path: self.path.clone(),
-            problem: e,
+            problem: e.to_string(),
         };
         // What no file may hold, nothing writes: a record that would be
         // refused on the next read is refused now, and the file stands.
         rec.check()
-            .map_err(|e| fail(format!("refusing to write an impossible checkpoint ({e})")))?;
-        let mut txn = self.db.begin_write().map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(&format!("refusing to write an impossible checkpoint ({e})")))?;
+        let mut txn = self.db.begin_write().map_err(|e| fail(&e))?;
         txn.set_durability(Durability::Immediate)
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| fail(&e))?;
         txn.set_quick_repair(true);
-        before(&txn).map_err(fail)?;
+        before(&txn).map_err(|e| match e {
+            TxnError::Changed => Error::Changed {
+                path: self.path.clone(),
+            },
+            e => fail(&e),
+        })?;
         {
-            let mut table = txn
-                .open_table(CHECKPOINTS)
-                .map_err(|e| fail(e.to_string()))?;
+            let mut table = txn.open_table(CHECKPOINTS).map_err(|e| fail(&e))?;
             // Nor a history the next read would refuse: the record must
             // follow the newest one in the file itself.
-            let newest = match table.last().map_err(|e| fail(e.to_string()))? {
-                Some((_, bytes)) => Some(CheckpointRecord::decode(bytes.value()).map_err(fail)?),
+            let newest = match table.last().map_err(|e| fail(&e))? {
+                Some((_, bytes)) => {
+                    Some(CheckpointRecord::decode(bytes.value()).map_err(|e| fail(&e))?)
+                }
                 None => None,
             };
             if let Some(newest) = newest {
                 rec.check_follows(&newest).map_err(|e| {
-                    fail(format!(
+                    fail(&format!(
                         "refusing to write checkpoint {} ({e}); the file keeps checkpoint {}",
                         rec.seq, newest.seq
                     ))
@@ -277,18 +280,18 @@ impl Store {
             }
             table
                 .insert(rec.seq, rec.encode().as_slice())
-                .map_err(|e| fail(e.to_string()))?;
+                .map_err(|e| fail(&e))?;
             if rec.seq > self.opts.keep.max(1) {
                 table
                     .retain_in(..=rec.seq - self.opts.keep.max(1), |_, _| false)
-                    .map_err(|e| fail(e.to_string()))?;
+                    .map_err(|e| fail(&e))?;
             }
         }
         self.commits += 1;
         if self.opts.abort_at == Some(AbortAt::Commit(self.commits)) {
             abort_injected(&format!("checkpoint commit {}", self.commits));
         }
-        txn.commit().map_err(|e| fail(e.to_string()))?;
+        txn.commit().map_err(|e| fail(&e))?;
         Ok(started.elapsed())
     }
 }

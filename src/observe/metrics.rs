@@ -41,6 +41,16 @@ pub struct MetricsServer {
     accept: JoinHandle<()>,
 }
 
+/// Why the metrics endpoint did not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {step} {addr}: {source}")]
+pub struct StartError {
+    pub addr: SocketAddr,
+    pub step: &'static str,
+    #[source]
+    pub source: std::io::Error,
+}
+
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free one) and serves until
     /// [`MetricsServer::finish`].
@@ -48,20 +58,18 @@ impl MetricsServer {
         addr: SocketAddr,
         live: Arc<Live>,
         channel_capacity: usize,
-    ) -> Result<MetricsServer, String> {
-        let listener =
-            TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    ) -> Result<MetricsServer, StartError> {
+        let failed = |step: &'static str| move |source| StartError { addr, step, source };
+        let listener = TcpListener::bind(addr).map_err(failed("listen on"))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| format!("cannot read the address of {addr}: {e}"))?;
-        listener
-            .set_nonblocking(true)
-            .map_err(|e| format!("cannot set up {addr}: {e}"))?;
-        let (wake, woken) = UnixStream::pair().map_err(|e| format!("cannot set up {addr}: {e}"))?;
+            .map_err(failed("read the address of"))?;
+        listener.set_nonblocking(true).map_err(failed("set up"))?;
+        let (wake, woken) = UnixStream::pair().map_err(failed("set up"))?;
         let accept = std::thread::Builder::new()
             .name("metrics".into())
             .spawn(move || accept_loop(listener, woken, live, channel_capacity))
-            .map_err(|e| format!("cannot start the metrics thread: {e}"))?;
+            .map_err(failed("start the thread serving"))?;
         Ok(MetricsServer { addr, wake, accept })
     }
 

@@ -12,6 +12,7 @@
 //! launch is over. The graph's verdict still decides whenever one does not
 //! return (an error, a panic while stopping, a hang past the timeout).
 
+use crate::pipeline::error::Error;
 use std::sync::{Condvar, Mutex};
 
 #[derive(Debug, Default)]
@@ -23,7 +24,7 @@ pub struct Ending {
 #[derive(Debug, Default)]
 struct State {
     returned: usize,
-    verdict: Option<Result<(), String>>,
+    verdict: Option<Result<(), Error>>,
 }
 
 impl Ending {
@@ -33,7 +34,7 @@ impl Ending {
     }
 
     /// What `block_until_stopped` said.
-    pub fn graph_stopped(&self, verdict: Result<(), String>) {
+    pub fn graph_stopped(&self, verdict: Result<(), Error>) {
         self.update(|s| s.verdict = Some(verdict));
     }
 
@@ -43,7 +44,7 @@ impl Ending {
 
     /// Blocks until all `actors` have returned (Ok) or the graph has given
     /// its verdict, whichever comes first.
-    pub fn wait(&self, actors: usize) -> Result<(), String> {
+    pub fn wait(&self, actors: usize) -> Result<(), Error> {
         let mut s = self.lock();
         loop {
             if let Some(verdict) = &s.verdict {
@@ -94,7 +95,7 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn waiting(ending: &Arc<Ending>, actors: usize) -> std::thread::JoinHandle<Result<(), String>> {
+    fn waiting(ending: &Arc<Ending>, actors: usize) -> std::thread::JoinHandle<Result<(), Error>> {
         let ending = ending.clone();
         std::thread::spawn(move || ending.wait(actors))
     }
@@ -117,9 +118,9 @@ mod tests {
         let ending = Arc::new(Ending::default());
         let waiter = waiting(&ending, 2);
         ending.actor_returned();
-        ending.graph_stopped(Err("stopped uncleanly".into()));
+        ending.graph_stopped(Err(Error::Stop("stopped uncleanly".into())));
         let r = within(Duration::from_secs(10), move || waiter.join().unwrap());
-        assert_eq!(r, Err("stopped uncleanly".to_string()));
+        assert_eq!(r, Err(Error::Stop("stopped uncleanly".into())));
         // A verdict given, it stands, even after the rest return.
         ending.actor_returned();
         assert!(ending.wait(2).is_err());

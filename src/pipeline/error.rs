@@ -2,7 +2,7 @@
 
 use crate::pipeline::config::GeometryError;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The settings cannot run.
     #[error("impossible settings: {0}")]

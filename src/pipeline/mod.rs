@@ -77,7 +77,7 @@ pub fn run<S: CutSink, E: From<Error>>(
     let handles = build_graph(&mut graph, &cfg, &plan, &live);
 
     graph.start();
-    until_over(graph, &live).map_err(Error::Stop)?;
+    until_over(graph, &live)?;
 
     let (stats, last_counted, latency) = released(
         || {
@@ -118,7 +118,7 @@ pub fn run<S: CutSink, E: From<Error>>(
 /// graph has given its verdict (see ending.rs for why not only the latter).
 /// The graph keeps its own thread for `block_until_stopped`, which may
 /// outlive this call by a telemetry frame.
-fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), String> {
+fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
     let slot = Arc::new(Mutex::new(Some(graph)));
     let spawned = {
         let (slot, live) = (slot.clone(), live.clone());
@@ -129,7 +129,7 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), String> {
                 if let Some(graph) = graph {
                     let verdict = graph
                         .block_until_stopped(STOP_TIMEOUT)
-                        .map_err(|e| e.to_string());
+                        .map_err(|e| Error::Stop(e.to_string()));
                     live.ending().graph_stopped(verdict);
                 }
             })
@@ -140,7 +140,7 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), String> {
         if let Some(graph) = graph {
             return graph
                 .block_until_stopped(STOP_TIMEOUT)
-                .map_err(|e| e.to_string());
+                .map_err(|e| Error::Stop(e.to_string()));
         }
     }
     live.ending().wait(graph::ACTORS.len())
