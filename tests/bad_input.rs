@@ -101,6 +101,8 @@ fn errors_say_what_a_flag_takes_in_words() {
         "--worker-batch <N>': must be 1 or more",
     );
     rejected(&["--rate", "0.5"], "must be a whole number of milliseconds");
+    rejected(&["--rate", "250us"], "must come to whole milliseconds");
+    rejected(&["--checkpoint-interval", "5 parsecs"], "unknown time unit");
     rejected(&["--beats", "-1"], "not negative");
     rejected(&["--beats", "99999999999999999999"], "too large");
     for args in [

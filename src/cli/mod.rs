@@ -265,4 +265,38 @@ mod tests {
         assert!(Cli::try_parse_from(["fizzflow", "--beats", "x"]).is_err());
         assert!(Cli::try_parse_from(["fizzflow", "--inject-panic", "chef:3"]).is_err());
     }
+
+    #[test]
+    fn millisecond_flags_take_a_unit_too() {
+        let run = |argv: &[&str]| match Cli::try_parse_from(argv).map(|c| c.command) {
+            Ok(Some(Command::Run(a))) => Ok((a.rate, a.checkpoint_interval)),
+            Ok(_) => panic!("run subcommand"),
+            Err(e) => Err(e.to_string()),
+        };
+        assert_eq!(run(&["fizzflow", "run"]), Ok((2, 1000)));
+        assert_eq!(
+            run(&[
+                "fizzflow",
+                "run",
+                "--rate",
+                "5",
+                "--checkpoint-interval",
+                "250"
+            ]),
+            Ok((5, 250))
+        );
+        assert_eq!(
+            run(&[
+                "fizzflow",
+                "run",
+                "--rate",
+                "1s",
+                "--checkpoint-interval",
+                "1m 30s"
+            ]),
+            Ok((1000, 90_000))
+        );
+        let err = run(&["fizzflow", "run", "--rate", "1500us"]).unwrap_err();
+        assert!(err.contains("whole milliseconds"), "{err}");
+    }
 }

@@ -22,7 +22,8 @@ pub struct Given {
 
 #[derive(Args, Debug, Clone)]
 pub struct RunArgs {
-    /// Milliseconds between beats; 0 runs unpaced, as fast as the machine allows
+    /// Milliseconds between beats, or a time with its unit (1s, 250ms); 0 runs
+    /// unpaced, as fast as the machine allows
     #[arg(long, value_name = "MS", default_value_t = 2, value_parser = values::millis, allow_negative_numbers = true)]
     pub rate: u64,
 
@@ -49,7 +50,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub state: StateDirArg,
 
-    /// Milliseconds between checkpoints; 0 = only at the start and the end
+    /// Milliseconds between checkpoints, or a time with its unit (5s, 1m); 0 =
+    /// only at the start and the end
     #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = values::millis, allow_negative_numbers = true)]
     pub checkpoint_interval: u64,
 

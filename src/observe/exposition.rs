@@ -1,136 +1,181 @@
-//! fizzflow's metrics in the Prometheus text exposition format, with HELP
-//! and TYPE lines.
+//! fizzflow's metrics in the Prometheus text exposition format (0.0.4),
+//! with HELP and TYPE lines, written by the `prometheus-client` crate.
+//!
+//! The values are read from [`Live`]'s atomics at scrape time by a
+//! [`Collector`]: nothing is registered, counted or allocated on the
+//! pipeline's side, and a scrape allocates only its registry and its text.
 
 use crate::observe::procfs::ProcSample;
 use crate::pipeline::latency::BUCKETS_US;
 use crate::pipeline::live::Live;
 use crate::pipeline::names::Channel;
 use crate::util::time::unix_ms_now;
-use std::fmt::Write as _;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::ConstCounter;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::registry::Registry;
+use std::fmt::Error;
+use std::sync::Arc;
+
+/// The Content-Type of what [`render`] writes.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
 /// The exposition text for the current values.
-pub fn render(live: &Live, channel_capacity: usize) -> String {
-    let s = live.logger();
+pub fn render(live: &Arc<Live>, channel_capacity: usize) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(Scrape {
+        live: live.clone(),
+        channel_capacity,
+    }));
     let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
-        let _ = writeln!(out, "# HELP fizzflow_{name} {help}");
-        let _ = writeln!(out, "# TYPE fizzflow_{name} {kind}");
-        for (labels, value) in samples {
-            let _ = writeln!(out, "fizzflow_{name}{labels} {value}");
-        }
-    };
-    let plain = |v: f64| vec![(String::new(), v)];
-    family(
-        "messages_total",
-        "counter",
-        "Messages counted by the logger over the state dir's life, by kind.",
-        &[
-            ("{kind=\"fizz\"}".to_string(), s.counts.fizz as f64),
-            ("{kind=\"buzz\"}".to_string(), s.counts.buzz as f64),
-            ("{kind=\"fizzbuzz\"}".to_string(), s.counts.fizzbuzz as f64),
-            ("{kind=\"value\"}".to_string(), s.counts.value as f64),
-        ],
-    );
-    family(
-        "messages_per_second",
-        "gauge",
-        "Messages counted per second over the last second.",
-        &plain(live.msgs_per_sec()),
-    );
-    family(
-        "sequence_errors_total",
-        "counter",
-        "Messages that were out of sequence or misclassified (0 in a correct run).",
-        &plain(s.sequence_errors as f64),
-    );
-    family(
-        "duplicates_dropped_total",
-        "counter",
-        "Re-sent messages dropped by sequence after a restart upstream.",
-        &plain(s.duplicates_dropped as f64),
-    );
-    let r = live.restarts();
-    family(
-        "actor_restarts_total",
-        "counter",
-        "Restarts of each actor after a panic, in this process.",
-        &r.iter()
-            .map(|(actor, n)| (format!("{{actor=\"{actor}\"}}"), n as f64))
-            .collect::<Vec<_>>(),
-    );
-    family(
-        "checkpoints_written_total",
-        "counter",
-        "Checkpoints committed by this process.",
-        &plain(live.checkpoints() as f64),
-    );
-    let (at_ms, micros) = live.last_checkpoint();
-    let age = if at_ms > 0 {
-        unix_ms_now().saturating_sub(at_ms) as f64 / 1000.0
-    } else {
-        f64::NAN
-    };
-    family(
-        "last_checkpoint_age_seconds",
-        "gauge",
-        "Seconds since the last checkpoint commit (NaN before the first).",
-        &plain(age),
-    );
-    family(
-        "last_checkpoint_duration_seconds",
-        "gauge",
-        "How long the last checkpoint commit took, fsync included.",
-        &plain(micros as f64 / 1e6),
-    );
-    family(
-        "channel_fill_ratio",
-        "gauge",
-        "Share of each channel's slots in use, as its consumer last saw it.",
-        &Channel::ALL
-            .iter()
-            .map(|c| {
-                (
-                    format!("{{channel=\"{}\"}}", c.as_str()),
-                    live.fill(*c) as f64 / channel_capacity as f64,
-                )
-            })
-            .collect::<Vec<_>>(),
-    );
-    // Cumulative buckets, as Prometheus histograms are.
-    let (counts, sum_us) = live.latency_buckets();
-    let mut below = 0u64;
-    let mut buckets: Vec<(String, f64)> = BUCKETS_US
-        .iter()
-        .zip(counts)
-        .map(|(le, n)| {
-            below += n;
-            (
-                format!("_bucket{{le=\"{}\"}}", *le as f64 / 1e6),
-                below as f64,
-            )
-        })
-        .collect();
-    let count = below + counts[BUCKETS_US.len()];
-    buckets.push(("_bucket{le=\"+Inf\"}".to_string(), count as f64));
-    buckets.push(("_sum".to_string(), sum_us as f64 / 1e6));
-    buckets.push(("_count".to_string(), count as f64));
-    family(
-        "beat_latency_seconds",
-        "histogram",
-        "From the heartbeat sending a beat to the logger counting its last message, this launch.",
-        &buckets,
-    );
-    family(
-        "resident_memory_bytes",
-        "gauge",
-        "Resident set size of the process.",
-        &plain(
-            ProcSample::read()
-                .map(|p| p.rss_bytes as f64)
-                .unwrap_or(f64::NAN),
-        ),
-    );
+    // Writing to a String cannot fail, and every value is encodable.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
     out
+}
+
+/// Reads [`Live`] when the registry is encoded.
+#[derive(Debug)]
+struct Scrape {
+    live: Arc<Live>,
+    channel_capacity: usize,
+}
+
+/// One family: its name (with `_total` left off a counter's: the encoder
+/// adds it), HELP text and type, and its samples as (labels, value).
+fn family<L: AsRef<[(&'static str, &'static str)]>, M: EncodeMetric>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    kind: MetricType,
+    help: &str,
+    samples: impl IntoIterator<Item = (L, M)>,
+) -> Result<(), Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, kind)?;
+    for (labels, value) in samples {
+        value.encode(metric.encode_family(&labels.as_ref())?)?;
+    }
+    Ok(())
+}
+
+/// A family of one sample without labels.
+fn single(value: impl EncodeMetric) -> [([(&'static str, &'static str); 0], impl EncodeMetric); 1] {
+    [([], value)]
+}
+
+impl Collector for Scrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), Error> {
+        let (live, e) = (&*self.live, &mut encoder);
+        let s = live.logger();
+        let c = &s.counts;
+        family(
+            e,
+            "fizzflow_messages",
+            MetricType::Counter,
+            "Messages counted by the logger over the state dir's life, by kind.",
+            [
+                ("fizz", c.fizz),
+                ("buzz", c.buzz),
+                ("fizzbuzz", c.fizzbuzz),
+                ("value", c.value),
+            ]
+            .map(|(kind, n)| ([("kind", kind)], ConstCounter::new(n))),
+        )?;
+        family(
+            e,
+            "fizzflow_messages_per_second",
+            MetricType::Gauge,
+            "Messages counted per second over the last second.",
+            single(ConstGauge::new(live.msgs_per_sec())),
+        )?;
+        family(
+            e,
+            "fizzflow_sequence_errors",
+            MetricType::Counter,
+            "Messages that were out of sequence or misclassified (0 in a correct run).",
+            single(ConstCounter::new(s.sequence_errors)),
+        )?;
+        family(
+            e,
+            "fizzflow_duplicates_dropped",
+            MetricType::Counter,
+            "Re-sent messages dropped by sequence after a restart upstream.",
+            single(ConstCounter::new(s.duplicates_dropped)),
+        )?;
+        let r = live.restarts();
+        family(
+            e,
+            "fizzflow_actor_restarts",
+            MetricType::Counter,
+            "Restarts of each actor after a panic, in this process.",
+            crate::pipeline::graph::ACTORS.iter().map(|actor| {
+                (
+                    [("actor", actor.as_str())],
+                    ConstCounter::new(r.of(actor.as_str())),
+                )
+            }),
+        )?;
+        family(
+            e,
+            "fizzflow_checkpoints_written",
+            MetricType::Counter,
+            "Checkpoints committed by this process.",
+            single(ConstCounter::new(live.checkpoints())),
+        )?;
+        let (at_ms, micros) = live.last_checkpoint();
+        let age = if at_ms > 0 {
+            unix_ms_now().saturating_sub(at_ms) as f64 / 1000.0
+        } else {
+            f64::NAN
+        };
+        family(
+            e,
+            "fizzflow_last_checkpoint_age_seconds",
+            MetricType::Gauge,
+            "Seconds since the last checkpoint commit (NaN before the first).",
+            single(ConstGauge::new(age)),
+        )?;
+        family(
+            e,
+            "fizzflow_last_checkpoint_duration_seconds",
+            MetricType::Gauge,
+            "How long the last checkpoint commit took, fsync included.",
+            single(ConstGauge::new(micros as f64 / 1e6)),
+        )?;
+        family(
+            e,
+            "fizzflow_channel_fill_ratio",
+            MetricType::Gauge,
+            "Share of each channel's slots in use, as its consumer last saw it.",
+            Channel::ALL.map(|ch| {
+                let ratio = live.fill(ch) as f64 / self.channel_capacity as f64;
+                ([("channel", ch.as_str())], ConstGauge::new(ratio))
+            }),
+        )?;
+        // Per bucket, not cumulative: the encoder adds them up, and the
+        // beats above the last bound only count in +Inf.
+        let (counts, sum_us) = live.latency_buckets();
+        let buckets: [(f64, u64); BUCKETS_US.len()] =
+            std::array::from_fn(|i| (BUCKETS_US[i] as f64 / 1e6, counts[i]));
+        let count = counts.iter().sum();
+        e.encode_descriptor(
+            "fizzflow_beat_latency_seconds",
+            "From the heartbeat sending a beat to the logger counting its last message, this launch.",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<NoLabelSet>(sum_us as f64 / 1e6, count, &buckets, None)?;
+        let mut rss = e.encode_descriptor(
+            "fizzflow_resident_memory_bytes",
+            "Resident set size of the process.",
+            None,
+            MetricType::Gauge,
+        )?;
+        match ProcSample::read() {
+            Some(p) => rss.encode_gauge(&p.rss_bytes),
+            None => rss.encode_gauge(&f64::NAN),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -140,7 +185,7 @@ mod tests {
 
     #[test]
     fn every_family_has_help_and_type() {
-        let live = Live::default();
+        let live = Arc::new(Live::default());
         let mut s = LoggerStats {
             messages: 15,
             ..Default::default()
@@ -153,11 +198,21 @@ mod tests {
             families.len(),
             text.lines().filter(|l| l.starts_with("# HELP")).count()
         );
-        assert!(families.len() >= 10, "{text}");
-        assert!(
-            text.contains("fizzflow_messages_total{kind=\"fizzbuzz\"} 1\n"),
-            "{text}"
-        );
+        assert_eq!(families.len(), 11, "{text}");
+        for line in [
+            "# HELP fizzflow_messages_total Messages counted by the logger over the state dir's life, by kind.",
+            "# TYPE fizzflow_messages_total counter",
+            "fizzflow_messages_total{kind=\"fizzbuzz\"} 1",
+            "fizzflow_messages_total{kind=\"value\"} 0",
+            "# TYPE fizzflow_sequence_errors_total counter",
+            "fizzflow_sequence_errors_total 0",
+            "fizzflow_actor_restarts_total{actor=\"logger\"} 0",
+            "# TYPE fizzflow_messages_per_second gauge",
+            "fizzflow_last_checkpoint_age_seconds NaN",
+            "fizzflow_channel_fill_ratio{channel=\"worker_to_logger\"} 0.0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
         // Two beats: 80 µs and 3 ms; the buckets are cumulative.
         let t0 = std::time::Instant::now();
         live.beat_sent(0, t0);
@@ -167,13 +222,33 @@ mod tests {
         let text = render(&live, 8192);
         for line in [
             "# TYPE fizzflow_beat_latency_seconds histogram",
-            "fizzflow_beat_latency_seconds_bucket{le=\"0.00005\"} 0",
+            // Bounds are written as Go's clients write them (5e-05, not
+            // 0.00005), so the series match theirs.
+            "fizzflow_beat_latency_seconds_bucket{le=\"5e-05\"} 0",
             "fizzflow_beat_latency_seconds_bucket{le=\"0.0001\"} 1",
             "fizzflow_beat_latency_seconds_bucket{le=\"0.002\"} 1",
             "fizzflow_beat_latency_seconds_bucket{le=\"0.005\"} 2",
+            "fizzflow_beat_latency_seconds_bucket{le=\"10\"} 2",
             "fizzflow_beat_latency_seconds_bucket{le=\"+Inf\"} 2",
             "fizzflow_beat_latency_seconds_count 2",
             "fizzflow_beat_latency_seconds_sum 0.00308",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn beats_above_the_last_bound_count_only_in_inf() {
+        let live = Arc::new(Live::default());
+        let t0 = std::time::Instant::now();
+        live.beat_sent(0, t0);
+        live.beat_done(0, t0 + std::time::Duration::from_secs(11));
+        let text = render(&live, 8192);
+        for line in [
+            "fizzflow_beat_latency_seconds_bucket{le=\"10\"} 0",
+            "fizzflow_beat_latency_seconds_bucket{le=\"+Inf\"} 1",
+            "fizzflow_beat_latency_seconds_count 1",
+            "fizzflow_beat_latency_seconds_sum 11.0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }

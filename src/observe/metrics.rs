@@ -10,7 +10,7 @@
 //! closed), a deadline per connection, an accept loop that outlives
 //! EMFILE, and nothing the process waits for at exit.
 
-use crate::observe::exposition::render;
+use crate::observe::exposition::{CONTENT_TYPE, render};
 use crate::pipeline::live::Live;
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
@@ -157,7 +157,7 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, live: &Arc<Live>, capacit
 }
 
 /// Answers one request and closes the connection.
-fn serve(mut stream: TcpStream, live: &Live, capacity: usize) {
+fn serve(mut stream: TcpStream, live: &Arc<Live>, capacity: usize) {
     let deadline = Instant::now() + CLIENT_DEADLINE;
     if stream.set_nonblocking(false).is_err() || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
     {
@@ -189,7 +189,7 @@ fn serve(mut stream: TcpStream, live: &Live, capacity: usize) {
 }
 
 /// The response to a request head (everything before the blank line).
-fn answer(head: &[u8], live: &Live, capacity: usize) -> Vec<u8> {
+fn answer(head: &[u8], live: &Arc<Live>, capacity: usize) -> Vec<u8> {
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut parts = line.split(|&b| b == b' ');
     let (method, target) = (
@@ -199,7 +199,7 @@ fn answer(head: &[u8], live: &Live, capacity: usize) -> Vec<u8> {
     let path = target.split(|&b| b == b'?').next().unwrap_or_default();
     match (method, path) {
         (b"GET", b"/metrics") => {
-            let mut reply = response_head("200 OK", "text/plain; version=0.0.4");
+            let mut reply = response_head("200 OK", CONTENT_TYPE);
             let body = render(live, capacity);
             let _ = write!(reply, "Content-Length: {}\r\n\r\n{body}", body.len());
             reply.into_bytes()
@@ -225,11 +225,15 @@ mod tests {
 
     #[test]
     fn only_get_metrics_is_served() {
-        let live = Live::default();
+        let live = Arc::new(Live::default());
         let ok = String::from_utf8(answer(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a", &live, 8192))
             .unwrap();
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("fizzflow_messages_total"), "{ok}");
+        assert!(
+            ok.contains("\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            "{ok}"
+        );
         let len: usize = ok
             .lines()
             .find_map(|l| l.strip_prefix("Content-Length: "))

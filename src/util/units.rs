@@ -1,5 +1,9 @@
 //! Numbers for people: grouped digits, scaled units, short durations. JSON
 //! keeps raw integers; these are for lines a person reads.
+//!
+//! Not humantime's `format_duration`: it writes every unit down to the
+//! nanosecond (`3m 5s 120ms 7us`), where a progress line wants a fixed,
+//! short `3m05s` and a latency three figures in one unit (`1.25 ms`).
 
 /// `1984839680` → `1,984,839,680`.
 pub fn grouped(n: u64) -> String {

@@ -45,9 +45,33 @@ pub fn dir_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
     })
 }
 
-/// Milliseconds, 0 included.
+/// Milliseconds, 0 included: a bare whole number is milliseconds, as it
+/// always was; a duration with its unit (`1s`, `250ms`, `1m 30s`, `1.5s`)
+/// is read by humantime and must come to whole milliseconds.
 pub fn millis(s: &str) -> Result<u64, String> {
-    whole(s, "a whole number of milliseconds (0 or more)", "2")
+    let what = "a whole number of milliseconds (0 or more)";
+    let t = s.trim();
+    // What parsed before stays as it was, `+5` included.
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    if t.starts_with('-') || digits.bytes().all(|b| b.is_ascii_digit()) {
+        return whole(s, what, "2");
+    }
+    let d = humantime::parse_duration(t).map_err(|e| {
+        let takes = format!("must be {what}, like 2, or a time with its unit, like 1s or 250ms");
+        match e {
+            // Which units there are; the other reasons ("time unit needed,
+            // for example 0sec or 0ms" for 0.5) would only confuse.
+            humantime::DurationError::UnknownUnit { ref unit, .. } if !unit.is_empty() => {
+                format!("{takes} ({e})")
+            }
+            humantime::DurationError::NumberOverflow => format!("is too large ({e})"),
+            _ => takes,
+        }
+    })?;
+    if d.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("must come to whole milliseconds ({t} does not)"));
+    }
+    u64::try_from(d.as_millis()).map_err(|_| format!("is too large: the most is {} ms", u64::MAX))
 }
 
 #[cfg(test)]
@@ -69,5 +93,28 @@ mod tests {
         assert_eq!(at_most("6", 5).unwrap_err(), "is too large: the most is 5");
         assert_eq!(millis("0"), Ok(0));
         assert!(millis("0.5").unwrap_err().contains("milliseconds"));
+        assert!(millis("-5ms").unwrap_err().contains("not negative"));
+        assert!(millis("").unwrap_err().contains("milliseconds"));
+    }
+
+    #[test]
+    fn milliseconds_may_be_given_with_a_unit() {
+        assert_eq!(millis("1500"), Ok(1500));
+        assert_eq!(millis(" 7 "), Ok(7));
+        assert_eq!(millis("+5"), Ok(5));
+        assert_eq!(millis("1s"), Ok(1000));
+        assert_eq!(millis("250ms"), Ok(250));
+        assert_eq!(millis("1.5s"), Ok(1500));
+        assert_eq!(millis("1m 30s"), Ok(90_000));
+        assert_eq!(millis("0s"), Ok(0));
+        let fine = millis("1500us").unwrap_err();
+        assert!(fine.contains("whole milliseconds"), "{fine}");
+        assert!(!millis("0.5").unwrap_err().contains("0sec"));
+        let unknown = millis("5 parsecs").unwrap_err();
+        assert!(
+            unknown.contains("milliseconds") && unknown.contains("unknown time unit"),
+            "{unknown}"
+        );
+        assert!(millis("1000000000000y").unwrap_err().contains("too large"));
     }
 }
