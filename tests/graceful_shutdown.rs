@@ -184,3 +184,27 @@ fn a_signal_at_the_very_start_is_acted_on_as_a_clean_stop() {
     assert_eq!(stats["messages"], v["messages"]);
     next_run_is_exact(dir.path());
 }
+
+/// Found by review: a run whose actor thread could not be started (a
+/// process or thread limit) waited for it forever after recording its
+/// launch. It now gives up (exit 1, saying which actor) and the next run
+/// is exact. A test hook leaves the actor out and shortens the wait.
+#[test]
+fn a_run_whose_actor_never_starts_gives_up_instead_of_hanging() {
+    for actor in ["logger", "worker"] {
+        let dir = state_dir();
+        let mut cmd = fizzflow(&["--rate", "0", "--beats", "5"]);
+        cmd.arg("--state-dir")
+            .arg(dir.path())
+            .env(fizzflow::util::UNSTARTED_ENV, format!("{actor}:2"));
+        let done = wait_with_deadline(cmd.spawn().unwrap(), Duration::from_secs(60));
+        assert_eq!(done.status.code(), Some(1), "{actor}: {}", done.stderr);
+        assert!(
+            done.stderr
+                .contains(&format!("the actors {actor} did not start")),
+            "{}",
+            done.stderr
+        );
+        next_run_is_exact(dir.path());
+    }
+}

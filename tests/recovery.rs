@@ -599,3 +599,123 @@ fn a_file_that_cannot_be_checked_is_replaced_only_when_forced() {
     );
     assert_eq!(field(&stats(dir.path()), "beats"), 500);
 }
+
+/// Found by review: a `recover` killed after its swap (or one that could
+/// not set the newer backups apart) left the abandoned timeline among the
+/// current backups, and a later `recover` brought it back, throwing away
+/// the current totals. They are set apart before the swap now; here the
+/// recover is killed right after it (a test hook holds it there).
+#[test]
+fn a_recover_killed_after_its_swap_has_already_set_the_newer_backups_apart() {
+    let dir = state_dir();
+    for _ in 0..4 {
+        ok(dir.path(), &["--rate", "0", "--beats", "20"]);
+    }
+    fs::write(checkpoint_file(dir.path()), b"damaged").unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let marker = scratch.path().join("swapped");
+    let mut cmd = fizzflow(&["recover", "--from", "2"]);
+    cmd.arg("--state-dir").arg(dir.path()).env(
+        fizzflow::util::PAUSE_ENV,
+        format!("restore-swapped:5000:{}", marker.display()),
+    );
+    let child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + LIMIT;
+    while !marker.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "recover never swapped"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    signal(child.id(), libc::SIGKILL);
+    let _ = wait_with_deadline(child, LIMIT);
+    assert!(
+        backups_of(dir.path(), 3).is_empty(),
+        "launch 3 still current"
+    );
+    assert!(
+        backups_of(dir.path(), 4).is_empty(),
+        "launch 4 still current"
+    );
+    assert_eq!(field(&stats(dir.path()), "beats"), 40);
+    // The current timeline goes on, is damaged, and comes back as itself.
+    ok(dir.path(), &["--rate", "0", "--beats", "50"]);
+    fs::write(checkpoint_file(dir.path()), b"damaged").unwrap();
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 90);
+}
+
+/// Found by review: after a backup of an abandoned timeline was restored
+/// by name, every current backup had been set apart, so a file lost next
+/// started a new lifetime from zero.
+#[test]
+fn a_backup_restored_from_another_timeline_is_kept_among_the_current_ones() {
+    let dir = state_dir();
+    for _ in 0..4 {
+        ok(dir.path(), &["--rate", "0", "--beats", "20"]);
+    }
+    let old_four = backup_of(dir.path(), 4);
+    assert!(
+        recover(dir.path(), &["--force", "--from", "2"])
+            .status
+            .success()
+    );
+    for _ in 0..3 {
+        ok(dir.path(), &["--rate", "0", "--beats", "20"]);
+    }
+    let abandoned = fs::read_dir(dir.path().join("backups"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("abandoned-"))
+        .unwrap()
+        .path()
+        .join(old_four.file_name().unwrap());
+    let done = recover(
+        dir.path(),
+        &["--force", "--from-path", abandoned.to_str().unwrap()],
+    );
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path())["backups"], "count"), 1);
+    fs::remove_file(checkpoint_file(dir.path())).unwrap();
+    let refused = run_in(dir.path(), &["--rate", "0", "--beats", "20"], LIMIT);
+    assert_eq!(refused.status.code(), Some(4), "{}", refused.stderr);
+    let done = recover(dir.path(), &[]);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert_eq!(field(&stats(dir.path()), "beats"), 80);
+}
+
+/// Found by review: a run refused with exit 3 (the file changed while it
+/// was checked) had already written a backup and pruned a verified one.
+#[test]
+fn a_run_refused_because_the_file_changed_leaves_the_backups_alone() {
+    let dir = state_dir();
+    for _ in 0..3 {
+        ok(dir.path(), &["--rate", "0", "--beats", "20"]);
+    }
+    let older = fs::read(backup_of(dir.path(), 1)).unwrap();
+    let names = || {
+        let mut n: Vec<String> = fs::read_dir(dir.path().join("backups"))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let before = names();
+    let run = fizzflow(&["--rate", "0", "--beats", "20"])
+        .arg("--state-dir")
+        .arg(dir.path())
+        .env(fizzflow::durable::TEST_DELAY_ENV, "2000")
+        .spawn()
+        .unwrap();
+    // While the run checks its copy, another program writes the file.
+    let checker = wait_for_child(run.id(), LIMIT);
+    wait_for_child(checker, LIMIT);
+    fs::write(checkpoint_file(dir.path()), &older).unwrap();
+    let done = wait_with_deadline(run, LIMIT);
+    assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
+    assert_eq!(names(), before, "a refused run changed the backups");
+}

@@ -135,3 +135,31 @@ fn closing_the_terminal_records_the_launch_as_stopped() {
     assert_closed_form(&v);
     assert_eq!(row["end"]["messages"], v["messages"], "{row}");
 }
+
+/// Found by review: a SIGTERM and a SIGHUP together (Ctrl-C, then the
+/// terminal closed; a service manager that sends both) came out of the
+/// signal queue SIGHUP first, and the SIGTERM then counted as a second
+/// request: exit 130 and no final checkpoint. They are one stop.
+#[test]
+fn a_sigterm_and_a_sighup_together_are_one_clean_stop() {
+    for (first, then) in [
+        (libc::SIGTERM, libc::SIGHUP),
+        (libc::SIGINT, libc::SIGHUP),
+        (libc::SIGHUP, libc::SIGTERM),
+    ] {
+        let dir = state_dir();
+        let mut run = spawn_watched(
+            fizzflow(&["--rate", "2", "--beats", "100000", "--json"])
+                .arg("--state-dir")
+                .arg(dir.path()),
+        );
+        assert!(run.wait_for_marker(LIMIT), "launched");
+        signal(run.id(), first);
+        signal(run.id(), then);
+        let done = finish(run, LIMIT);
+        let v = done.success_json();
+        let row = newest_launch(dir.path());
+        assert_eq!(row["ended"], "stopped by signal", "{first}, {then}: {row}");
+        assert_eq!(row["end"]["messages"], v["messages"], "{row}");
+    }
+}

@@ -280,8 +280,10 @@ fn record_launch(
     let (store, took) = match &vetted {
         None => Store::create(dir, opts, &launch, &row)?,
         Some(vetted) => {
-            keep_backup(dir, vetted);
             let (store, took) = Store::open(&path, opts, vetted, &launch, &row)?;
+            // Only now: a launch refused at the open (the file changed
+            // under the check) must not have touched the backups.
+            keep_backup(dir, vetted);
             if let Some(names) = store.links_broken() {
                 note(&format!(
                     "{} had {names} names (hard links, as a `cp -al` snapshot makes): it is written in place, so this run works on a copy of its own and the other names keep the bytes they had",
@@ -305,6 +307,7 @@ fn record_launch(
 /// one). A backup that cannot be written costs the run nothing but the
 /// backup.
 fn keep_backup(dir: &Path, vetted: &Vetted) {
+    backups::sweep_unfinished(dir);
     if backups::newest_holds(dir, &vetted.bytes) {
         return;
     }
@@ -321,18 +324,27 @@ fn keep_backup(dir: &Path, vetted: &Vetted) {
 /// fresh lifetime from zero would quietly drop the totals its backups
 /// hold, so nothing is started (exit 4) and the hint says how to recover.
 fn missing_with_backups(dir: &Path) -> Result<(), Error> {
-    let found = backups::list(dir);
-    if found.is_empty() {
-        return Ok(());
-    }
     let shown = dir.display();
+    let found = backups::list(dir);
+    let apart: Vec<_> = backups::list_abandoned(dir)
+        .into_iter()
+        .filter(|(_, set)| !set.is_empty())
+        .collect();
+    let advice = match (found.first(), apart.first()) {
+        (None, None) => return Ok(()),
+        (Some(newest), _) => format!(
+            "To restore the newest (launch {}): fizzflow recover --state-dir {shown}",
+            newest.launch
+        ),
+        (None, Some((folder, _))) => format!(
+            "Its backups were set apart by a restore, in {}: `fizzflow recover --state-dir {shown} --list` shows them, `--from-path PATH` restores one",
+            folder.display()
+        ),
+    };
     Err(DurableError::StateDir {
         dir: dir.to_path_buf(),
         problem: format!(
-            "has {} backup{} of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. Nothing was started. To restore the newest (launch {}): fizzflow recover --state-dir {shown}; to start from zero instead, move {} away",
-            found.len(),
-            if found.len() == 1 { "" } else { "s" },
-            found[0].launch,
+            "has backups of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. Nothing was started. {advice}; to start from zero instead, move {} away",
             backups::dir_of(dir).display()
         ),
     }

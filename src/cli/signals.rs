@@ -5,7 +5,7 @@ use crate::util::output::note;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::sync::Arc;
 
-/// What one more signal does, given how many came before it.
+/// What one more signal does.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Response {
     /// The first: stop the heartbeat, drain, commit, report.
@@ -13,15 +13,37 @@ pub enum Response {
     /// A person asking again (Ctrl-C twice, a second SIGTERM): exit now.
     ExitNow,
     /// Closing a terminal sends SIGHUP more than once (the terminal to its
-    /// foreground group, then the shell to its jobs): one stop, not two.
+    /// foreground group, then the shell to its jobs), and a SIGHUP may come
+    /// with a SIGTERM or SIGINT (Ctrl-C, then the terminal closed; a
+    /// service manager that sends both): one stop, not two.
     AlreadyStopping,
 }
 
-pub fn respond(signal: i32, earlier: u32) -> Response {
-    match (earlier, signal) {
-        (0, _) => Response::Stop,
-        (_, SIGHUP) => Response::AlreadyStopping,
-        _ => Response::ExitNow,
+/// The signals seen so far.
+#[derive(Debug, Default)]
+pub struct Seen {
+    any: bool,
+    /// SIGINT and SIGTERM: the requests a person makes.
+    requests: u32,
+}
+
+impl Seen {
+    pub fn respond(&mut self, signal: i32) -> Response {
+        let first = !self.any;
+        self.any = true;
+        if signal == SIGHUP {
+            return if first {
+                Response::Stop
+            } else {
+                Response::AlreadyStopping
+            };
+        }
+        self.requests += 1;
+        match (first, self.requests) {
+            (true, _) => Response::Stop,
+            (false, 1) => Response::AlreadyStopping,
+            _ => Response::ExitNow,
+        }
     }
 }
 
@@ -35,29 +57,20 @@ pub fn respond(signal: i32, earlier: u32) -> Response {
 /// note goes to the one output writer (util/output.rs), in order, so a
 /// stderr nobody reads cannot hold it back from a second signal.
 pub fn install_stop_handler(live: &Arc<Live>) {
-    // steady_state installs a Ctrl-C hook of its own through the ctrlc
-    // crate when the graph is built, overwriting any handler unless ctrlc
-    // already has one. So ctrlc gets one first, which does nothing, and
-    // the real handler is installed over it.
-    let _ = ctrlc::set_handler(|| {});
-    let mut signals = match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
-        Ok(signals) => signals,
-        Err(e) => {
-            note(&format!(
-                "warning: cannot install the signal handler ({e}); Ctrl-C will stop at once"
-            ));
-            return;
-        }
-    };
-    // A parent may start us with the stop signals blocked so that none
-    // lands before the handler exists; from here on they may come.
-    unblock_stop_signals();
+    // The thread that reads the signals exists before any handler does: a
+    // handler with no reader would swallow every signal, and a process
+    // that cannot start a thread must still die of SIGTERM.
+    let (hand_over, taken) = std::sync::mpsc::channel::<signal_hook::iterator::Signals>();
     let live = live.clone();
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
-            for (earlier, signal) in (0u32..).zip(signals.forever()) {
-                match respond(signal, earlier) {
+            let Ok(mut signals) = taken.recv() else {
+                return;
+            };
+            let mut seen = Seen::default();
+            for signal in signals.forever() {
+                match seen.respond(signal) {
                     Response::Stop => {
                         // Queued first, so it is out before anything the
                         // stop leads to (the summary).
@@ -71,9 +84,27 @@ pub fn install_stop_handler(live: &Arc<Live>) {
         });
     if let Err(e) = spawned {
         note(&format!(
-            "warning: cannot watch for signals ({e}); Ctrl-C will not stop the run cleanly"
+            "warning: cannot watch for signals ({e}); a signal stops the run at once"
         ));
+        unblock_stop_signals();
+        return;
     }
+    // steady_state installs a Ctrl-C hook of its own through the ctrlc
+    // crate when the graph is built, overwriting any handler unless ctrlc
+    // already has one. So ctrlc gets one first, which does nothing, and
+    // the real handler is installed over it.
+    let _ = ctrlc::set_handler(|| {});
+    match signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
+        Ok(signals) => {
+            let _ = hand_over.send(signals);
+        }
+        Err(e) => note(&format!(
+            "warning: cannot install the signal handler ({e}); Ctrl-C will stop at once"
+        )),
+    }
+    // A parent may start us with the stop signals blocked so that none
+    // lands before the handler exists; from here on they may come.
+    unblock_stop_signals();
 }
 
 fn unblock_stop_signals() {
@@ -94,12 +125,27 @@ mod tests {
 
     #[test]
     fn a_closed_terminal_is_one_stop_and_a_second_request_exits() {
+        let responses = |signals: &[i32]| {
+            let mut seen = Seen::default();
+            signals.iter().map(|&s| seen.respond(s)).collect::<Vec<_>>()
+        };
+        use Response::*;
         for first in [SIGINT, SIGTERM, SIGHUP] {
-            assert_eq!(respond(first, 0), Response::Stop);
+            assert_eq!(responses(&[first]), [Stop]);
         }
-        assert_eq!(respond(SIGHUP, 1), Response::AlreadyStopping);
-        assert_eq!(respond(SIGHUP, 5), Response::AlreadyStopping);
-        assert_eq!(respond(SIGINT, 1), Response::ExitNow);
-        assert_eq!(respond(SIGTERM, 2), Response::ExitNow);
+        assert_eq!(
+            responses(&[SIGHUP, SIGHUP, SIGHUP]),
+            [Stop, AlreadyStopping, AlreadyStopping]
+        );
+        assert_eq!(responses(&[SIGINT, SIGINT]), [Stop, ExitNow]);
+        assert_eq!(responses(&[SIGTERM, SIGINT]), [Stop, ExitNow]);
+        // Delivered together, a SIGHUP comes out first (by signal number):
+        // a SIGTERM with it is the same one stop, and only another exits.
+        assert_eq!(responses(&[SIGHUP, SIGTERM]), [Stop, AlreadyStopping]);
+        assert_eq!(
+            responses(&[SIGHUP, SIGTERM, SIGTERM]),
+            [Stop, AlreadyStopping, ExitNow]
+        );
+        assert_eq!(responses(&[SIGTERM, SIGHUP]), [Stop, AlreadyStopping]);
     }
 }

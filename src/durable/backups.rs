@@ -204,14 +204,29 @@ fn save_with(
         let _ = fs::remove_file(&tmp);
     })?;
     sync_dir(&dir);
-    let mine: Vec<Backup> = list(state_dir)
+    // The one just written stays whatever the names of the others say (a
+    // clock that was ahead when they were written, say).
+    let others: Vec<Backup> = list(state_dir)
         .into_iter()
-        .filter(|b| b.launch <= launch)
+        .filter(|b| b.launch <= launch && b.path != path)
         .collect();
-    for old in mine.into_iter().skip(KEEP) {
+    for old in others.into_iter().skip(KEEP - 1) {
         let _ = fs::remove_file(old.path);
     }
     Ok(path)
+}
+
+/// Removes what saves killed half-way left (`*.saving`); only while no
+/// save is under way (a launch's start, before its own backups).
+pub fn sweep_unfinished(state_dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir_of(state_dir)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.path().extension().is_some_and(|x| x == "saving") {
+            let _ = fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Whether the newest backup holds exactly `bytes` already.
@@ -398,6 +413,35 @@ mod tests {
             .filter(|&l| l <= 4)
             .collect();
         assert_eq!(mine, [4, 3, 2]);
+    }
+
+    #[test]
+    fn the_backup_just_written_is_never_pruned() {
+        // Found by review: three backups of a launch named while the clock
+        // was years ahead ranked above the new one, which was removed.
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(dir_of(dir.path())).unwrap();
+        for day in 1..=3 {
+            fs::write(
+                dir_of(dir.path()).join(format!("launch-4-2030010{day}T000000.000Z.redb")),
+                b"ahead",
+            )
+            .unwrap();
+        }
+        let new = save(dir.path(), 4, b"now").unwrap();
+        assert_eq!(fs::read(&new).unwrap(), b"now");
+        assert_eq!(list(dir.path()).len(), KEEP);
+    }
+
+    #[test]
+    fn leftovers_of_killed_saves_are_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), 1, b"kept").unwrap();
+        let leftover = dir_of(dir.path()).join("launch-2-20261204T000000.000Z.saving");
+        fs::write(&leftover, b"half").unwrap();
+        sweep_unfinished(dir.path());
+        assert!(!leftover.exists());
+        assert_eq!(list(dir.path()).len(), 1);
     }
 
     #[test]

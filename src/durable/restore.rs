@@ -35,6 +35,14 @@ pub struct Restored {
 /// under the real name, never neither; the copy waits for it as
 /// `checkpoints.redb.restoring-<UTC>`, so a restore killed half-way never
 /// leaves good bytes under a name that calls them damaged.
+///
+/// The backups newer than `chosen` are set apart first, and if that fails
+/// nothing is swapped: a restore whose abandoned timeline stayed among the
+/// current backups would have a later `recover` bring it back. A restore
+/// killed after setting them apart leaves the file as it was; the next
+/// `recover` picks the same backup and finishes. A backup restored from an
+/// abandoned timeline is copied back among the current ones, so the state
+/// dir keeps a cut to go back to.
 pub fn restore(
     state_dir: &Path,
     bytes: &[u8],
@@ -42,6 +50,21 @@ pub fn restore(
     chosen: &Backup,
 ) -> Result<Restored, Error> {
     let path = checkpoint_path(state_dir);
+    let abandoned = abandon(state_dir, chosen).map_err(|source| Error::Io {
+        path: dir_of(state_dir),
+        action: "set apart the backups newer than the one restored in",
+        source,
+    })?;
+    if !backups::list(state_dir)
+        .iter()
+        .any(|b| b.path == chosen.path)
+    {
+        backups::save(state_dir, chosen.launch, bytes).map_err(|source| Error::Io {
+            path: dir_of(state_dir),
+            action: "keep the restored backup among the current ones in",
+            source,
+        })?;
+    }
     let incoming = unused_name(state_dir, &format!("{FILE_NAME}.restoring"));
     let fail = |action: &'static str| {
         let path = path.clone();
@@ -64,6 +87,7 @@ pub fn restore(
         let _ = fs::remove_file(&incoming);
         fail("put the backup in place of")(e)
     })?;
+    crate::util::pause::pause_at("restore-swapped");
     // After an exchange the copy's name holds the old file: it stays, under
     // a name that says why it was replaced.
     let kept = exists.then(|| {
@@ -74,35 +98,29 @@ pub fn restore(
         }
     });
     sync_dir(state_dir);
-    Ok(Restored {
-        kept,
-        abandoned: abandon(state_dir, chosen),
-    })
+    Ok(Restored { kept, abandoned })
 }
 
 /// Moves the backups newer than `chosen` (written later, or of a later
-/// launch) out of the current timeline.
-fn abandon(state_dir: &Path, chosen: &Backup) -> Option<(PathBuf, usize)> {
+/// launch) out of the current timeline; where to and how many, if any.
+fn abandon(state_dir: &Path, chosen: &Backup) -> std::io::Result<Option<(PathBuf, usize)>> {
     let later: Vec<Backup> = backups::list(state_dir)
         .into_iter()
         .filter(|b| b.path != chosen.path)
         .filter(|b| b.saved_unix_ms > chosen.saved_unix_ms || b.launch > chosen.launch)
         .collect();
     if later.is_empty() {
-        return None;
+        return Ok(None);
     }
     let to = unused_name(&dir_of(state_dir), ABANDONED.trim_end_matches('-'));
-    fs::create_dir(&to).ok()?;
-    let moved = later
-        .iter()
-        .filter(|b| {
-            let name = b.path.file_name().unwrap_or_default();
-            rename2(&b.path, &to.join(name), libc::RENAME_NOREPLACE).is_ok()
-        })
-        .count();
+    fs::create_dir(&to)?;
+    for b in &later {
+        let name = b.path.file_name().unwrap_or_default();
+        rename2(&b.path, &to.join(name), libc::RENAME_NOREPLACE)?;
+    }
     sync_dir(&to);
     sync_dir(&dir_of(state_dir));
-    Some((to, moved))
+    Ok(Some((to, later.len())))
 }
 
 /// `<dir>/<base>-<UTC>` (then `-2`, `-3`…): a name nothing has, so nothing

@@ -43,8 +43,9 @@ impl Ending {
     }
 
     /// Blocks until all `actors` have returned (Ok) or the graph has given
-    /// its verdict, whichever comes first.
-    pub fn wait(&self, actors: usize) -> Result<(), Error> {
+    /// its verdict, whichever comes first; or until `give_up`, asked every
+    /// tenth of a second, says why waiting longer is pointless.
+    pub fn wait(&self, actors: usize, give_up: impl Fn() -> Option<Error>) -> Result<(), Error> {
         let mut s = self.lock();
         loop {
             if let Some(verdict) = &s.verdict {
@@ -53,7 +54,14 @@ impl Ending {
             if s.returned >= actors {
                 return Ok(());
             }
-            s = self.changed.wait(s).unwrap_or_else(|p| p.into_inner());
+            if let Some(why) = give_up() {
+                return Err(why);
+            }
+            s = self
+                .changed
+                .wait_timeout(s, std::time::Duration::from_millis(100))
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
     }
 
@@ -97,7 +105,7 @@ mod tests {
 
     fn waiting(ending: &Arc<Ending>, actors: usize) -> std::thread::JoinHandle<Result<(), Error>> {
         let ending = ending.clone();
-        std::thread::spawn(move || ending.wait(actors))
+        std::thread::spawn(move || ending.wait(actors, || None))
     }
 
     #[test]
@@ -123,6 +131,6 @@ mod tests {
         assert_eq!(r, Err(Error::Stop("stopped uncleanly".into())));
         // A verdict given, it stands, even after the rest return.
         ending.actor_returned();
-        assert!(ending.wait(2).is_err());
+        assert!(ending.wait(2, || None).is_err());
     }
 }

@@ -2,6 +2,9 @@
 
 use crate::pipeline::config::GeometryError;
 
+/// How long the actors may take to start before a launch gives up on them.
+pub const STARTUP_LIMIT_SECS: u64 = 30;
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     /// The settings cannot run.
@@ -10,6 +13,11 @@ pub enum Error {
     /// steady_state's own report of a graph that did not stop cleanly.
     #[error("the actors did not stop cleanly: {0}")]
     Stop(String),
+    /// Actors that never ran: their threads could not be started.
+    #[error(
+        "the actors {0} did not start (could their threads not be started? a process or thread limit)"
+    )]
+    NotStarted(String),
     /// An actor's state stayed locked after its thread should have ended.
     #[error("{0} stayed locked after the graph stopped")]
     StillHeld(&'static str),

@@ -22,6 +22,10 @@ pub struct Live {
     worker_done: AtomicBool,
     logger: [AtomicU64; 8],
     restarts: [AtomicU64; ACTORS.len()],
+    /// Which actors have run at all (see pipeline::until_over).
+    started: [AtomicBool; ACTORS.len()],
+    /// When a stop was first requested.
+    stop_at: std::sync::OnceLock<Instant>,
     fill: [AtomicU64; 3],
     /// (operations, items) per batching stage.
     batches: [[AtomicU64; 2]; 2],
@@ -48,6 +52,7 @@ impl Live {
     /// Asks the heartbeat to stop beating, at once, however long its beat
     /// gap; the beats already sent drain.
     pub fn request_stop(&self) {
+        let _ = self.stop_at.set(Instant::now());
         self.stop.store(true, Ordering::SeqCst);
         let waiting = self
             .stop_waker
@@ -187,8 +192,23 @@ impl Live {
         )
     }
 
+    /// An actor (re)starts: its restarts so far.
     pub fn record_restarts(&self, actor: ActorName, regeneration: u32) {
+        self.started[actor.index()].store(true, Ordering::Relaxed);
         self.restarts[actor.index()].store(u64::from(regeneration), Ordering::Relaxed);
+    }
+
+    /// The actors that have not run at all yet.
+    pub fn not_started(&self) -> Vec<ActorName> {
+        ACTORS
+            .into_iter()
+            .filter(|a| !self.started[a.index()].load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// How long ago a stop was requested, if one was.
+    pub fn since_stop(&self) -> Option<Duration> {
+        self.stop_at.get().map(Instant::elapsed)
     }
 
     pub fn restarts(&self) -> Restarts {

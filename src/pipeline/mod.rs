@@ -143,7 +143,26 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
                 .map_err(|e| Error::Stop(e.to_string()));
         }
     }
-    live.ending().wait(graph::ACTORS.len())
+    let started = Instant::now();
+    let startup_limit =
+        crate::util::pause::unstarted().map_or(error::STARTUP_LIMIT_SECS, |(_, secs)| secs);
+    live.ending().wait(graph::ACTORS.len(), || {
+        let missing = live.not_started();
+        if !missing.is_empty() && started.elapsed() > Duration::from_secs(startup_limit) {
+            let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
+            return Some(Error::NotStarted(names.join(", ")));
+        }
+        // A stop that the actors do not follow (one of them never ran, or
+        // hangs) ends the wait too, after the graph's own limit.
+        live.since_stop()
+            .filter(|since| *since > STOP_TIMEOUT)
+            .map(|_| {
+                Error::Stop(format!(
+                    "the actors did not stop within {} s of the stop",
+                    STOP_TIMEOUT.as_secs()
+                ))
+            })
+    })
 }
 
 /// Something an actor held, once its thread has let go of it.

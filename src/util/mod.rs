@@ -12,4 +12,4 @@ pub(crate) mod units;
 pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
-pub use pause::{NO_SPACE_ENV, PAUSE_ENV};
+pub use pause::{NO_SPACE_ENV, PAUSE_ENV, UNSTARTED_ENV};

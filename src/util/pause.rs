@@ -38,3 +38,15 @@ pub const NO_SPACE_ENV: &str = "FIZZFLOW_TEST_NO_SPACE";
 pub fn no_space_for(what: &str) -> bool {
     std::env::var(NO_SPACE_ENV).is_ok_and(|v| v == what)
 }
+
+/// `FIZZFLOW_TEST_UNSTARTED=ACTOR:SECS`: the graph leaves ACTOR out, as if
+/// its thread could not be started (a process or thread limit), and a
+/// launch waits SECS (not the usual limit) for it before giving up.
+pub const UNSTARTED_ENV: &str = "FIZZFLOW_TEST_UNSTARTED";
+
+/// The actor the hook leaves out, and how long to wait for it.
+pub fn unstarted() -> Option<(String, u64)> {
+    let spec = std::env::var(UNSTARTED_ENV).ok()?;
+    let (actor, secs) = spec.split_once(':')?;
+    Some((actor.to_string(), secs.parse().ok()?))
+}
