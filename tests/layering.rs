@@ -12,7 +12,10 @@ const LAYERS: [(&str, &[&str]); 6] = [
     ("pipeline", &["pipeline", "util"]),
     ("durable", &["durable", "pipeline", "util"]),
     ("observe", &["observe", "pipeline", "util"]),
-    ("proving", &["proving", "durable", "observe", "pipeline", "util"]),
+    (
+        "proving",
+        &["proving", "durable", "observe", "pipeline", "util"],
+    ),
     (
         "cli",
         &["cli", "proving", "durable", "observe", "pipeline", "util"],

@@ -12,6 +12,7 @@ mod run_args;
 mod signals;
 mod state_dir;
 mod stats;
+mod summary;
 mod telemetry_dir;
 mod torture;
 mod values;

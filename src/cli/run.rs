@@ -12,6 +12,7 @@ use crate::cli::recover;
 use crate::cli::resume;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
+use crate::cli::summary::Summary;
 use crate::cli::telemetry_dir;
 use crate::cli::values::geometry_usage;
 use crate::durable::Error as DurableError;
@@ -20,14 +21,13 @@ use crate::durable::inspect::{self, Vetted, checkpoint_path};
 use crate::durable::launch_log::{LaunchEnd, LaunchRow};
 use crate::durable::ledger::{CheckpointWriter, Ledger};
 use crate::durable::lock::{DirLock, refusal};
-use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::durable::record::CheckpointRecord;
 use crate::durable::schema;
 use crate::durable::store::{Store, StoreOptions};
 use crate::observe::metrics::MetricsServer;
 use crate::observe::progress::Reporter;
 use crate::pipeline::config::{PipelineConfig, StartPoint};
 use crate::pipeline::latency::LatencySummary;
-use crate::pipeline::stats::Summary;
 use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
 use crate::util::output::{self, note};
 use crate::util::units::{grouped, micros, scaled, significant};
@@ -146,8 +146,8 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     })?;
     let rec = final_record.expect("a launch that ends well has written its final checkpoint");
     let summary = Summary {
-        beat_latency_us: outcome.latency,
-        ..launch_summary(&launch, &rec)
+        beat_latency_us: outcome.latency.map(Into::into),
+        ..Summary::of(&rec, Some(&launch))
     };
     // Both are attempted, so a broken stderr does not cost a script its JSON.
     let human = report(
@@ -413,17 +413,5 @@ fn human_summary(
         grouped(l.sequence_errors),
         grouped(l.duplicates_dropped),
         grouped(last.restarts.total()),
-    )
-}
-
-/// Lifetime totals, with the time and rate of this launch alone.
-fn launch_summary(launch: &CheckpointRecord, last: &CheckpointRecord) -> Summary {
-    Summary::new(
-        &last.logger,
-        RunSettings::beat_size(&last.settings),
-        last.beats_target,
-        last.restarts.clone(),
-        last.run_secs - launch.run_secs,
-        last.logger.messages - launch.logger.messages,
     )
 }

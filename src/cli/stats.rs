@@ -7,13 +7,13 @@
 use crate::cli::error::Error;
 use crate::cli::launches;
 use crate::cli::state_dir::StateDirArg;
+use crate::cli::summary::Summary;
 use crate::durable::Error as DurableError;
 use crate::durable::backups;
 use crate::durable::inspect;
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema;
-use crate::pipeline::stats::Summary;
 use crate::util::output;
 use crate::util::time::{unix_ms_now, utc};
 use crate::util::units::{grouped, scaled, significant};
@@ -129,7 +129,7 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
         json_line(&seen.history)?
     } else if args.json {
         json_line(&StatsJson {
-            summary: latest.summary(),
+            summary: Summary::of(latest, None),
             schema_version: seen.schema_version,
             launches: latest.launches,
             checkpoints: latest.checkpoints,
@@ -165,7 +165,7 @@ fn table(
     backups: &BackupsJson,
     in_use_by: Option<u32>,
 ) -> String {
-    let s = r.summary();
+    let s = Summary::of(r, None);
     let age_secs = unix_ms_now().saturating_sub(r.unix_ms) as f64 / 1000.0;
     let mut out = String::new();
     let mut row = |k: &str, v: String| {

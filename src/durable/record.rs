@@ -7,7 +7,7 @@ use crate::pipeline::config::{
     MAX_CHANNEL_CAPACITY, MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
 };
 use crate::pipeline::message::KindCounts;
-use crate::pipeline::stats::{LoggerStats, Restarts, Summary};
+use crate::pipeline::stats::{LoggerStats, Restarts};
 use serde::{Deserialize, Serialize};
 
 /// Sequence numbers, launches and checkpoints stay far below this (a
@@ -320,18 +320,6 @@ impl CheckpointRecord {
         Ok(())
     }
 
-    /// The summary the stats command shows: lifetime totals and rate.
-    pub fn summary(&self) -> Summary {
-        Summary::new(
-            &self.logger,
-            self.settings.beat_size(),
-            self.beats_target,
-            self.restarts.clone(),
-            self.run_secs,
-            self.logger.messages,
-        )
-    }
-
     /// See durable/codec.rs (schema 1 used FNV-1a, see migrations/v1.rs).
     pub fn encode(&self) -> Vec<u8> {
         codec::seal(self)
@@ -557,7 +545,6 @@ mod tests {
             let _ = rec.check_follows(&good);
             if rec.check().is_ok() {
                 // Whatever passed the checks is safe to run with and show.
-                let _ = rec.summary();
                 let next = Ledger::launch(Some(&rec), &PipelineConfig::default());
                 assert!(next.seq > rec.seq);
                 assert_eq!(rec.logger.messages % rec.settings.beat_size(), 0);

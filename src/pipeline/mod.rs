@@ -27,7 +27,7 @@ pub(crate) mod testing;
 pub use config::{PipelineConfig, StartPoint};
 pub use latency::LatencySummary;
 pub use message::{FizzBuzzMsg, Kind, KindCounts};
-pub use stats::{LoggerStats, Restarts, Summary};
+pub use stats::{LoggerStats, Restarts};
 
 pub use actor::checkpoint::{CheckpointPlan, CutSink};
 pub use live::Live;

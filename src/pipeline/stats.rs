@@ -1,6 +1,5 @@
 //! The logger's verified statistics and the run summary built from them.
 
-use crate::pipeline::latency::LatencySummary;
 use crate::pipeline::message::{FizzBuzzMsg, KindCounts, classify, is_exact_run};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -138,67 +137,6 @@ impl<S: Into<String>> FromIterator<(S, u64)> for Restarts {
     }
 }
 
-/// The final report of a run; its field names are a contract with scripts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub messages: u64,
-    pub fizz: u64,
-    pub buzz: u64,
-    pub fizzbuzz: u64,
-    pub value: u64,
-    pub batches: u64,
-    pub max_batch: u64,
-    pub beats: u64,
-    pub beats_target: u64,
-    pub sequence_errors: u64,
-    pub duplicates_dropped: u64,
-    pub restarts: Restarts,
-    pub elapsed_secs: f64,
-    /// Messages moved in `elapsed_secs` (this launch's for `run`, the
-    /// whole life's for `stats`), so the rate can be checked by hand.
-    pub elapsed_messages: u64,
-    pub msgs_per_sec: f64,
-    /// This launch's beat latency (`run` only: it is not kept in the file).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub beat_latency_us: Option<LatencySummary>,
-}
-
-impl Summary {
-    /// `messages_this_run` is what this launch moved, so the rate stays
-    /// honest when the totals include earlier launches.
-    pub fn new(
-        stats: &LoggerStats,
-        beat_size: u64,
-        beats_target: u64,
-        restarts: Restarts,
-        elapsed_secs: f64,
-        messages_this_run: u64,
-    ) -> Self {
-        Summary {
-            messages: stats.messages,
-            fizz: stats.counts.fizz,
-            buzz: stats.counts.buzz,
-            fizzbuzz: stats.counts.fizzbuzz,
-            value: stats.counts.value,
-            batches: stats.batches,
-            max_batch: stats.max_batch,
-            beats: stats.messages / beat_size,
-            beats_target,
-            sequence_errors: stats.sequence_errors,
-            duplicates_dropped: stats.duplicates_dropped,
-            restarts,
-            elapsed_secs,
-            elapsed_messages: messages_this_run,
-            msgs_per_sec: if elapsed_secs > 0.0 {
-                messages_this_run as f64 / elapsed_secs
-            } else {
-                0.0
-            },
-            beat_latency_us: None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,11 +191,17 @@ mod tests {
     }
 
     #[test]
-    fn summary_derives_beats_and_rate() {
-        let mut s = LoggerStats::default();
-        s.absorb(&msgs(0..8192 * 3));
-        let sum = Summary::new(&s, 8192, 5, Restarts::default(), 2.0, 8192);
-        assert_eq!(sum.beats, 3);
-        assert_eq!(sum.msgs_per_sec, 4096.0);
+    fn restarts_add_and_subtract_by_actor() {
+        let a: Restarts = [("worker", 2), ("logger", 1)].into_iter().collect();
+        let b: Restarts = [("worker", 1), ("heartbeat", 4)].into_iter().collect();
+        let sum = a.plus(&b);
+        assert_eq!(
+            (sum.of("worker"), sum.of("logger"), sum.of("heartbeat")),
+            (3, 1, 4)
+        );
+        assert_eq!(sum.total(), 8);
+        assert_eq!(sum.since(&a).of("worker"), 1);
+        assert_eq!(sum.since(&a).of("logger"), 0);
+        assert_eq!(sum.most(), 4);
     }
 }
