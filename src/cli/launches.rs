@@ -1,23 +1,57 @@
 //! `fizzflow stats --launches`: the launch history as a table for people
 //! or as JSON, with what each launch added.
 
-use crate::durable::launch_log::{LaunchEnd, LaunchRow};
+use crate::durable::launch_log::{LaunchEnd, LaunchRow, Point};
 use crate::durable::read::Inspection;
 use crate::durable::record::CheckpointRecord;
+use crate::pipeline::Restarts;
 use crate::util::time::utc;
 use crate::util::units::grouped;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 /// One launch for `stats --launches --json`: its row, with what it added
-/// and how it ended in words.
+/// and how it ended in words. The field names are a contract with
+/// scripts, kept here (the row's own fields are how it is stored).
 #[derive(Serialize)]
 pub(super) struct LaunchJson<'a> {
-    #[serde(flatten)]
+    #[serde(skip)]
     row: &'a LaunchRow,
+    launch: u64,
+    started_unix_ms: Option<u64>,
+    ended_unix_ms: Option<u64>,
+    start: Option<PointJson>,
+    end: Option<PointJson>,
+    /// Restarts per actor during this launch alone.
+    restarts: Option<BTreeMap<&'a str, u64>>,
+    /// The state dir's lifetime restarts when it started.
+    restarts_before: Option<BTreeMap<&'a str, u64>>,
+    fizzflow_version: Option<&'a str>,
+    flags: Option<&'a [String]>,
+    run_beats: Option<u64>,
     ended: String,
     added_beats: Option<u64>,
     added_messages: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct PointJson {
+    beats: u64,
+    messages: u64,
+}
+
+impl From<Point> for PointJson {
+    fn from(p: Point) -> Self {
+        PointJson {
+            beats: p.beats,
+            messages: p.messages,
+        }
+    }
+}
+
+fn by_actor(r: &Restarts) -> BTreeMap<&str, u64> {
+    r.iter().collect()
 }
 
 /// How a launch ended, in words; a launch with no end recorded is running
@@ -43,6 +77,16 @@ pub(super) fn launch_rows<'a>(
             let added = row.added(latest);
             LaunchJson {
                 row,
+                launch: row.launch,
+                started_unix_ms: row.started_unix_ms,
+                ended_unix_ms: row.ended_unix_ms,
+                start: row.start.map(Into::into),
+                end: row.end.map(Into::into),
+                restarts: row.restarts.as_ref().map(by_actor),
+                restarts_before: row.restarts_before.as_ref().map(by_actor),
+                fizzflow_version: row.fizzflow_version.as_deref(),
+                flags: row.flags.as_deref(),
+                run_beats: row.run_beats,
                 ended: ending(row, i + 1 == count, running),
                 added_beats: added.map(|a| a.beats),
                 added_messages: added.map(|a| a.messages),

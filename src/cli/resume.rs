@@ -162,7 +162,7 @@ impl RunArgs {
     /// The beat `--beats` more beats from `start` reach; every count must
     /// stay below 2^64, so a target past that is refused with the limit.
     pub fn target(&self, start: &StartPoint, worker_batch: u64) -> Result<u64, Error> {
-        let beat = 32 * worker_batch;
+        let beat = crate::pipeline::config::beat_size(worker_batch);
         // A stream with sequence errors may have moved its next value past
         // its count; the values still to come must fit above it.
         let ahead = start

@@ -168,7 +168,7 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     if !args.no_telemetry {
         // The graph's own stop writes telemetry's last report and
         // logs/graph.dot; a short run would otherwise exit before it.
-        live.ending().wait_for_graph(Duration::from_secs(3));
+        live.over().wait_for_graph(Duration::from_secs(3));
     }
     human.and(json)?;
     // Only this launch's errors: one bad launch must not fail every later one.

@@ -4,7 +4,7 @@
 
 use crate::durable::codec::{self, CodecError};
 use crate::pipeline::config::{
-    MAX_CHANNEL_CAPACITY, MAX_MESSAGES, PipelineConfig, SIGNALS_PER_BEAT, check_geometry, max_beats,
+    MAX_CHANNEL_CAPACITY, MAX_MESSAGES, PipelineConfig, check_geometry, max_beats,
 };
 use crate::pipeline::message::KindCounts;
 use crate::pipeline::stats::{LoggerStats, Restarts};
@@ -48,7 +48,7 @@ impl RunSettings {
     }
 
     pub fn beat_size(&self) -> u64 {
-        SIGNALS_PER_BEAT as u64 * self.worker_batch
+        crate::pipeline::config::beat_size(self.worker_batch)
     }
 }
 

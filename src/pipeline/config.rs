@@ -139,10 +139,16 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Messages one beat moves: 32 credits of one worker batch each. The one
+/// place this is computed.
+pub const fn beat_size(worker_batch: u64) -> u64 {
+    SIGNALS_PER_BEAT as u64 * worker_batch
+}
+
 impl PipelineConfig {
-    /// Messages one beat moves: 32 credits of one worker batch each.
+    /// Messages one of this launch's beats moves.
     pub fn beat_size(&self) -> u64 {
-        (SIGNALS_PER_BEAT * self.worker_batch) as u64
+        beat_size(self.worker_batch as u64)
     }
 
     /// Free slots the generator waits for before it writes: whole batches

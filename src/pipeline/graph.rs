@@ -42,8 +42,8 @@ pub fn build_graph<S: CutSink>(
     let (msgs_tx, msgs_rx) = channels.build_channel();
     // One request and one answer at a time; a little slack costs nothing.
     let control = graph.channel_builder().with_capacity(4);
+    let (cut_requests_tx, cut_requests_rx) = control.build_channel();
     let (cuts_tx, cuts_rx) = control.build_channel();
-    let (snapshots_tx, snapshots_rx) = control.build_channel();
 
     let actors = graph
         .actor_builder()
@@ -136,8 +136,8 @@ pub fn build_graph<S: CutSink>(
                     logger::run(
                         a,
                         msgs_rx.clone(),
-                        cuts_rx.clone(),
-                        snapshots_tx.clone(),
+                        cut_requests_rx.clone(),
+                        cuts_tx.clone(),
                         state.clone(),
                         cfg.clone(),
                         live.clone(),
@@ -160,8 +160,8 @@ pub fn build_graph<S: CutSink>(
                     live.clone(),
                     checkpoint::run(
                         a,
-                        cuts_tx.clone(),
-                        snapshots_rx.clone(),
+                        cut_requests_tx.clone(),
+                        cuts_rx.clone(),
                         state.clone(),
                         plan.clone(),
                         live.clone(),
@@ -191,14 +191,14 @@ pub const ACTORS: [ActorName; 5] = [
 ];
 
 /// Runs an actor and counts its return without a panic, after which
-/// steady_state never runs it again (see ending.rs).
+/// steady_state never runs it again (see over.rs).
 async fn returning(
     live: Arc<Live>,
     run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let result = run.await;
     if result.is_ok() {
-        live.ending().actor_returned();
+        live.over().actor_returned();
     }
     result
 }

@@ -3,11 +3,11 @@
 //! monotonic (relaxed atomics, written once per batch, never per message);
 //! the exact totals live in the logger's steady state.
 
-use crate::pipeline::ending::Ending;
 use crate::pipeline::error::SinkError;
 use crate::pipeline::graph::ACTORS;
 use crate::pipeline::latency::{BUCKETS_US, BeatClock};
 use crate::pipeline::names::{ActorName, Channel, Stage};
+use crate::pipeline::over::Over;
 use crate::pipeline::stats::{LoggerStats, Restarts};
 use std::future::Future;
 use std::pin::Pin;
@@ -45,7 +45,7 @@ pub struct Live {
     /// the sum of their latencies, for the Prometheus histogram.
     latency_buckets: [AtomicU64; BUCKETS_US.len() + 1],
     latency_sum_us: AtomicU64,
-    ending: Ending,
+    over: Over,
 }
 
 impl Live {
@@ -93,9 +93,9 @@ impl Live {
         )
     }
 
-    /// Which actors have returned, and the graph's verdict (ending.rs).
-    pub fn ending(&self) -> &Ending {
-        &self.ending
+    /// Which actors have returned, and the graph's verdict (over.rs).
+    pub fn over(&self) -> &Over {
+        &self.over
     }
 
     /// The graph put the pipeline's actors on one thread (see graph.rs).

@@ -9,7 +9,6 @@
 
 pub(crate) mod actor;
 pub(crate) mod config;
-pub(crate) mod ending;
 pub(crate) mod error;
 pub(crate) mod fault;
 pub(crate) mod graph;
@@ -17,6 +16,7 @@ pub(crate) mod latency;
 pub(crate) mod live;
 pub(crate) mod message;
 pub(crate) mod names;
+pub(crate) mod over;
 pub(crate) mod ring;
 pub(crate) mod stats;
 pub(crate) mod wait;
@@ -115,7 +115,7 @@ pub fn run<S: CutSink, E: From<Error>>(
 }
 
 /// Waits until the launch is over: every actor has returned, or the
-/// graph has given its verdict (see ending.rs for why not only the latter).
+/// graph has given its verdict (see over.rs for why not only the latter).
 /// The graph keeps its own thread for `block_until_stopped`, which may
 /// outlive this call by a telemetry frame.
 fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
@@ -130,7 +130,7 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
                     let verdict = graph
                         .block_until_stopped(STOP_TIMEOUT)
                         .map_err(|e| Error::Stop(e.to_string()));
-                    live.ending().graph_stopped(verdict);
+                    live.over().graph_stopped(verdict);
                 }
             })
     };
@@ -146,7 +146,7 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
     let started = Instant::now();
     let startup_limit =
         crate::util::pause::unstarted().map_or(error::STARTUP_LIMIT_SECS, |(_, secs)| secs);
-    live.ending().wait(graph::ACTORS.len(), || {
+    live.over().wait(graph::ACTORS.len(), || {
         let missing = live.not_started();
         if !missing.is_empty() && started.elapsed() > Duration::from_secs(startup_limit) {
             let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
@@ -216,14 +216,14 @@ mod tests {
                     let outcome =
                         run::<_, Error>(cfg, plan, opts, live.clone(), |_, _| Ok(())).unwrap();
                     assert_eq!(outcome.stats.messages, 20 * 8192);
-                    live.ending().returned()
+                    live.over().returned()
                 })
             };
             assert_eq!(returned, graph::ACTORS.len(), "rate {rate_ms}");
             // Nothing returns again afterwards.
             std::thread::sleep(Duration::from_millis(50));
             assert_eq!(
-                live.ending().returned(),
+                live.over().returned(),
                 graph::ACTORS.len(),
                 "rate {rate_ms}"
             );

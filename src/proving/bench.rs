@@ -4,6 +4,7 @@
 //! on shared machines drift; ratios from one run are what can be compared).
 
 use crate::observe::procfs::ProcSample;
+use crate::pipeline::config::beat_size;
 use crate::pipeline::latency::LatencySummary;
 use crate::proving::Error;
 use crate::proving::baseline::{self, BaselineRun};
@@ -184,7 +185,7 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
                     messages_scale,
                 } => {
                     let messages = (default_messages as f64 * messages_scale) as u64;
-                    let beats = (messages / (32 * worker_batch)).max(1);
+                    let beats = (messages / beat_size(*worker_batch)).max(1);
                     let s = run_child(&me, c.name, flags, 0, beats)?;
                     if let Some(l) = s.latency {
                         m.unpaced_p99.push(l.p99 as f64);

@@ -63,26 +63,26 @@ impl<S> CheckpointPlan<S> {
 
 pub async fn run<S: CutSink>(
     actor: SteadyActorShadow,
-    cuts_tx: SteadyTx<u64>,
-    snapshots_rx: SteadyRx<Cut>,
+    cut_requests_tx: SteadyTx<u64>,
+    cuts_rx: SteadyRx<Cut>,
     state: SteadyState<CheckpointState<S>>,
     plan: Arc<CheckpointPlan<S>>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    let actor = actor.into_spotlight([&snapshots_rx], [&cuts_tx]);
-    internal_behavior(actor, cuts_tx, snapshots_rx, state, plan, live).await
+    let actor = actor.into_spotlight([&cuts_rx], [&cut_requests_tx]);
+    internal_behavior(actor, cut_requests_tx, cuts_rx, state, plan, live).await
 }
 
 pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
     mut actor: A,
-    cuts_tx: SteadyTx<u64>,
-    snapshots_rx: SteadyRx<Cut>,
+    cut_requests_tx: SteadyTx<u64>,
+    cuts_rx: SteadyRx<Cut>,
     state: SteadyState<CheckpointState<S>>,
     plan: Arc<CheckpointPlan<S>>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    let mut cuts = cuts_tx.lock().await;
-    let mut snapshots = snapshots_rx.lock().await;
+    let mut cut_requests = cut_requests_tx.lock().await;
+    let mut cuts = cuts_rx.lock().await;
     let mut state = state
         .lock(|| {
             plan.handoff
@@ -100,12 +100,12 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
     }
     let interval = plan.interval;
 
-    while actor.is_running(|| cuts.mark_closed()) {
+    while actor.is_running(|| cut_requests.mark_closed()) {
         if interval.is_zero() || live.checkpoint_error().is_some() {
             actor.wait_shutdown().await;
             continue;
         }
-        if actor.avail_units(&mut snapshots) == 0 {
+        if actor.avail_units(&mut cuts) == 0 {
             let until_due = interval
                 .saturating_sub(state.asked_at.elapsed())
                 .max(Duration::from_millis(1));
@@ -119,10 +119,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
             // The channel wait arms no telemetry timer (see wait::avail):
             // this actor wakes for its interval or its cut, nothing else.
             await_for_any!(actor.wait(wait), async {
-                let _ = crate::pipeline::wait::avail(&mut snapshots, 1).await;
+                let _ = crate::pipeline::wait::avail(&mut cuts, 1).await;
             });
         }
-        if let Some(cut) = actor.try_take(&mut snapshots) {
+        if let Some(cut) = actor.try_take(&mut cuts) {
             state.awaiting = false;
             if let Some(d) = plan.delay {
                 std::thread::sleep(d);
@@ -134,7 +134,9 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
         }
         if !state.awaiting
             && state.asked_at.elapsed() >= interval
-            && actor.try_send(&mut cuts, state.requests + 1).is_sent()
+            && actor
+                .try_send(&mut cut_requests, state.requests + 1)
+                .is_sent()
         {
             state.awaiting = true;
             state.requests += 1;
@@ -169,7 +171,8 @@ mod tests {
         work: Duration,
     ) -> usize {
         let mut graph = GraphBuilder::for_testing().build(());
-        let (cuts_tx, cuts_rx) = graph.channel_builder().with_capacity(4).build_channel();
+        let (cut_requests_tx, cut_requests_rx) =
+            graph.channel_builder().with_capacity(4).build_channel();
         let (_snaps_tx, snaps_rx) = graph
             .channel_builder()
             .with_capacity(4)
@@ -180,7 +183,7 @@ mod tests {
             move |context| {
                 internal_behavior(
                     context,
-                    cuts_tx.clone(),
+                    cut_requests_tx.clone(),
                     snaps_rx.clone(),
                     state.clone(),
                     plan.clone(),
@@ -190,7 +193,7 @@ mod tests {
             SoloAct,
         );
         crate::pipeline::testing::run_for(graph, work);
-        cuts_rx.testing_take_all().len()
+        cut_requests_rx.testing_take_all().len()
     }
 
     #[test]

@@ -37,29 +37,29 @@ pub struct LoggerState {
 pub async fn run(
     actor: SteadyActorShadow,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
-    cuts_rx: SteadyRx<u64>,
-    snapshots_tx: SteadyTx<Cut>,
+    cut_requests_rx: SteadyRx<u64>,
+    cuts_tx: SteadyTx<Cut>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
-    let actor = actor.into_spotlight([&msgs_rx, &cuts_rx], [&snapshots_tx]);
-    internal_behavior(actor, msgs_rx, cuts_rx, snapshots_tx, state, cfg, live).await
+    let actor = actor.into_spotlight([&msgs_rx, &cut_requests_rx], [&cuts_tx]);
+    internal_behavior(actor, msgs_rx, cut_requests_rx, cuts_tx, state, cfg, live).await
 }
 
 pub(crate) async fn internal_behavior<A: SteadyActor>(
     mut actor: A,
     msgs_rx: SteadyRx<FizzBuzzMsg>,
-    cuts_rx: SteadyRx<u64>,
-    snapshots_tx: SteadyTx<Cut>,
+    cut_requests_rx: SteadyRx<u64>,
+    cuts_tx: SteadyTx<Cut>,
     state: SteadyState<LoggerState>,
     cfg: Arc<PipelineConfig>,
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
     live.record_restarts(NAME, actor.regeneration());
     let mut rx = msgs_rx.lock().await;
-    let mut cuts = cuts_rx.lock().await;
-    let mut snapshots = snapshots_tx.lock().await;
+    let mut cut_requests = cut_requests_rx.lock().await;
+    let mut cuts = cuts_tx.lock().await;
     let mut state = state
         .lock(|| LoggerState {
             stats: cfg.start.logger,
@@ -76,8 +76,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let spinner = wait::Spinner::new(&cfg);
     let delay = cfg.delay_for(NAME);
 
-    while actor.is_running(|| rx.is_closed_and_empty() && snapshots.mark_closed()) {
-        if !state.cut_pending && actor.try_take(&mut cuts).is_some() {
+    while actor.is_running(|| rx.is_closed_and_empty() && cuts.mark_closed()) {
+        if !state.cut_pending && actor.try_take(&mut cut_requests).is_some() {
             state.cut_pending = true;
         }
         // A cut is taken at a beat boundary: there the generator's position
@@ -86,7 +86,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             && state.stats.messages % beat == 0
             && actor
                 .try_send(
-                    &mut snapshots,
+                    &mut cuts,
                     Cut {
                         stats: state.stats,
                         taken: Instant::now(),
@@ -106,7 +106,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             want = want.min((beat - state.stats.messages % beat) as usize);
         }
         if !spinner.spin_until(|| actor.avail_units(&mut rx) >= want) {
-            await_for_any!(wait::avail(&mut rx, want), wait::avail(&mut cuts, 1));
+            await_for_any!(
+                wait::avail(&mut rx, want),
+                wait::avail(&mut cut_requests, 1)
+            );
         }
         let avail = actor.avail_units(&mut rx);
         live.set_fill(Channel::Messages, avail);
@@ -202,7 +205,7 @@ mod tests {
     ) -> LoggerStats {
         let mut graph = GraphBuilder::for_testing().build(());
         let (tx, rx) = graph.channel_builder().with_capacity(4096).build_channel();
-        let (_cuts_tx, cuts_rx) = graph
+        let (_cut_requests_tx, cut_requests_rx) = graph
             .channel_builder()
             .with_capacity(4)
             .build_channel::<u64>();
@@ -226,7 +229,7 @@ mod tests {
                 internal_behavior(
                     context,
                     rx.clone(),
-                    cuts_rx.clone(),
+                    cut_requests_rx.clone(),
                     snaps_tx.clone(),
                     state.clone(),
                     cfg.clone(),
@@ -279,7 +282,7 @@ mod tests {
             .channel_builder()
             .with_capacity(8192)
             .build_channel::<FizzBuzzMsg>();
-        let (_cuts_tx, cuts_rx) = graph
+        let (_cut_requests_tx, cut_requests_rx) = graph
             .channel_builder()
             .with_capacity(4)
             .build_channel::<u64>();
@@ -296,7 +299,7 @@ mod tests {
                 internal_behavior(
                     context,
                     rx.clone(),
-                    cuts_rx.clone(),
+                    cut_requests_rx.clone(),
                     snaps_tx.clone(),
                     state.clone(),
                     cfg.clone(),

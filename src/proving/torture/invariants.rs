@@ -122,7 +122,7 @@ impl Engine {
             v["beats"].as_u64().unwrap_or(0),
             v["beats_target"].as_u64().unwrap_or(0),
         );
-        if beats != target || messages != beats * 32 * 256 {
+        if beats != target || messages != beats * crate::pipeline::config::beat_size(256) {
             return Err(format!("after the clean finish: {v}"));
         }
         let counts = KindCounts::closed_form(messages);

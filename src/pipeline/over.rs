@@ -16,7 +16,7 @@ use crate::pipeline::error::Error;
 use std::sync::{Condvar, Mutex};
 
 #[derive(Debug, Default)]
-pub struct Ending {
+pub struct Over {
     state: Mutex<State>,
     changed: Condvar,
 }
@@ -27,7 +27,7 @@ struct State {
     verdict: Option<Result<(), Error>>,
 }
 
-impl Ending {
+impl Over {
     /// One of the pipeline's actors returned Ok: it is done for good.
     pub fn actor_returned(&self) {
         self.update(|s| s.returned += 1);
@@ -103,34 +103,34 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn waiting(ending: &Arc<Ending>, actors: usize) -> std::thread::JoinHandle<Result<(), Error>> {
-        let ending = ending.clone();
-        std::thread::spawn(move || ending.wait(actors, || None))
+    fn waiting(over: &Arc<Over>, actors: usize) -> std::thread::JoinHandle<Result<(), Error>> {
+        let over = over.clone();
+        std::thread::spawn(move || over.wait(actors, || None))
     }
 
     #[test]
     fn the_launch_is_over_once_every_actor_has_returned() {
-        let ending = Arc::new(Ending::default());
-        let waiter = waiting(&ending, 3);
-        ending.actor_returned();
-        ending.actor_returned();
+        let over = Arc::new(Over::default());
+        let waiter = waiting(&over, 3);
+        over.actor_returned();
+        over.actor_returned();
         std::thread::sleep(Duration::from_millis(20));
         assert!(!waiter.is_finished(), "two of three actors is not the end");
-        ending.actor_returned();
+        over.actor_returned();
         let r = within(Duration::from_secs(10), move || waiter.join().unwrap());
         assert_eq!(r, Ok(()));
     }
 
     #[test]
     fn the_graphs_verdict_ends_the_wait_when_an_actor_never_returns() {
-        let ending = Arc::new(Ending::default());
-        let waiter = waiting(&ending, 2);
-        ending.actor_returned();
-        ending.graph_stopped(Err(Error::Stop("stopped uncleanly".into())));
+        let over = Arc::new(Over::default());
+        let waiter = waiting(&over, 2);
+        over.actor_returned();
+        over.graph_stopped(Err(Error::Stop("stopped uncleanly".into())));
         let r = within(Duration::from_secs(10), move || waiter.join().unwrap());
         assert_eq!(r, Err(Error::Stop("stopped uncleanly".into())));
         // A verdict given, it stands, even after the rest return.
-        ending.actor_returned();
-        assert!(ending.wait(2, || None).is_err());
+        over.actor_returned();
+        assert!(over.wait(2, || None).is_err());
     }
 }
