@@ -16,6 +16,7 @@ mod summary;
 mod telemetry_dir;
 mod torture;
 mod values;
+mod words;
 
 pub(crate) use run_args::RunArgs;
 pub(crate) use stats::StatsArgs;

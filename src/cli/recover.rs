@@ -36,7 +36,7 @@ pub struct RecoverArgs {
 
     /// Restore the newest backup of this launch on the current timeline
     /// (default: the newest backup that passes its check)
-    #[arg(long, value_name = "LAUNCH", value_parser = crate::util::values::positive)]
+    #[arg(long, value_name = "LAUNCH", value_parser = crate::cli::words::positive)]
     pub from: Option<u64>,
 
     /// Restore this backup file, from any timeline (`--list` shows the

@@ -106,7 +106,7 @@ pub struct RunArgs {
     pub inject_delay: Vec<DelaySpec>,
 
     /// Seconds between the backups a long run keeps (tests use less)
-    #[arg(long, value_name = "SECS", default_value_t = 60, hide = true, value_parser = crate::util::values::positive)]
+    #[arg(long, value_name = "SECS", default_value_t = 60, hide = true, value_parser = crate::cli::words::positive)]
     pub backup_every: u64,
 
     /// Bench only: every stage moves one message per channel operation

@@ -12,7 +12,7 @@ pub struct StateDirArg {
         value_name = "DIR",
         env = "FIZZFLOW_STATE_DIR",
         default_value = "fizzflow-state",
-        value_parser = crate::util::values::dir_path()
+        value_parser = crate::cli::words::dir_path()
     )]
     pub dir: PathBuf,
 }

@@ -1,11 +1,11 @@
-//! `run`'s value parsers beyond the shared ones in `util::values`: limits
+//! `run`'s value parsers beyond the shared ones in `words.rs`: limits
 //! that come from the pipeline and the checkpoint file.
 
+pub use crate::cli::words::{at_most, dir_path, millis, positive};
 use crate::pipeline::config::{
     Batch, DelaySpec, GeometryError, MAX_CHANNEL_CAPACITY, PanicSpec, SIGNALS_PER_BEAT,
 };
 use crate::pipeline::names::ActorName;
-pub use crate::util::values::{at_most, dir_path, millis, positive};
 
 /// Checkpoints kept in the file: each is a few hundred bytes, and a file
 /// of more than a million would be a file nobody asked for.

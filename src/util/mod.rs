@@ -9,7 +9,6 @@ pub(crate) mod output;
 pub(crate) mod pause;
 pub(crate) mod time;
 pub(crate) mod units;
-pub(crate) mod values;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
 pub use pause::{NO_SPACE_ENV, PAUSE_ENV, UNSTARTED_ENV};

@@ -2,7 +2,7 @@
 //! kill "at random" waits for the run's launch line and then for a share of
 //! the beats it has left, so that it lands while the pipeline runs.
 
-use super::{Engine, Landing, confirm, describe, same_bytes, wait};
+use super::{Engine, Landing, Violation, confirm, describe, same_bytes, wait};
 use crate::durable::inspect::checkpoint_path;
 use serde_json::Value;
 use std::time::Duration;
@@ -16,7 +16,7 @@ fn sleep_ms(ms: u64) {
 }
 
 impl Engine {
-    pub(super) fn kill_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn kill_cycle(&mut self) -> Result<String, Violation> {
         let kind = ["kill-at-start", "kill-random", "kill-during-drain"][self.rng.usize(0..3)];
         let expected = self.expected_run_ms();
         let mut args = self.run_args();
@@ -65,7 +65,7 @@ impl Engine {
         Ok(format!("{kind} {when} → {}", describe(&done.status)))
     }
 
-    pub(super) fn graceful_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn graceful_cycle(&mut self) -> Result<String, Violation> {
         let (kind, sig) = if self.rng.bool() {
             ("sigterm", libc::SIGTERM)
         } else {
@@ -79,7 +79,7 @@ impl Engine {
         let landing = self.hit(&mut child, sig);
         let done = wait(child)?;
         if !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "{kind} {ms} ms after start: expected exit 0, got {}: {}",
                 describe(&done.status),
                 done.stderr
@@ -97,7 +97,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn panic_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn panic_cycle(&mut self) -> Result<String, Violation> {
         let expected = self.expected_run_ms();
         let mut args = self.run_args();
         let mut named = Vec::new();
@@ -129,7 +129,7 @@ impl Engine {
             }
             None => {
                 if !done.status.success() {
-                    return Err(format!(
+                    return Err(violation!(
                         "panics {named:?}: expected exit 0, got {}: {}",
                         describe(&done.status),
                         done.stderr
@@ -145,7 +145,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn abort_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn abort_cycle(&mut self) -> Result<String, Violation> {
         let n = 1 + self.rng.u64(0..6);
         let mut args = self.run_args();
         args.push("--inject-abort".into());
@@ -154,7 +154,7 @@ impl Engine {
         let done = wait(child)?;
         let aborted = done.status.code().is_none();
         if !aborted && !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "abort at commit {n}: unexpected {}: {}",
                 describe(&done.status),
                 done.stderr
@@ -167,7 +167,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn disk_full_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn disk_full_cycle(&mut self) -> Result<String, Violation> {
         let file = checkpoint_path(&self.dir);
         let size = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
         let limit = (size + self.rng.u64(0..64 * 1024)).max(4096);
@@ -178,7 +178,7 @@ impl Engine {
             Some(0) => {}
             Some(1) if done.stderr.contains("File too large") => {}
             _ => {
-                return Err(format!(
+                return Err(violation!(
                     "disk full (limit {limit} bytes): expected exit 0 or a clear error, got {}: {}",
                     describe(&done.status),
                     done.stderr
@@ -192,7 +192,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn damaged_file_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn damaged_file_cycle(&mut self) -> Result<String, Violation> {
         let Ok(good) = std::fs::read(checkpoint_path(&self.dir)) else {
             return Ok("damaged file: no file yet, nothing to damage".into());
         };
@@ -237,14 +237,14 @@ impl Engine {
                     }
                 }
                 if v != reference {
-                    return Err(format!(
+                    return Err(violation!(
                         "{kind}: a damaged file read as different totals: {v} vs {reference}"
                     ));
                 }
                 true
             }
             _ => {
-                return Err(format!(
+                return Err(violation!(
                     "{kind}: stats gave {}: {}",
                     describe(&stats.status),
                     stats.stderr
@@ -262,7 +262,7 @@ impl Engine {
             args[at] = dir.clone().into_os_string();
             let done = wait(self.spawn(&args, None)?)?;
             if done.status.code() != Some(4) || !done.stderr.contains("left exactly as it was") {
-                return Err(format!(
+                return Err(violation!(
                     "{kind}: run should refuse with exit 4, got {}: {}",
                     describe(&done.status),
                     done.stderr
@@ -283,7 +283,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn bad_dir_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn bad_dir_cycle(&mut self) -> Result<String, Violation> {
         let plain = self.scratch.path().join(format!("plain-{}", self.starts));
         std::fs::write(&plain, b"not a directory").map_err(|e| e.to_string())?;
         let target = if self.rng.bool() {
@@ -307,7 +307,7 @@ impl Engine {
         ] {
             let done = self.command(sub, &target)?;
             if done.status.code() != Some(4) || !done.stderr.contains("state dir") {
-                return Err(format!(
+                return Err(violation!(
                     "state dir {}: expected exit 4, got {}: {}",
                     target.display(),
                     describe(&done.status),
@@ -327,7 +327,7 @@ impl Engine {
         ))
     }
 
-    pub(super) fn race_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn race_cycle(&mut self) -> Result<String, Violation> {
         let args = self.run_args();
         let mut a = self.spawn_run(&args, None)?;
         let mut b = self.spawn_run(&args, None)?;
@@ -346,7 +346,7 @@ impl Engine {
         let codes = [a.status.code(), b.status.code()];
         let losers = codes.iter().filter(|c| **c == Some(3)).count();
         if losers != 1 {
-            return Err(format!(
+            return Err(violation!(
                 "two at once: exactly one must exit 3, got {} and {}\n{}\n{}",
                 describe(&a.status),
                 describe(&b.status),

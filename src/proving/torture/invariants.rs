@@ -8,7 +8,7 @@
 //! - at the end, a clean finish has exactly the totals of one
 //!   uninterrupted run.
 
-use super::{Engine, Snapshot, describe, wait};
+use super::{Engine, Snapshot, Violation, describe, wait};
 use crate::durable::inspect::{self, checkpoint_path};
 use crate::pipeline::message::KindCounts;
 use crate::util::child::Finished;
@@ -17,7 +17,7 @@ use serde_json::Value;
 impl Engine {
     /// A graceful stop's printed summary is exactly what its final
     /// checkpoint holds.
-    pub(super) fn expect_final_checkpoint_matches(&self, done: &Finished) -> Result<(), String> {
+    pub(super) fn expect_final_checkpoint_matches(&self, done: &Finished) -> Result<(), Violation> {
         let printed: Value = serde_json::from_str(done.stdout.trim())
             .map_err(|e| format!("no JSON summary: {e}"))?;
         let stored = self.stats_json()?;
@@ -32,9 +32,10 @@ impl Engine {
             "restarts",
         ] {
             if printed[key] != stored[key] {
-                return Err(format!(
+                return Err(violation!(
                     "final checkpoint {key} = {} but the run printed {}",
-                    stored[key], printed[key]
+                    stored[key],
+                    printed[key]
                 ));
             }
         }
@@ -42,7 +43,7 @@ impl Engine {
     }
 
     /// The checks after every fault, on the tortured state dir.
-    pub(super) fn check_invariants(&mut self) -> Result<Value, String> {
+    pub(super) fn check_invariants(&mut self) -> Result<Value, Violation> {
         let file = checkpoint_path(&self.dir);
         if !file.exists() {
             return Ok(
@@ -58,15 +59,18 @@ impl Engine {
             beats_target: number("beats_target"),
         };
         if now.messages < self.last.messages {
-            return Err(format!(
+            return Err(violation!(
                 "messages went backwards: {} → {}",
-                self.last.messages, now.messages
+                self.last.messages,
+                now.messages
             ));
         }
         if now.launches < self.last.launches || now.launches > self.starts {
-            return Err(format!(
+            return Err(violation!(
                 "launches {} after {} (and {} starts)",
-                now.launches, self.last.launches, self.starts
+                now.launches,
+                self.last.launches,
+                self.starts
             ));
         }
         self.last = now;
@@ -80,7 +84,7 @@ impl Engine {
         })?;
         let added: Option<u64> = rows.iter().map(|r| r["added_messages"].as_u64()).sum();
         if rows.len() as u64 != now.launches || added != Some(now.messages) {
-            return Err(format!(
+            return Err(violation!(
                 "{} launch rows adding up to {added:?} messages, for {} launches and {} messages",
                 rows.len(),
                 now.launches,
@@ -92,9 +96,10 @@ impl Engine {
         // whole beats, one history); here no record may hold an error at all.
         for r in &seen.history {
             if r.logger.sequence_errors != 0 {
-                return Err(format!(
+                return Err(violation!(
                     "checkpoint {} has {} sequence errors",
-                    r.seq, r.logger.sequence_errors
+                    r.seq,
+                    r.logger.sequence_errors
                 ));
             }
         }
@@ -103,13 +108,13 @@ impl Engine {
 
     /// No more faults: finish the run and check it is exactly one
     /// uninterrupted run's result.
-    pub(super) fn finish_cleanly(&mut self) -> Result<(), String> {
+    pub(super) fn finish_cleanly(&mut self) -> Result<(), Violation> {
         let mut args = self.run_args();
         args[2] = "0".into(); // unpaced: finish quickly
         let child = self.spawn_run(&args, None)?;
         let done = wait(child)?;
         if !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "the clean finish failed: {}: {}",
                 describe(&done.status),
                 done.stderr
@@ -123,7 +128,7 @@ impl Engine {
             v["beats_target"].as_u64().unwrap_or(0),
         );
         if beats != target || messages != beats * crate::pipeline::config::beat_size(256) {
-            return Err(format!("after the clean finish: {v}"));
+            return Err(violation!("after the clean finish: {v}"));
         }
         let counts = KindCounts::closed_form(messages);
         if v["fizz"] != counts.fizz
@@ -131,10 +136,10 @@ impl Engine {
             || v["fizzbuzz"] != counts.fizzbuzz
             || v["value"] != counts.value
         {
-            return Err(format!("final totals are not the closed form: {v}"));
+            return Err(violation!("final totals are not the closed form: {v}"));
         }
         if v["sequence_errors"] != 0 {
-            return Err(format!("final sequence errors: {v}"));
+            return Err(violation!("final sequence errors: {v}"));
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! the 90% rule for kills, and the report.
 
 use super::Engine;
+use super::Violation;
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -43,9 +44,9 @@ const KILLS: [&str; 4] = [
     "kill-with-panics",
 ];
 
-fn judge(landed: u64, aimed: u64) -> Result<(), String> {
+fn judge(landed: u64, aimed: u64) -> Result<(), Violation> {
     if aimed >= MIN_KILLS_JUDGED && (landed as f64) < MIN_LANDED * aimed as f64 {
-        return Err(format!(
+        return Err(violation!(
             "only {landed} of {aimed} kills landed while fizzflow ran (at least {:.0}% must)",
             MIN_LANDED * 100.0
         ));
@@ -82,7 +83,7 @@ impl Engine {
 
     /// Fails the torture if fewer than [`MIN_LANDED`] of its kills landed,
     /// once there are enough of them to judge.
-    pub(super) fn judge_landing(&self) -> Result<(), String> {
+    pub(super) fn judge_landing(&self) -> Result<(), Violation> {
         let (landed, aimed) = self.kills_landed();
         judge(landed, aimed)
     }
@@ -93,7 +94,7 @@ impl Engine {
         seed: u64,
         cycles: u64,
         took: Duration,
-        outcome: &Result<(), String>,
+        outcome: &Result<(), Violation>,
     ) -> String {
         let engine = self;
         let mut report = format!(
@@ -154,7 +155,10 @@ mod tests {
     fn a_torture_whose_kills_miss_fails() {
         assert!(judge(18, 20).is_ok());
         let err = judge(17, 20).unwrap_err();
-        assert!(err.contains("only 17 of 20 kills landed"), "{err}");
+        assert!(
+            err.to_string().contains("only 17 of 20 kills landed"),
+            "{err}"
+        );
         // Too few to judge: a short torture reports, it does not fail.
         assert!(judge(0, 19).is_ok());
         assert!(judge(0, 0).is_ok());

@@ -16,6 +16,30 @@
 //! Exit code 0 only if every invariant held. The seed is printed; passing it
 //! again (`--seed` or FIZZFLOW_TORTURE_SEED) replays the same schedule.
 
+/// A promise the torture found broken, or a child it could not run, in
+/// words: the torture's verdict (fizzflow's own exit code says "failed").
+#[derive(Debug)]
+pub struct Violation(String);
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for Violation {
+    fn from(why: String) -> Self {
+        Violation(why)
+    }
+}
+
+/// `Violation(format!(..))`.
+macro_rules! violation {
+    ($($t:tt)*) => {
+        $crate::proving::torture::Violation(format!($($t)*))
+    };
+}
+
 mod faults;
 mod invariants;
 mod landing;
@@ -119,7 +143,10 @@ pub fn torture(args: &TorturePlan) -> Result<(), Error> {
         what: "torture report",
         source,
     })?;
-    outcome.map_err(|why| Error::Torture { seed, why })
+    outcome.map_err(|why| Error::Torture {
+        seed,
+        why: why.to_string(),
+    })
 }
 
 /// A line of the torture's log on stderr.
@@ -128,7 +155,7 @@ fn say(line: &str) {
 }
 
 impl Engine {
-    fn run_all(&mut self, cycles: u64) -> Result<(), String> {
+    fn run_all(&mut self, cycles: u64) -> Result<(), Violation> {
         for cycle in 1..=cycles {
             let line = self.one_cycle()?;
             let v = self.check_invariants()?;
@@ -141,7 +168,7 @@ impl Engine {
         self.finish_cleanly()
     }
 
-    fn one_cycle(&mut self) -> Result<String, String> {
+    fn one_cycle(&mut self) -> Result<String, Violation> {
         match self.rng.u32(0..100) {
             0..=24 => self.kill_cycle(),
             25..=34 => self.graceful_cycle(),
@@ -207,7 +234,7 @@ impl Engine {
         &mut self,
         args: &[OsString],
         fsize_limit: Option<u64>,
-    ) -> Result<Watched, String> {
+    ) -> Result<Watched, Violation> {
         self.starts += 1;
         self.spawn(args, fsize_limit)
     }
@@ -216,12 +243,16 @@ impl Engine {
     /// signal sent at once waits for fizzflow's handler instead of killing a
     /// process that has not reached `main` yet: "a signal at any moment"
     /// means any moment fizzflow can act on.
-    fn spawn(&self, args: &[OsString], fsize_limit: Option<u64>) -> Result<Watched, String> {
+    fn spawn(&self, args: &[OsString], fsize_limit: Option<u64>) -> Result<Watched, Violation> {
         self.spawn_full(args, fsize_limit, &[])
     }
 
     /// As [`Self::spawn`], with test hooks set in the child's environment.
-    fn spawn_with_env(&self, args: &[OsString], env: &[(&str, String)]) -> Result<Watched, String> {
+    fn spawn_with_env(
+        &self,
+        args: &[OsString],
+        env: &[(&str, String)],
+    ) -> Result<Watched, Violation> {
         self.spawn_full(args, None, env)
     }
 
@@ -230,7 +261,7 @@ impl Engine {
         args: &[OsString],
         fsize_limit: Option<u64>,
         env: &[(&str, String)],
-    ) -> Result<Watched, String> {
+    ) -> Result<Watched, Violation> {
         let mut cmd = Command::new(&self.bin);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(args)
@@ -261,7 +292,7 @@ impl Engine {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
-        Watched::new(child, Some(LAUNCH_LINE)).map_err(|e| e.to_string())
+        Watched::new(child, Some(LAUNCH_LINE)).map_err(|e| violation!("cannot watch a child: {e}"))
     }
 
     /// Sends `sig` to a running child and says where it landed (a child that
@@ -283,24 +314,24 @@ impl Engine {
 
     /// Runs this binary to the end (bounded) with `args` on `state_dir`
     /// (any path, UTF-8 or not).
-    fn command(&self, args: &[&str], state_dir: &Path) -> Result<Finished, String> {
+    fn command(&self, args: &[&str], state_dir: &Path) -> Result<Finished, Violation> {
         let mut args: Vec<OsString> = args.iter().map(OsString::from).collect();
         args.push("--state-dir".into());
         args.push(state_dir.into());
         wait(self.spawn(&args, None)?)
     }
 
-    fn stats_json(&self) -> Result<Value, String> {
+    fn stats_json(&self) -> Result<Value, Violation> {
         let done = self.command(&["stats", "--json"], &self.dir)?;
         if !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "stats --json failed ({}): {}",
                 describe(&done.status),
                 done.stderr
             ));
         }
         serde_json::from_str(done.stdout.trim())
-            .map_err(|e| format!("stats --json printed no JSON: {e}"))
+            .map_err(|e| violation!("stats --json printed no JSON: {e}"))
     }
 }
 
@@ -325,20 +356,20 @@ fn describe(status: &ExitStatus) -> String {
     }
 }
 
-fn same_bytes(path: &Path, expected: &[u8], what: &str) -> Result<(), String> {
+fn same_bytes(path: &Path, expected: &[u8], what: &str) -> Result<(), Violation> {
     match std::fs::read(path) {
         Ok(now) if now == expected => Ok(()),
-        Ok(_) => Err(format!("{what}: {} was modified", path.display())),
-        Err(e) => Err(format!(
+        Ok(_) => Err(violation!("{what}: {} was modified", path.display())),
+        Err(e) => Err(violation!(
             "{what}: {} cannot be read back: {e}",
             path.display()
         )),
     }
 }
 
-fn wait(child: Watched) -> Result<Finished, String> {
+fn wait(child: Watched) -> Result<Finished, Violation> {
     child.wait(CHILD_LIMIT).map_err(|e| match e {
-        WaitError::TimedOut(stderr) => format!("a child hung for {CHILD_LIMIT:?}: {stderr}"),
-        WaitError::Io(e) => e.to_string(),
+        WaitError::TimedOut(stderr) => violation!("a child hung for {CHILD_LIMIT:?}: {stderr}"),
+        WaitError::Io(e) => violation!("cannot wait for a child: {e}"),
     })
 }

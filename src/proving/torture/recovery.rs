@@ -16,7 +16,7 @@
 //! After a restore the totals go back to the backup's cut, legitimately:
 //! the invariants hold from there.
 
-use super::{Engine, Landing, Snapshot, describe, same_bytes, wait};
+use super::{Engine, Landing, Snapshot, Violation, describe, same_bytes, wait};
 use crate::durable::backups;
 use crate::durable::inspect::checkpoint_path;
 use std::ffi::OsString;
@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 impl Engine {
-    pub(super) fn damage_recover_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn damage_recover_cycle(&mut self) -> Result<String, Violation> {
         let Some(bad) = self.damage_the_file()? else {
             return Ok("damage-recover: no file or no backup yet".into());
         };
@@ -36,7 +36,7 @@ impl Engine {
         Ok(line)
     }
 
-    pub(super) fn deleted_with_backups_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn deleted_with_backups_cycle(&mut self) -> Result<String, Violation> {
         let file = checkpoint_path(&self.dir);
         if !file.exists() || backups::list(&self.dir).is_empty() {
             return Ok("deleted-with-backups: no file or no backup yet".into());
@@ -46,14 +46,14 @@ impl Engine {
         let before = names(&self.dir);
         self.expect_refused_with_hint(&what)?;
         if names(&self.dir) != before {
-            return Err(format!("{what}: a refused run changed the state dir"));
+            return Err(violation!("{what}: a refused run changed the state dir"));
         }
         let line = self.recover_and_take(&what, None)?;
         self.note("deleted-with-backups", None);
         Ok(line)
     }
 
-    pub(super) fn kill_during_recover_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn kill_during_recover_cycle(&mut self) -> Result<String, Violation> {
         let Some(bad) = self.damage_the_file()? else {
             return Ok("kill-during-recover: no file or no backup yet".into());
         };
@@ -91,7 +91,7 @@ impl Engine {
         Ok(format!("{line} (killed {ms} ms in)"))
     }
 
-    pub(super) fn kill_probe_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn kill_probe_cycle(&mut self) -> Result<String, Violation> {
         let file = checkpoint_path(&self.dir);
         let Ok(before) = std::fs::read(&file) else {
             return Ok("kill-probe: no file yet".into());
@@ -118,7 +118,7 @@ impl Engine {
                 same_bytes(&file, &before, what)?;
             }
             _ => {
-                return Err(format!(
+                return Err(violation!(
                     "{what}: expected exit 1 (could not check) or a normal run, got {}: {}",
                     describe(&done.status),
                     done.stderr
@@ -129,7 +129,7 @@ impl Engine {
         Ok(format!("{what} → {}", describe(&done.status)))
     }
 
-    pub(super) fn full_disk_backup_cycle(&mut self) -> Result<String, String> {
+    pub(super) fn full_disk_backup_cycle(&mut self) -> Result<String, Violation> {
         let before = backups::list(&self.dir);
         let args = self.run_args();
         let child = self.spawn_with_env(&args, &[(crate::util::NO_SPACE_ENV, "backups".into())])?;
@@ -137,7 +137,7 @@ impl Engine {
         let done = wait(child)?;
         let what = "full-disk-backup";
         if !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "{what}: a run with no room for backups should still end well, got {}: {}",
                 describe(&done.status),
                 done.stderr
@@ -148,7 +148,7 @@ impl Engine {
             .map(|b| b.path)
             .collect();
         if let Some(lost) = before.iter().find(|b| !after.contains(&b.path)) {
-            return Err(format!(
+            return Err(violation!(
                 "{what}: the verified backup {} was removed though no new one was written",
                 lost.path.display()
             ));
@@ -160,7 +160,7 @@ impl Engine {
 
     /// Damages the tortured file in one of four ways; None if there is no
     /// file or no backup to come back to.
-    fn damage_the_file(&mut self) -> Result<Option<Vec<u8>>, String> {
+    fn damage_the_file(&mut self) -> Result<Option<Vec<u8>>, Violation> {
         let file = checkpoint_path(&self.dir);
         let Ok(good) = std::fs::read(&file) else {
             return Ok(None);
@@ -189,11 +189,11 @@ impl Engine {
 
     /// A run on the tortured dir must refuse with exit 4 and the recover
     /// command.
-    fn expect_refused_with_hint(&mut self, what: &str) -> Result<(), String> {
+    fn expect_refused_with_hint(&mut self, what: &str) -> Result<(), Violation> {
         let args = self.run_args();
         let done = wait(self.spawn(&args, None)?)?;
         if done.status.code() != Some(4) || !done.stderr.contains("fizzflow recover --state-dir") {
-            return Err(format!(
+            return Err(violation!(
                 "{what}: a run should refuse with exit 4 and the recover command, got {}: {}",
                 describe(&done.status),
                 done.stderr
@@ -204,10 +204,10 @@ impl Engine {
 
     /// Runs `recover` (it must succeed), checks the file it set aside, and
     /// takes the restored cut as the new reference.
-    fn recover_and_take(&mut self, what: &str, bad: Option<&[u8]>) -> Result<String, String> {
+    fn recover_and_take(&mut self, what: &str, bad: Option<&[u8]>) -> Result<String, Violation> {
         let done = self.command(&["recover"], &self.dir)?;
         if !done.status.success() {
-            return Err(format!(
+            return Err(violation!(
                 "{what}: recover failed ({}): {}",
                 describe(&done.status),
                 done.stderr
@@ -225,7 +225,7 @@ impl Engine {
     }
 
     /// The restored cut, which may not be ahead of what the file had.
-    fn take_restored(&mut self, what: &str) -> Result<String, String> {
+    fn take_restored(&mut self, what: &str) -> Result<String, Violation> {
         for kept in kept_files(&self.dir) {
             let _ = std::fs::remove_file(kept);
         }
@@ -238,7 +238,7 @@ impl Engine {
             beats_target: number("beats_target"),
         };
         if restored.messages > self.last.messages || restored.launches > self.last.launches {
-            return Err(format!(
+            return Err(violation!(
                 "{what}: the restored backup is ahead of the file it replaced: {v}"
             ));
         }

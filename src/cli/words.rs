@@ -1,6 +1,6 @@
 //! Value parsers that say what a flag takes in words ("must be 1 or
 //! more"), where clap's own would print "0 is not in 1..18446744073709551615"
-//! or "invalid digit found in string"; shared by `run`'s flags and `bench`'s.
+//! or "invalid digit found in string"; shared by every command's flags.
 
 use clap::builder::TypedValueParser;
 use std::path::PathBuf;
