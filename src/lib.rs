@@ -3,16 +3,17 @@
 //!
 //! ```text
 //!   cli ───────────────┬──────────────┬──────────────┬──────────────┐
-//!   flags, the run     │              │              │              │
-//!   and stats commands ▼              ▼              ▼              ▼
-//!               pipeline ◀──────── durable       observe        proving
+//!   flags, one file    │              │              │              │
+//!   per subcommand,    ▼              ▼              ▼              ▼
+//!   exit codes  pipeline ◀──────── durable       observe        proving
 //!               the actors,        the state     progress line, torture,
 //!               their config,      dir: lock,    /proc, the     bench,
-//!               messages,          records,      metrics        baselines
-//!               live values        store,        endpoint
-//!                                  inspection,
-//!                                  schema
-//!   util: the error type, output that never panics, child processes, time
+//!               messages,          records and   metrics        baselines
+//!               live values        their rules,  endpoint
+//!                                  store, checks,
+//!                                  backups,
+//!                                  migrations
+//!   util: output that never panics, child processes, time, test hooks
 //! ```
 //!
 //! Data flows one way: `cli` drives everything; `pipeline` knows nothing of

@@ -9,6 +9,7 @@
 //! than a check may need is the machine's: "could not check".
 
 mod common;
+use common::pages::*;
 use common::*;
 use std::fs;
 use std::path::Path;

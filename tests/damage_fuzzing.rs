@@ -14,6 +14,7 @@
 //! seed, FIZZFLOW_FUZZ_ROUNDS multiplies the random mutations per file.
 
 mod common;
+use common::pages::*;
 use common::*;
 use serde_json::Value;
 use std::fs;

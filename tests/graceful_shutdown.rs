@@ -4,6 +4,7 @@
 //! waits for the next beat, however far away it is.
 
 mod common;
+use common::metrics::*;
 use common::*;
 use std::time::Duration;
 

@@ -114,3 +114,63 @@ fn the_test_sees_a_violation() {
     let names = named_layers("use crate::cli::error::Error;\nuse crate::{durable::X, util::y};");
     assert_eq!(names, ["cli", "durable", "util"]);
 }
+
+/// The flags a line of code names in its strings (comments are skipped):
+/// `--word` after a space, a quote, a backtick or a parenthesis.
+fn named_flags(line: &str) -> Vec<String> {
+    let code = line.trim_start();
+    if code.starts_with("//") || !code.contains('"') {
+        return Vec::new();
+    }
+    let bytes = code.as_bytes();
+    let mut found = Vec::new();
+    for (i, _) in code.match_indices("--") {
+        let before_ok = i == 0 || matches!(bytes[i - 1], b' ' | b'"' | b'`' | b'(');
+        let flag: String = code[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+            .collect();
+        if before_ok && !flag.is_empty() {
+            found.push(format!("--{flag}"));
+        }
+    }
+    found
+}
+
+/// Flags are the CLI's: what the layers below it say names what happened,
+/// and the CLI adds what to pass instead (issue 22, item 3).
+#[test]
+fn no_layer_below_the_cli_names_a_flag() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for layer in ["util", "pipeline", "durable", "observe"] {
+        rust_files(&root.join("src").join(layer), &mut files);
+    }
+    rust_files(&root.join("migrations"), &mut files);
+    let mut violations = Vec::new();
+    for file in files {
+        let text = fs::read_to_string(&file).unwrap();
+        // Unit tests may run the binary with flags; only the code itself counts.
+        let code = text.split("#[cfg(test)]").next().unwrap();
+        for (n, line) in code.lines().enumerate() {
+            for flag in named_flags(line) {
+                violations.push(format!(
+                    "{}:{}: {flag}",
+                    file.strip_prefix(root).unwrap().display(),
+                    n + 1
+                ));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_flag_test_sees_a_flag() {
+    assert_eq!(
+        named_flags(r#"    "pass another --state-dir","#),
+        ["--state-dir"]
+    );
+    assert!(named_flags("    // pass another --state-dir").is_empty());
+    assert!(named_flags(r#"    let n = x--y; "s""#).is_empty());
+}

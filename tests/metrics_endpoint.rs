@@ -2,6 +2,7 @@
 //! scraped after the run matches the run's own JSON summary.
 
 mod common;
+use common::metrics::*;
 use common::*;
 use std::io::Write;
 use std::time::{Duration, Instant};

@@ -14,7 +14,9 @@ pub enum Error {
     /// Flags that parse but do not make sense together.
     #[error("{0}")]
     Usage(String),
-    #[error(transparent)]
+    /// What happened to the state dir, and what the person can do about
+    /// it in flags (which the durable layer does not know).
+    #[error("{}{}", .0, advice(.0))]
     Durable(#[from] durable::Error),
     /// A damaged checkpoint file in a state dir with backups: `hint` says
     /// how to restore one.
@@ -59,6 +61,19 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// What to do next, where the answer is a flag.
+fn advice(e: &durable::Error) -> &'static str {
+    use durable::Error as D;
+    match e {
+        D::InUse { .. } => "; wait for it to finish or pass another --state-dir",
+        D::Damaged { .. } => {
+            "; to start from zero instead, move it aside or pass another --state-dir"
+        }
+        D::Changed { .. } => ". Stop that program (or pass another --state-dir) and run again",
+        _ => "",
+    }
 }
 
 impl Error {

@@ -1,6 +1,8 @@
-//! The command line: clap's parsing, the dispatch to one file per command
-//! (`run.rs`, `stats.rs`; torture and bench live in `proving`), and the
-//! exit codes.
+//! The command line: clap's parsing, the dispatch to one file per
+//! subcommand (run.rs, stats.rs, recover.rs, torture.rs, bench.rs; the work
+//! of torture and bench is in `proving`), and the exit codes, decided in
+//! one place (error.rs). Flags become validated values here (values.rs,
+//! words.rs), so no layer below knows a flag's name.
 
 mod bench;
 mod error;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 pub enum Error {
     /// Another process holds the state dir.
     #[error(
-        "state dir {} is in use by another fizzflow process{}; wait for it to finish or pass another --state-dir",
+        "state dir {} is in use by another fizzflow process{}",
         dir.display(),
         holder.map(|pid| format!(" (pid {pid})")).unwrap_or_default()
     )]
@@ -21,7 +21,7 @@ pub enum Error {
     /// The checkpoint file's content cannot be trusted: damaged, foreign,
     /// impossible. It was left untouched.
     #[error(
-        "checkpoint file {} {problem}. It was left exactly as it was; to start from zero instead, move it aside or pass another --state-dir",
+        "checkpoint file {} {problem}. It was left exactly as it was",
         path.display()
     )]
     Damaged { path: PathBuf, problem: String },
@@ -58,7 +58,7 @@ pub enum Error {
 
     /// The file changed after it was checked: another program writes to it.
     #[error(
-        "checkpoint file {} changed while fizzflow was checking it, so another program is using it; nothing was written. Stop that program (or pass another --state-dir) and run again",
+        "checkpoint file {} changed while fizzflow was checking it, so another program is using it; nothing was written",
         path.display()
     )]
     Changed { path: PathBuf },

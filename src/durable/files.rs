@@ -4,10 +4,11 @@
 //! whatever is there by then).
 
 use crate::durable::error::Error;
+use crate::durable::inspect::FILE_NAME;
 use redb::backends::FileBackend;
 use redb::{Database, DatabaseError};
 use std::fs::{self, File, OpenOptions};
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -130,4 +131,30 @@ pub fn link_in_place(ours: &File, building: &Path, path: &Path) -> std::io::Resu
         return fs::hard_link(building, path);
     }
     Err(e)
+}
+
+/// Puts a new file holding `bytes` in place of `path` (one rename, so the
+/// name always holds one or the other) and returns it open for writing.
+pub fn own_copy(path: &Path, bytes: &[u8]) -> Result<fs::File, Error> {
+    let fail = |e: std::io::Error| Error::Write {
+        path: path.to_path_buf(),
+        problem: format!("cannot make a copy of its own to replace its hard links: {e}"),
+    };
+    let copy = path.with_file_name(format!("{FILE_NAME}.unlinking"));
+    if fs::symlink_metadata(&copy).is_ok() {
+        fs::remove_file(&copy).map_err(fail)?;
+    }
+    let mut file = open_file(&copy, true)?;
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&copy, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&copy);
+        return Err(fail(e));
+    }
+    if let Some(dir) = path.parent() {
+        sync_dir(dir);
+    }
+    Ok(file)
 }

@@ -2,10 +2,11 @@
 //! and commits them: [`CheckpointWriter`] is the checkpoint actor's
 //! [`CutSink`], and writes a launch's final checkpoint.
 
-use crate::durable::backups::BackupKeeper;
+use crate::durable::backup_keeper::BackupKeeper;
 use crate::durable::error::Error;
 use crate::durable::launch_log::LaunchEnd;
-use crate::durable::record::{CheckpointRecord, MAX_RUN_SECS, RunSettings};
+use crate::durable::record::{CheckpointRecord, RunSettings};
+use crate::durable::rules::MAX_RUN_SECS;
 use crate::durable::store::Store;
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::stats::{Cut, LoggerStats, Restarts};

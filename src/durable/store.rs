@@ -6,7 +6,7 @@
 
 use crate::durable::error::Error;
 use crate::durable::error::TxnError;
-use crate::durable::files::{link_in_place, open_db, open_file, open_regular, sync_dir};
+use crate::durable::files::{link_in_place, open_db, open_file, open_regular, own_copy, sync_dir};
 use crate::durable::inspect::{FILE_NAME, Vetted, checkpoint_path};
 use crate::durable::launch_log::{self, LaunchEnd, LaunchRow};
 use crate::durable::record::CheckpointRecord;
@@ -14,7 +14,7 @@ use crate::durable::schema::{self, CHECKPOINTS};
 use crate::pipeline::stats::Restarts;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -300,36 +300,8 @@ fn abort_injected(inside: &str) -> ! {
     // Everything said before, then this, written now: nothing queued
     // survives an abort.
     crate::util::output::flush();
-    let _ = crate::util::output::stderr_now(&format!(
-        "fizzflow: injected abort inside {inside} (--inject-abort)"
-    ));
+    let _ = crate::util::output::stderr_now(&format!("fizzflow: injected abort inside {inside}"));
     std::process::abort();
-}
-
-/// Puts a new file holding `bytes` in place of `path` (one rename, so the
-/// name always holds one or the other) and returns it open for writing.
-fn own_copy(path: &Path, bytes: &[u8]) -> Result<fs::File, Error> {
-    let fail = |e: std::io::Error| Error::Write {
-        path: path.to_path_buf(),
-        problem: format!("cannot make a copy of its own to replace its hard links: {e}"),
-    };
-    let copy = path.with_file_name(format!("{FILE_NAME}.unlinking"));
-    if fs::symlink_metadata(&copy).is_ok() {
-        fs::remove_file(&copy).map_err(fail)?;
-    }
-    let mut file = open_file(&copy, true)?;
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .and_then(|()| fs::rename(&copy, path));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&copy);
-        return Err(fail(e));
-    }
-    if let Some(dir) = path.parent() {
-        sync_dir(dir);
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

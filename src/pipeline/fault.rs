@@ -38,9 +38,7 @@ impl FaultPoint {
 
 /// Panics with a message that says it was injected, so nobody hunts a bug.
 pub fn inject(actor: ActorName, count: u64) -> ! {
-    panic!(
-        "fizzflow: injected panic in {actor} at {count} (--inject-panic); steady_state restarts it"
-    )
+    panic!("fizzflow: injected panic in {actor} at {count}; steady_state restarts it")
 }
 
 #[cfg(test)]

@@ -29,11 +29,7 @@ pub async fn run(
     live: Arc<Live>,
 ) -> Result<(), Box<dyn Error>> {
     let actor = actor.into_spotlight([], [&values_tx]);
-    if actor.use_internal_behavior {
-        internal_behavior(actor, values_tx, state, cfg, live).await
-    } else {
-        actor.simulated_behavior(vec![&values_tx]).await
-    }
+    internal_behavior(actor, values_tx, state, cfg, live).await
 }
 
 pub(crate) async fn internal_behavior<A: SteadyActor>(
