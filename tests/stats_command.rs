@@ -191,3 +191,19 @@ fn a_new_state_dir_never_holds_a_file_without_a_record() {
     let stats = run_in(dir.path(), &["stats", "--json"], Duration::from_secs(30)).json();
     assert_eq!(field(&stats, "launches"), 1);
 }
+
+/// Restarts are kept by actor name (schema 3), so a file may count an
+/// actor this build does not have (one a later build added, or the other
+/// pod's): `stats` shows it after this build's own, never hides it.
+#[test]
+fn restarts_of_an_actor_this_build_lacks_are_shown() {
+    let dir = crafted(|r| r.restarts.set("sentinel", 7));
+    let done = run_in(dir.path(), &["stats"], Duration::from_secs(60));
+    assert!(done.status.success(), "{}", done.stderr);
+    let line = done
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("restarts"))
+        .unwrap_or_default();
+    assert!(line.ends_with("checkpoint 0  sentinel 7"), "{line}");
+}

@@ -230,9 +230,10 @@ fn table(
     row("launches", grouped(r.launches));
     row(
         "restarts",
-        crate::pipeline::graph::ACTORS
+        r.restarts
+            .shown()
             .iter()
-            .map(|a| format!("{a} {}", r.restarts.of(a.as_str())))
+            .map(|(a, n)| format!("{a} {n}"))
             .collect::<Vec<_>>()
             .join("  "),
     );

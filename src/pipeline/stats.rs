@@ -102,6 +102,23 @@ impl Restarts {
         self.0.iter().map(|(a, n)| (a.as_str(), *n))
     }
 
+    /// Every count to show: this build's actors in the graph's order (0 if
+    /// they have no entry), then any other name the counts hold (an actor
+    /// of another build that wrote the file), so none is hidden.
+    pub fn shown(&self) -> Vec<(String, u64)> {
+        let ours = crate::pipeline::graph::ACTORS;
+        let mut shown: Vec<(String, u64)> = ours
+            .iter()
+            .map(|a| (a.as_str().to_string(), self.of(a.as_str())))
+            .collect();
+        shown.extend(
+            self.iter()
+                .filter(|(a, _)| !ours.iter().any(|o| o.as_str() == *a))
+                .map(|(a, n)| (a.to_string(), n)),
+        );
+        shown
+    }
+
     pub fn total(&self) -> u64 {
         self.0.values().fold(0, |t, n| t.saturating_add(*n))
     }
@@ -144,6 +161,27 @@ mod tests {
 
     fn msgs(range: std::ops::Range<u64>) -> Vec<FizzBuzzMsg> {
         range.map(FizzBuzzMsg::new).collect()
+    }
+
+    #[test]
+    fn restarts_of_an_actor_this_build_lacks_are_shown_after_its_own() {
+        let r: Restarts = [("sentinel", 129), ("worker", 400)].into_iter().collect();
+        let shown = r.shown();
+        let names: Vec<&str> = shown.iter().map(|(a, _)| a.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "heartbeat",
+                "generator",
+                "worker",
+                "logger",
+                "checkpoint",
+                "sentinel"
+            ]
+        );
+        assert_eq!(shown[2].1, 400);
+        assert_eq!(shown[0].1, 0);
+        assert_eq!(shown[5].1, 129);
     }
 
     #[test]
