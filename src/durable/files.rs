@@ -158,3 +158,15 @@ pub fn own_copy(path: &Path, bytes: &[u8]) -> Result<fs::File, Error> {
     }
     Ok(file)
 }
+
+/// Tests only: the names in `dir`, sorted.
+#[cfg(test)]
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}

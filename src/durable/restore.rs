@@ -162,16 +162,7 @@ pub fn rename2(from: &Path, to: &Path, flags: libc::c_uint) -> std::io::Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn names_in(dir: &Path) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    }
+    use crate::durable::files::names_in;
 
     #[test]
     fn a_restore_swaps_names_and_keeps_the_old_file() {
