@@ -1,0 +1,563 @@
+//! The two pods' protocol as state machines, without a transport: the
+//! sink's [`Intake`] and the source's [`Feed`]. A value's identity is its
+//! position in the lifetime (value = position, as the generator makes
+//! it); the sink's durable cut is a position; the source keeps nothing
+//! and regenerates from whatever position it is told.
+//!
+//! ```text
+//!  source                                   sink
+//!    │ HELLO(nonce), every 100 ms until served │
+//!    ├────────────────────────────────────────▶│ adopts it: epoch e+1
+//!    │  ORDER(epoch, from = cut, up to, committed)
+//!    │◀────────────────────────────────────────┤ every 100 ms and on change
+//!    │ DATA(epoch, first = from, values…)      │
+//!    ├────────────────────────────────────────▶│ takes only first = next;
+//!    │                     ORDER(up to += room) │ below: duplicates, dropped;
+//!    │◀────────────────────────────────────────┤ above: a gap, so epoch e+2
+//!    │ …                                        │ and ORDER(from = next)
+//!    │                          ORDER(done)    │ after the final commit
+//!    │◀────────────────────────────────────────┤
+//! ```
+//!
+//! Nothing is lost: the sink takes only the next position, so its stream
+//! has no gap, and after any kill it asks again from its durable cut.
+//! Nothing is counted twice: a position below the next one is dropped.
+
+use crate::pods::wire::{DataHeader, Hello, Order, OrderKind};
+use std::time::{Duration, Instant};
+
+/// How often the sink repeats its order and a source its HELLO: orders
+/// are states, so a lost one costs this long at most.
+pub const KEEPALIVE: Duration = Duration::from_millis(100);
+
+/// A source not heard from for this long is gone: another may take over.
+pub const SILENCE: Duration = Duration::from_secs(1);
+
+/// What the sink has seen of the link, for progress, metrics and the
+/// record (duplicates and restarts of the source are kept in the cut).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IntakeCounts {
+    /// Values at positions the sink had already taken.
+    pub duplicates: u64,
+    /// Values of another epoch or another source, or beyond a gap.
+    pub discarded: u64,
+    /// Times the sink asked for the stream again: a new source after the
+    /// first one of this launch, or a gap.
+    pub resumes: u64,
+    /// Frames that could not be read.
+    pub bad_frames: u64,
+}
+
+struct Served {
+    nonce: u64,
+    heard: Instant,
+}
+
+/// The sink's side: which source it serves, the next position it takes,
+/// and the orders it owes.
+pub struct Intake {
+    sink: u64,
+    served: Option<Served>,
+    /// Sources seen this launch (the first is a start, the rest resumes).
+    adopted: u64,
+    epoch: u64,
+    next: u64,
+    /// The end of the run: the source never needs to go further.
+    end: u64,
+    granted: u64,
+    committed: u64,
+    /// An order must go out now (a new epoch, more credit, a refusal).
+    owed: Option<Order>,
+    last_sent: Option<Instant>,
+    counts: IntakeCounts,
+}
+
+/// What to do with the values of one DATA frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Take {
+    /// Take values `skip..skip + count` of the frame (the first `skip` are
+    /// duplicates).
+    Values { skip: usize, count: usize },
+    Nothing,
+}
+
+impl Intake {
+    pub fn new(sink: u64, next: u64, end: u64) -> Intake {
+        Intake {
+            sink,
+            served: None,
+            adopted: 0,
+            epoch: 0,
+            next,
+            end,
+            granted: next,
+            committed: next,
+            owed: None,
+            last_sent: None,
+            counts: IntakeCounts::default(),
+        }
+    }
+
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
+    pub fn counts(&self) -> IntakeCounts {
+        self.counts
+    }
+
+    pub fn source(&self) -> Option<u64> {
+        self.served.as_ref().map(|s| s.nonce)
+    }
+
+    fn order(&self, kind: OrderKind, source: u64) -> Order {
+        Order {
+            sink: self.sink,
+            source,
+            epoch: self.epoch,
+            from: self.next,
+            up_to: self.granted,
+            committed: self.committed,
+            kind,
+        }
+    }
+
+    /// Serves `nonce` from the next position, under a new epoch.
+    fn adopt(&mut self, nonce: u64, now: Instant) {
+        self.adopted += 1;
+        if self.adopted > 1 {
+            self.counts.resumes += 1;
+        }
+        self.served = Some(Served { nonce, heard: now });
+        self.resume();
+    }
+
+    fn resume(&mut self) {
+        self.epoch += 1;
+        self.owed = Some(self.order(OrderKind::Send, self.source().unwrap_or(0)));
+    }
+
+    fn hear(&mut self, now: Instant) {
+        if let Some(s) = &mut self.served {
+            s.heard = now;
+        }
+    }
+
+    fn alive(&self, now: Instant) -> bool {
+        self.served
+            .as_ref()
+            .is_some_and(|s| now.duration_since(s.heard) < SILENCE)
+    }
+
+    /// A source that has not been served yet, or one that was and is
+    /// still there, says HELLO.
+    pub fn on_hello(&mut self, h: Hello, now: Instant) {
+        if self.source() == Some(h.source) {
+            self.hear(now);
+        } else if !self.alive(now) {
+            self.adopt(h.source, now);
+        } else {
+            self.owed = Some(self.order(OrderKind::Busy, h.source));
+        }
+    }
+
+    /// Which of a DATA frame's values continue the stream; `room` is how
+    /// many the caller can take now.
+    pub fn on_data(&mut self, h: DataHeader, room: usize, now: Instant) -> Take {
+        let count = h.count as u64;
+        if self.source() == Some(h.source) {
+            self.hear(now);
+        } else if !self.alive(now) {
+            // A source that served an earlier launch of this sink goes on
+            // sending: serve it, from this launch's cut.
+            self.adopt(h.source, now);
+            self.counts.discarded += count;
+            return Take::Nothing;
+        } else {
+            self.counts.discarded += count;
+            self.owed = Some(self.order(OrderKind::Busy, h.source));
+            return Take::Nothing;
+        }
+        if h.epoch != self.epoch {
+            self.counts.discarded += count;
+            return Take::Nothing;
+        }
+        let end = h.first.saturating_add(count);
+        if h.first > self.next {
+            // Something between was lost: ask again from the next position.
+            self.counts.discarded += count;
+            self.counts.resumes += 1;
+            self.resume();
+            return Take::Nothing;
+        }
+        if end <= self.next {
+            self.counts.duplicates += count;
+            return Take::Nothing;
+        }
+        let skip = self.next - h.first;
+        self.counts.duplicates += skip;
+        let take = (end - self.next).min(room as u64);
+        if take < end - self.next {
+            // More than was granted: the rest comes again after a resume.
+            self.counts.discarded += end - self.next - take;
+            self.next += take;
+            self.counts.resumes += 1;
+            self.resume();
+        } else {
+            self.next += take;
+        }
+        Take::Values {
+            skip: skip as usize,
+            count: take as usize,
+        }
+    }
+
+    /// A frame that could not be read.
+    pub fn on_bad_frame(&mut self) {
+        self.counts.bad_frames += 1;
+    }
+
+    /// The newest durable cut (shown to the source, which shows the lag).
+    pub fn committed(&mut self, position: u64) {
+        self.committed = self.committed.max(position);
+    }
+
+    /// The order to send now, if any: one owed, or more credit worth a
+    /// frame (`room`: what the sink can take beyond `next`), or the
+    /// keepalive.
+    pub fn due(&mut self, room: u64, now: Instant) -> Option<Order> {
+        // Credit never shrinks: what was granted may already be on its way.
+        let up_to = self.next.saturating_add(room).min(self.end).max(self.granted);
+        let more = up_to - self.granted;
+        if let Some(mut o) = self.owed.take() {
+            if o.kind == OrderKind::Send {
+                self.granted = up_to;
+                o.up_to = up_to;
+            }
+            o.committed = self.committed;
+            self.last_sent = Some(now);
+            return Some(o);
+        }
+        let source = self.source()?;
+        let stale = self
+            .last_sent
+            .is_none_or(|t| now.duration_since(t) >= KEEPALIVE);
+        // Credit goes out in slices worth sending (a quarter of the room,
+        // or what is left of the run), not value by value.
+        let worth = more > 0 && (more >= room / 4 || up_to == self.end);
+        if stale || worth {
+            self.granted = up_to;
+            self.last_sent = Some(now);
+            return Some(self.order(OrderKind::Send, source));
+        }
+        None
+    }
+
+    /// The order that ends the run, once it is durable.
+    pub fn done(&self) -> Order {
+        self.order(OrderKind::Done, self.source().unwrap_or(0))
+    }
+}
+
+/// The source's side: the sink and epoch it serves, where it is and how
+/// far it may go. It stores nothing: a restarted source starts from
+/// nothing and is told where to begin.
+pub struct Feed {
+    nonce: u64,
+    sink: Option<u64>,
+    epoch: u64,
+    next: u64,
+    up_to: u64,
+    committed: u64,
+    heard: Option<Instant>,
+    said_hello: Option<Instant>,
+    sent_at: Option<Instant>,
+    pub state: FeedState,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeedState {
+    Running,
+    /// The sink said the run is done and durable.
+    Done,
+    /// The sink is served by another source.
+    Refused,
+}
+
+impl Feed {
+    pub fn new(nonce: u64) -> Feed {
+        Feed {
+            nonce,
+            sink: None,
+            epoch: 0,
+            next: 0,
+            up_to: 0,
+            committed: 0,
+            heard: None,
+            said_hello: None,
+            sent_at: None,
+            state: FeedState::Running,
+        }
+    }
+
+    pub fn nonce(&self) -> u64 {
+        self.nonce
+    }
+
+    /// (next position to send, up to where it may, the sink's cut).
+    pub fn positions(&self) -> (u64, u64, u64) {
+        (self.next, self.up_to, self.committed)
+    }
+
+    pub fn serving(&self) -> Option<u64> {
+        self.sink
+    }
+
+    pub fn on_order(&mut self, o: Order, now: Instant) {
+        if o.source != self.nonce {
+            return;
+        }
+        match o.kind {
+            OrderKind::Busy => {
+                if self.sink.is_none() {
+                    self.state = FeedState::Refused;
+                }
+                return;
+            }
+            OrderKind::Done => {
+                if self.sink.is_none_or(|s| s == o.sink) {
+                    self.state = FeedState::Done;
+                }
+                return;
+            }
+            OrderKind::Send => {}
+        }
+        if self.sink != Some(o.sink) || self.epoch != o.epoch {
+            self.sink = Some(o.sink);
+            self.epoch = o.epoch;
+            self.next = o.from;
+        }
+        self.up_to = o.up_to;
+        self.committed = o.committed;
+        self.heard = Some(now);
+    }
+
+    /// The values to send next: (epoch, first, count), at most `max`.
+    pub fn next_frame(&self, max: usize) -> Option<(u64, u64, usize)> {
+        if self.state != FeedState::Running || self.sink.is_none() || self.next >= self.up_to {
+            return None;
+        }
+        let count = (self.up_to - self.next).min(max as u64) as usize;
+        Some((self.epoch, self.next, count))
+    }
+
+    pub fn sent(&mut self, count: usize, now: Instant) {
+        self.next += count as u64;
+        self.sent_at = Some(now);
+    }
+
+    /// HELLO is due: no sink serves this source (or none has been heard
+    /// for a while), or nothing has been sent for a keepalive period.
+    pub fn hello_due(&mut self, now: Instant) -> Option<Hello> {
+        let since = |t: Option<Instant>| t.map_or(Duration::MAX, |t| now.duration_since(t));
+        let unserved = since(self.heard) >= SILENCE / 2;
+        if unserved {
+            // The sink is gone (or never came): whoever answers next is
+            // the sink, from whatever position it names.
+            self.sink = None;
+        }
+        let quiet = since(self.sent_at) >= KEEPALIVE;
+        if self.state == FeedState::Running && quiet && since(self.said_hello) >= KEEPALIVE {
+            self.said_hello = Some(now);
+            return Some(Hello { source: self.nonce });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(source: u64, epoch: u64, first: u64, count: u32) -> DataHeader {
+        DataHeader {
+            source,
+            epoch,
+            first,
+            count,
+        }
+    }
+
+    /// A sink at position 100 (its cut), room 1000, run ending at 5000,
+    /// serving source 7.
+    fn serving() -> (Intake, Instant) {
+        let t = Instant::now();
+        let mut i = Intake::new(1, 100, 5000);
+        i.on_hello(Hello { source: 7 }, t);
+        let o = i.due(1000, t).expect("an order to the new source");
+        assert_eq!((o.source, o.epoch, o.from, o.up_to), (7, 1, 100, 1100));
+        (i, t)
+    }
+
+    #[test]
+    fn the_sink_takes_only_the_next_position() {
+        let (mut i, t) = serving();
+        assert_eq!(
+            i.on_data(data(7, 1, 100, 50), 1000, t),
+            Take::Values { skip: 0, count: 50 }
+        );
+        assert_eq!(i.next(), 150);
+        // A frame overlapping what was taken: only its new part.
+        assert_eq!(
+            i.on_data(data(7, 1, 140, 20), 1000, t),
+            Take::Values { skip: 10, count: 10 }
+        );
+        // All of it seen already: duplicates, dropped.
+        assert_eq!(i.on_data(data(7, 1, 100, 60), 1000, t), Take::Nothing);
+        assert_eq!(i.counts().duplicates, 10 + 60);
+        assert_eq!(i.next(), 160);
+    }
+
+    #[test]
+    fn a_gap_asks_again_from_the_next_position_under_a_new_epoch() {
+        let (mut i, t) = serving();
+        assert_eq!(i.on_data(data(7, 1, 200, 10), 1000, t), Take::Nothing);
+        let o = i.due(1000, t).expect("a resume");
+        assert_eq!((o.epoch, o.from), (2, 100));
+        assert_eq!(i.counts().resumes, 1);
+        // Frames sent before the source heard it are of the old epoch.
+        assert_eq!(i.on_data(data(7, 1, 100, 10), 1000, t), Take::Nothing);
+        assert_eq!(
+            i.on_data(data(7, 2, 100, 10), 1000, t),
+            Take::Values { skip: 0, count: 10 }
+        );
+    }
+
+    #[test]
+    fn a_second_live_source_is_turned_away_and_a_silent_one_replaced() {
+        let (mut i, t) = serving();
+        i.on_hello(Hello { source: 8 }, t);
+        let o = i.due(1000, t).expect("a refusal");
+        assert_eq!((o.kind, o.source), (OrderKind::Busy, 8));
+        assert_eq!(i.on_data(data(8, 1, 100, 10), 1000, t), Take::Nothing);
+        assert_eq!(i.source(), Some(7));
+        let later = t + SILENCE;
+        i.on_hello(Hello { source: 8 }, later);
+        let o = i.due(1000, later).expect("the new source's order");
+        assert_eq!((o.kind, o.source, o.epoch, o.from), (OrderKind::Send, 8, 2, 100));
+        assert_eq!(i.counts().resumes, 1, "a second source is a resume");
+    }
+
+    #[test]
+    fn credit_goes_out_in_slices_and_never_past_the_end() {
+        let (mut i, t) = serving();
+        assert_eq!(i.on_data(data(7, 1, 100, 100), 1000, t), Take::Values { skip: 0, count: 100 });
+        // 100 more would be granted: not worth an order yet.
+        assert_eq!(i.due(1000, t), None);
+        assert_eq!(i.on_data(data(7, 1, 200, 300), 1000, t), Take::Values { skip: 0, count: 300 });
+        let o = i.due(1000, t).expect("a slice worth sending");
+        assert_eq!(o.up_to, 1500);
+        let o = i.due(1_000_000, t).expect("all that is left");
+        assert_eq!(o.up_to, 5000);
+        // The keepalive repeats the order.
+        assert!(i.due(1_000_000, t).is_none());
+        assert_eq!(i.due(1_000_000, t + KEEPALIVE).map(|o| o.up_to), Some(5000));
+    }
+
+    #[test]
+    fn more_than_the_room_is_cut_and_asked_for_again() {
+        let (mut i, t) = serving();
+        assert_eq!(
+            i.on_data(data(7, 1, 100, 50), 20, t),
+            Take::Values { skip: 0, count: 20 }
+        );
+        let o = i.due(1000, t).expect("a resume");
+        assert_eq!((o.epoch, o.from), (2, 120));
+    }
+
+    #[test]
+    fn a_source_left_by_an_earlier_launch_is_served_from_the_cut() {
+        let t = Instant::now();
+        let mut i = Intake::new(2, 100, 5000);
+        // It is still sending what the dead sink had granted.
+        assert_eq!(i.on_data(data(7, 3, 900, 10), 1000, t), Take::Nothing);
+        let o = i.due(1000, t).expect("an order");
+        assert_eq!((o.source, o.epoch, o.from), (7, 1, 100));
+        assert_eq!(i.counts().resumes, 0, "the first source of a launch is its start");
+    }
+
+    #[test]
+    fn the_source_follows_orders_and_regenerates_from_where_it_is_told() {
+        let t = Instant::now();
+        let mut f = Feed::new(7);
+        assert_eq!(f.hello_due(t), Some(Hello { source: 7 }));
+        assert_eq!(f.next_frame(1000), None, "nothing before a sink answers");
+        let order = |epoch, from, up_to| Order {
+            sink: 1,
+            source: 7,
+            epoch,
+            from,
+            up_to,
+            committed: 0,
+            kind: OrderKind::Send,
+        };
+        f.on_order(order(1, 100, 300), t);
+        assert_eq!(f.next_frame(150), Some((1, 100, 150)));
+        f.sent(150, t);
+        assert_eq!(f.next_frame(150), Some((1, 250, 50)));
+        f.sent(50, t);
+        assert_eq!(f.next_frame(150), None, "credit spent");
+        // The same order again changes nothing; more credit is used.
+        f.on_order(order(1, 100, 400), t);
+        assert_eq!(f.next_frame(1000), Some((1, 300, 100)));
+        // A new epoch starts again where it says.
+        f.on_order(order(2, 120, 400), t);
+        assert_eq!(f.next_frame(1000), Some((2, 120, 280)));
+        // Orders to another source are not ours.
+        f.on_order(Order { source: 8, ..order(3, 0, 10) }, t);
+        assert_eq!(f.next_frame(1000), Some((2, 120, 280)));
+    }
+
+    #[test]
+    fn the_source_ends_on_done_and_gives_way_when_refused() {
+        let t = Instant::now();
+        let mut f = Feed::new(7);
+        let busy = Order {
+            sink: 1,
+            source: 7,
+            epoch: 0,
+            from: 0,
+            up_to: 0,
+            committed: 0,
+            kind: OrderKind::Busy,
+        };
+        f.on_order(busy, t);
+        assert_eq!(f.state, FeedState::Refused);
+        let mut f = Feed::new(7);
+        f.on_order(Order { kind: OrderKind::Done, ..busy }, t);
+        assert_eq!(f.state, FeedState::Done);
+    }
+
+    #[test]
+    fn a_source_whose_sink_went_quiet_says_hello_again() {
+        let t = Instant::now();
+        let mut f = Feed::new(7);
+        f.on_order(
+            Order {
+                sink: 1,
+                source: 7,
+                epoch: 1,
+                from: 0,
+                up_to: 10,
+                committed: 0,
+                kind: OrderKind::Send,
+            },
+            t,
+        );
+        f.sent(10, t);
+        assert_eq!(f.hello_due(t + KEEPALIVE), Some(Hello { source: 7 }), "a keepalive");
+        assert_eq!(f.serving(), Some(1));
+        assert!(f.hello_due(t + SILENCE).is_some());
+        assert_eq!(f.serving(), None, "the sink is gone");
+    }
+}
