@@ -124,7 +124,11 @@ impl Verdicts {
 
 /// Runs a command that must succeed; its stdout as JSON.
 fn json_of(dir: &Path, args: &[&str]) -> Result<Value, String> {
-    let done = run_in(dir, args, LIMIT);
+    json_of_output(args, &run_in(dir, args, LIMIT))
+}
+
+/// The JSON a finished command printed, or what went wrong.
+fn json_of_output(args: &[&str], done: &Finished) -> Result<Value, String> {
     if !done.status.success() {
         return Err(format!(
             "{args:?}: exit {:?}: {}",
@@ -285,13 +289,18 @@ fn every_released_state_dir_finishes_and_continues_exactly() {
                 }
             }
             let finished = json_of(d, &["stats", "--json"])?;
-            let v = json_of(d, &["--rate", "0", "--beats", &MORE.to_string(), "--json"])?;
+            let more = ["--rate", "0", "--beats", &MORE.to_string(), "--json"];
+            let done = run_in(d, &more, LIMIT);
+            let v = json_of_output(&more, &done)?;
             runs += 1;
             let messages = integer(&finished, "messages").unwrap() + MORE * 32 * worker_batch;
             if integer(&v, "messages") != Some(messages)
                 || integer(&v, "beats") != integer(&finished, "beats").map(|b| b + MORE)
             {
-                return Err(format!("{MORE} more beats gave {v}, after {finished}"));
+                return Err(format!(
+                    "{MORE} more beats gave {v}, after {finished}; it said: {}",
+                    done.stderr.trim()
+                ));
             }
             assert_closed_form(&v);
             assert_whole_beats(&v, worker_batch);

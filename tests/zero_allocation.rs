@@ -117,7 +117,10 @@ fn counted_run(beats: u64, wait_for_its_threads: bool) -> (u64, u64) {
     let writer = CheckpointWriter::new(store, launch, Duration::from_secs(3600));
     let plan = CheckpointPlan::new(writer, Duration::ZERO, None);
     let live = Arc::new(Live::default());
-    let opts = RunOptions { telemetry: false };
+    let opts = RunOptions {
+        telemetry: false,
+        link: None,
+    };
     let before = threads();
     let (a0, b0) = (
         ALLOCATIONS.load(Ordering::Relaxed),

@@ -2,7 +2,9 @@
 //! one place where each becomes an exit code:
 //!
 //! 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the state dir
-//! is in use; 4 the state dir or its checkpoint file cannot be used.
+//! is in use (for the pods: their channel and stream too); 4 the state dir
+//! or its checkpoint file cannot be used; 5 the media driver is not running
+//! or went away (a pod; start the driver and the pod again).
 
 use crate::durable;
 use crate::pipeline;
@@ -53,6 +55,26 @@ pub enum Error {
     /// `stats` found nothing to show.
     #[error("no checkpoint at {}: {why}", path.display())]
     NoCheckpoint { path: PathBuf, why: &'static str },
+    /// A pod's link could not be set up.
+    #[error(transparent)]
+    SinkPod(#[from] crate::pods::sink::SinkError),
+    #[error(transparent)]
+    SourcePod(#[from] crate::pods::source::SourceError),
+    /// The media driver went away (or never came): exit 5, so that a
+    /// supervisor starts it and the pod again.
+    #[error("{0}")]
+    LinkLost(String),
+    /// `run --pods` could not start or keep its children.
+    #[error("{0}")]
+    Pods(String),
+    /// The sink pod of `run --pods` ended with this code; it said why.
+    #[error("the sink pod ended with exit code {0} (its message is above)")]
+    PodExit(i32),
+    /// A source the sink turned away: another source serves it.
+    #[error(
+        "the sink on this channel and stream is served by another source; stop that one or pass another --stream-id"
+    )]
+    SourceRefused,
     /// The summary or report could not be written to stdout or stderr;
     /// whatever was committed stays committed.
     #[error("cannot write the {what}: {source}")]
@@ -78,10 +100,22 @@ fn advice(e: &durable::Error) -> &'static str {
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
+        use crate::pods::sink::SinkError as P;
+        use crate::pods::source::SourceError as S;
+        use crate::pods::transport::SetupError as T;
         use durable::Error as D;
         match self {
             Error::Usage(_) => 2,
-            Error::Durable(D::InUse { .. } | D::Changed { .. }) => 3,
+            Error::Durable(D::InUse { .. } | D::Changed { .. })
+            | Error::SinkPod(P::StreamTaken { .. })
+            | Error::SourceRefused => 3,
+            Error::LinkLost(_)
+            | Error::SinkPod(P::Setup(T::Lost(_)))
+            | Error::SourcePod(S::Setup(T::Lost(_))) => 5,
+            Error::SinkPod(P::Setup(T::Refused { .. }) | P::Lock { .. })
+            | Error::SourcePod(S::Setup(T::Refused { .. }) | S::Graph(_))
+            | Error::Pods(_) => 1,
+            Error::PodExit(code) => *code,
             Error::Durable(D::StateDir { .. } | D::Damaged { .. } | D::Unusable { .. })
             | Error::Recoverable { .. } => 4,
             Error::Durable(

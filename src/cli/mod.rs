@@ -4,9 +4,12 @@
 //! one place (error.rs). Flags become validated values here (values.rs,
 //! words.rs), so no layer below knows a flag's name.
 
+mod aeron_dir;
 mod bench;
 mod error;
 mod launches;
+mod pod;
+mod pods_run;
 mod recover;
 mod resume;
 mod run;
@@ -137,6 +140,10 @@ pub(crate) enum Command {
     /// no total is ever lost or counted twice
     #[command(after_help = TORTURE_EXAMPLES)]
     Torture(torture::TortureArgs),
+    /// One of the two processes of a pipeline split over Aeron (the sink
+    /// owns the run; the source generates)
+    #[command(subcommand)]
+    Pod(pod::PodCommand),
 }
 
 /// Parses the command line, noting which run flags were given explicitly;
@@ -148,6 +155,14 @@ fn parse() -> Result<Cli, i32> {
     match &mut cli.command {
         Some(Command::Run(args)) => {
             if let Some(m) = matches.subcommand_matches("run") {
+                args.note_given(m);
+            }
+        }
+        Some(Command::Pod(pod::PodCommand::Sink(args))) => {
+            if let Some(m) = matches
+                .subcommand_matches("pod")
+                .and_then(|m| m.subcommand_matches("sink"))
+            {
                 args.note_given(m);
             }
         }
@@ -214,6 +229,7 @@ fn dispatch() -> i32 {
     };
     match &cli.command {
         Some(Command::Run(args)) => run::telemetry_env(args),
+        Some(Command::Pod(pod::PodCommand::Sink(args))) => run::telemetry_env(args),
         None => run::telemetry_env(&cli.run),
         _ => {}
     }
@@ -224,6 +240,7 @@ fn dispatch() -> i32 {
         Some(Command::Recover(_)) => Some("recover"),
         Some(Command::Bench(_)) => Some("bench"),
         Some(Command::Torture(_)) => Some("torture"),
+        Some(Command::Pod(_)) => Some("pod"),
         None => None,
     };
     let result = match cli.command {
@@ -232,6 +249,8 @@ fn dispatch() -> i32 {
         Some(Command::Recover(args)) => recover::command(&args),
         Some(Command::Bench(args)) => bench::command(&args),
         Some(Command::Torture(args)) => torture::command(&args),
+        Some(Command::Pod(pod::PodCommand::Sink(args))) => pod::sink(&args),
+        Some(Command::Pod(pod::PodCommand::Source(args))) => pod::source(&args),
         None => run::command(&cli.run),
     };
     match result {

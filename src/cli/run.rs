@@ -12,7 +12,7 @@ use crate::cli::recover;
 use crate::cli::resume;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
-use crate::cli::summary::Summary;
+use crate::cli::summary::{self, Summary};
 use crate::cli::telemetry_dir;
 use crate::cli::values::geometry_usage;
 use crate::durable::Error as DurableError;
@@ -27,10 +27,9 @@ use crate::durable::store::{Store, StoreOptions};
 use crate::observe::metrics::MetricsServer;
 use crate::observe::progress::Reporter;
 use crate::pipeline::config::{PipelineConfig, StartPoint};
-use crate::pipeline::latency::LatencySummary;
-use crate::pipeline::{self, CheckpointPlan, Live, RunOptions};
+use crate::pipeline::{self, Abandon, CheckpointPlan, LinkPlan, Live, RunOptions};
+use crate::pods::sink::SinkSetup;
 use crate::util::output::{self, note};
-use crate::util::units::{grouped, micros, scaled, significant};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,12 +61,26 @@ pub fn command(args: &RunArgs) -> Result<(), Error> {
         args.log_level.as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     ));
-    launch(args, live)
+    if args.pods {
+        return crate::cli::pods_run::command(args);
+    }
+    if args.link_given.0 {
+        return Err(Error::Usage(
+            "--channel, --control, --stream-id and --aeron-dir are for the pods: add --pods".into(),
+        ));
+    }
+    launch(args, live, None)
 }
 
 /// Runs one launch. `live` already carries the stop handler's flag, so a
-/// signal at any moment, even before this is called, ends it cleanly.
-fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
+/// signal at any moment, even before this is called, ends it cleanly. A
+/// sink pod (`pod`) takes its values from the source over the link, and
+/// tells the source when the run is done and durable.
+pub(crate) fn launch(
+    args: &RunArgs,
+    live: Arc<Live>,
+    mut pod: Option<SinkSetup>,
+) -> Result<(), Error> {
     // The batch geometry is checked before the state dir is touched; the
     // target only once the stored run is known.
     args.pipeline_config(StartPoint::default(), args.worker_batch, args.beats)
@@ -112,8 +125,13 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         args.progress_mode(),
         Instant::now(),
     );
+    let link = pod.as_mut().map(|p| {
+        let end = cfg.beats_target.saturating_mul(cfg.beat_size());
+        Arc::new(LinkPlan::new(p.link(cfg.start.logger.next_expected, end)))
+    });
     let opts = RunOptions {
         telemetry: !args.no_telemetry,
+        link,
     };
     let mut final_record = None;
     let outcome = pipeline::run(cfg, plan, opts, live.clone(), |writer, outcome| {
@@ -121,18 +139,28 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         if let Some(why) = live.checkpoint_error() {
             return Err(Error::Sink(why));
         }
-        let rec = writer.final_cut(
-            &outcome.stats,
-            outcome.restarts.clone(),
-            outcome.last_counted,
-        );
+        // A sink whose values stopped coming ends at its last durable cut:
+        // what was counted after it is not a whole beat, and the source
+        // regenerates it from there next time.
+        let rec = match live.abandoned() {
+            Some(_) => {
+                writer.final_cut(&writer.last.logger.clone(), outcome.restarts.clone(), None)
+            }
+            None => writer.final_cut(
+                &outcome.stats,
+                outcome.restarts.clone(),
+                outcome.last_counted,
+            ),
+        };
         rec.check().map_err(Error::FinalCut)?;
         // The injected slow disk slows the final commit too, so that the
         // torture can kill a run inside it.
         if let Some(d) = final_delay {
             std::thread::sleep(d);
         }
-        let ending = if outcome.stats.sequence_errors > launch.logger.sequence_errors {
+        let ending = if let Some(Abandon::LinkLost(_)) = live.abandoned() {
+            LaunchEnd::Failed(LINK_LOST)
+        } else if outcome.stats.sequence_errors > launch.logger.sequence_errors {
             LaunchEnd::Failed(1)
         } else if rec.unfinished() {
             LaunchEnd::Stopped
@@ -152,7 +180,7 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     // Both are attempted, so a broken stderr does not cost a script its JSON.
     let human = report(
         "summary",
-        output::stderr_line(&human_summary(&launch, &rec, outcome.latency)),
+        output::stderr_line(&summary::human(&launch, &rec, outcome.latency)),
     );
     let json = if args.json {
         serde_json::to_string(&summary)
@@ -171,6 +199,15 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
         live.over().wait_for_graph(Duration::from_secs(3));
     }
     human.and(json)?;
+    if let Some(Abandon::LinkLost(why)) = live.abandoned() {
+        return Err(Error::LinkLost(why.clone()));
+    }
+    if let Some(pod) = &pod
+        && !rec.unfinished()
+    {
+        pod.done(rec.generator_position)
+            .map_err(|lost| Error::LinkLost(lost.to_string()))?;
+    }
     // Only this launch's errors: one bad launch must not fail every later one.
     let new_errors = outcome.stats.sequence_errors - launch.logger.sequence_errors;
     if new_errors > 0 {
@@ -180,6 +217,10 @@ fn launch(args: &RunArgs, live: Arc<Live>) -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// The exit code, and a launch row's ending, of a pod whose media driver
+/// went away.
+pub const LINK_LOST: i32 = 5;
 
 /// Settings the pipeline cannot run with are bad flags.
 fn usage(e: crate::pipeline::config::GeometryError) -> Error {
@@ -369,49 +410,4 @@ fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<Me
             None
         }
     }
-}
-
-/// The summary for people: what this launch did, with a rate computed
-/// from the very numbers printed beside it, then the state dir's lifetime
-/// totals.
-fn human_summary(
-    launch: &CheckpointRecord,
-    last: &CheckpointRecord,
-    latency: Option<LatencySummary>,
-) -> String {
-    let messages = last.logger.messages - launch.logger.messages;
-    let beats = last.beats - launch.beats;
-    let secs = significant(last.run_secs - launch.run_secs);
-    let rate = match secs.parse::<f64>() {
-        Ok(t) if t > 0.0 => format!(" ({} msgs/s)", scaled(messages as f64 / t)),
-        _ => String::new(),
-    };
-    let l = &last.logger;
-    let latency = latency.map_or_else(String::new, |t| {
-        format!(
-            "\n      beat latency p50 {} · p99 {} · p99.9 {} · max {} ({} beats)",
-            micros(t.p50),
-            micros(t.p99),
-            micros(t.p99_9),
-            micros(t.max),
-            grouped(t.beats)
-        )
-    });
-    format!(
-        // Short lines: an 80-column terminal shows each whole.
-        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}{latency}",
-        grouped(messages),
-        grouped(beats),
-        grouped(l.messages),
-        grouped(last.beats),
-        grouped(last.beats_target),
-        grouped(l.batches),
-        grouped(l.counts.fizz),
-        grouped(l.counts.buzz),
-        grouped(l.counts.fizzbuzz),
-        grouped(l.counts.value),
-        grouped(l.sequence_errors),
-        grouped(l.duplicates_dropped),
-        grouped(last.restarts.total()),
-    )
 }

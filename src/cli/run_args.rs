@@ -126,10 +126,24 @@ pub struct RunArgs {
     #[arg(skip)]
     pub telemetry_addr_given: bool,
 
+    /// Which of the pods' link flags were given (filled in after parsing):
+    /// any, and --aeron-dir.
+    #[arg(skip)]
+    pub link_given: (bool, bool),
+
     /// The flags given on the command line, as typed (filled in after
     /// parsing), for the launch history.
     #[arg(skip)]
     pub flags: Vec<String>,
+
+    /// Run as two processes over Aeron: a media driver, a source pod and a
+    /// sink pod (this one's state dir, flags and summary); needs a build
+    /// with --features pods
+    #[arg(long)]
+    pub pods: bool,
+
+    #[command(flatten)]
+    pub link: crate::cli::pod::LinkArgs,
 }
 
 fn parse_abort(s: &str) -> Result<AbortAt, String> {
@@ -167,6 +181,12 @@ impl RunArgs {
             channel_capacity: given("channel_capacity"),
         };
         self.telemetry_addr_given = given("telemetry_addr");
+        self.link_given = (
+            ["channel", "control", "stream_id", "aeron_dir"]
+                .into_iter()
+                .any(given),
+            given("aeron_dir"),
+        );
         // The state dir is where the history lives, not part of it.
         let run = crate::cli::Cli::command();
         self.flags = m

@@ -4,6 +4,7 @@
 
 use crate::durable::record::CheckpointRecord;
 use crate::pipeline::LatencySummary;
+use crate::util::units::{grouped, micros, scaled, significant};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -93,6 +94,51 @@ impl Summary {
             beat_latency_us: None,
         }
     }
+}
+
+/// The summary for people: what this launch did, with a rate computed
+/// from the very numbers printed beside it, then the state dir's lifetime
+/// totals.
+pub fn human(
+    launch: &CheckpointRecord,
+    last: &CheckpointRecord,
+    latency: Option<LatencySummary>,
+) -> String {
+    let messages = last.logger.messages - launch.logger.messages;
+    let beats = last.beats - launch.beats;
+    let secs = significant(last.run_secs - launch.run_secs);
+    let rate = match secs.parse::<f64>() {
+        Ok(t) if t > 0.0 => format!(" ({} msgs/s)", scaled(messages as f64 / t)),
+        _ => String::new(),
+    };
+    let l = &last.logger;
+    let latency = latency.map_or_else(String::new, |t| {
+        format!(
+            "\n      beat latency p50 {} · p99 {} · p99.9 {} · max {} ({} beats)",
+            micros(t.p50),
+            micros(t.p99),
+            micros(t.p99_9),
+            micros(t.max),
+            grouped(t.beats)
+        )
+    });
+    format!(
+        // Short lines: an 80-column terminal shows each whole.
+        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}{latency}",
+        grouped(messages),
+        grouped(beats),
+        grouped(l.messages),
+        grouped(last.beats),
+        grouped(last.beats_target),
+        grouped(l.batches),
+        grouped(l.counts.fizz),
+        grouped(l.counts.buzz),
+        grouped(l.counts.fizzbuzz),
+        grouped(l.counts.value),
+        grouped(l.sequence_errors),
+        grouped(l.duplicates_dropped),
+        grouped(last.restarts.total()),
+    )
 }
 
 #[cfg(test)]

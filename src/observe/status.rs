@@ -123,10 +123,35 @@ impl Status {
             .collect();
         self.details
             .push(field(5, format!("cpu {}", threads.join(" "))));
+        let sink = live
+            .actors()
+            .contains(&crate::pipeline::actor::receiver::NAME);
+        if sink {
+            let l = live.link().read();
+            let committed = live.committed();
+            let text = if l.serving {
+                format!(
+                    "sink: received {} · durable {} · lag {}",
+                    scaled(l.next as f64),
+                    scaled(committed as f64),
+                    scaled(l.next.saturating_sub(committed) as f64)
+                )
+            } else {
+                "sink: waiting for a source".to_string()
+            };
+            self.details.insert(0, field(6, text));
+        }
         let cap = cfg.channel_capacity as f64;
         let fills: Vec<String> = Channel::ALL
             .iter()
-            .map(|c| pct(live.fill(*c) as f64, cap))
+            .map(|c| {
+                // A sink's values channel holds the link's window.
+                let cap = match c {
+                    Channel::Values if sink => crate::pipeline::link::WINDOW as f64,
+                    _ => cap,
+                };
+                pct(live.fill(*c) as f64, cap)
+            })
             .collect();
         self.details
             .push(field(3, format!("fill {}", fills.join("/"))));

@@ -13,8 +13,9 @@
 //! ```
 
 use crate::pipeline::actor::checkpoint::{self, CheckpointPlan, CheckpointState, CutSink};
-use crate::pipeline::actor::{generator, heartbeat, logger, worker};
+use crate::pipeline::actor::{generator, heartbeat, logger, receiver, worker};
 use crate::pipeline::config::PipelineConfig;
+use crate::pipeline::link::LinkPlan;
 use crate::pipeline::live::Live;
 use crate::pipeline::names::ActorName;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ use steady_state::*;
 pub struct StateHandles<S> {
     pub heartbeat: SteadyState<heartbeat::HeartbeatState>,
     pub generator: SteadyState<generator::GeneratorState>,
+    pub receiver: SteadyState<receiver::ReceiverState>,
     pub worker: SteadyState<worker::WorkerState>,
     pub logger: SteadyState<logger::LoggerState>,
     pub checkpoint: SteadyState<CheckpointState<S>>,
@@ -34,11 +36,21 @@ pub fn build_graph<S: CutSink>(
     graph: &mut Graph,
     cfg: &Arc<PipelineConfig>,
     plan: &Arc<CheckpointPlan<S>>,
+    link: Option<&Arc<LinkPlan>>,
     live: &Arc<Live>,
 ) -> StateHandles<S> {
     let channels = graph.channel_builder().with_capacity(cfg.channel_capacity);
     let (beats_tx, beats_rx) = channels.build_channel();
-    let (values_tx, values_rx) = channels.build_channel();
+    // A sink's values come from another process: the room here is all the
+    // credit the source gets, so it is a link's worth (see link.rs).
+    let values_capacity = match link {
+        Some(_) => cfg.channel_capacity.max(crate::pipeline::link::WINDOW),
+        None => cfg.channel_capacity,
+    };
+    let (values_tx, values_rx) = graph
+        .channel_builder()
+        .with_capacity(values_capacity)
+        .build_channel();
     let (msgs_tx, msgs_rx) = channels.build_channel();
     // One request and one answer at a time; a little slack costs nothing.
     let control = graph.channel_builder().with_capacity(4);
@@ -53,6 +65,7 @@ pub fn build_graph<S: CutSink>(
     let handles = StateHandles {
         heartbeat: new_state(),
         generator: new_state(),
+        receiver: new_state(),
         worker: new_state(),
         logger: new_state(),
         checkpoint: new_state(),
@@ -61,8 +74,10 @@ pub fn build_graph<S: CutSink>(
     // Unpaced, the worker and the logger each get a thread and the kernel
     // places the three busy threads on the cores. Paced, the pipeline is
     // idle between beats and each thread a beat touches costs a wake-up,
-    // so all four share the heartbeat's thread: one wake-up a beat.
-    let paced = cfg.rate_ms > 0;
+    // so all four share the heartbeat's thread: one wake-up a beat. A sink
+    // keeps them apart: its receiver polls the link on a thread of its own
+    // and the worker waits on it, not on the heartbeat's thread.
+    let paced = cfg.rate_ms > 0 && link.is_none();
     if paced {
         live.set_one_thread();
     }
@@ -85,7 +100,30 @@ pub fn build_graph<S: CutSink>(
             MemberOf(&mut troupe),
         );
     }
-    if !left_out(generator::NAME) {
+    if let Some(link) = link {
+        let (state, link, cfg, live) = (
+            handles.receiver.clone(),
+            link.clone(),
+            cfg.clone(),
+            live.clone(),
+        );
+        actors.with_name(receiver::NAME.as_str()).build(
+            move |a| {
+                returning(
+                    live.clone(),
+                    receiver::run(
+                        a,
+                        values_tx.clone(),
+                        state.clone(),
+                        link.clone(),
+                        cfg.clone(),
+                        live.clone(),
+                    ),
+                )
+            },
+            SoloAct,
+        );
+    } else if !left_out(generator::NAME) {
         let (state, cfg, live) = (handles.generator.clone(), cfg.clone(), live.clone());
         actors.with_name(generator::NAME.as_str()).build(
             move |a| {
@@ -180,8 +218,19 @@ fn left_out(actor: ActorName) -> bool {
     crate::util::pause::unstarted().is_some_and(|(name, _)| name == actor.as_str())
 }
 
-/// The pipeline's actors, by name: adding one is its file, this list and
-/// its place in [`build_graph`]. Each is wrapped in [`returning`].
+/// Every actor any graph has, by name (for per-actor counters and the
+/// names a flag may give). Adding one is its file, this list, its shape's
+/// list and its place in [`build_graph`]. Each is wrapped in [`returning`].
+pub const ALL: [ActorName; 6] = [
+    heartbeat::NAME,
+    generator::NAME,
+    receiver::NAME,
+    worker::NAME,
+    logger::NAME,
+    checkpoint::NAME,
+];
+
+/// The single-process pipeline's actors.
 pub const ACTORS: [ActorName; 5] = [
     heartbeat::NAME,
     generator::NAME,
@@ -189,6 +238,34 @@ pub const ACTORS: [ActorName; 5] = [
     logger::NAME,
     checkpoint::NAME,
 ];
+
+/// A sink pod's actors: the receiver stands where the generator stood.
+pub const SINK_ACTORS: [ActorName; 5] = [
+    heartbeat::NAME,
+    receiver::NAME,
+    worker::NAME,
+    logger::NAME,
+    checkpoint::NAME,
+];
+
+/// Which graph a launch runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Shape {
+    /// The whole pipeline in one process.
+    #[default]
+    Whole,
+    /// The sink pod: values come from the source pod over a link.
+    Sink,
+}
+
+impl Shape {
+    pub fn actors(self) -> &'static [ActorName] {
+        match self {
+            Shape::Whole => &ACTORS,
+            Shape::Sink => &SINK_ACTORS,
+        }
+    }
+}
 
 /// Runs an actor and counts its return without a panic, after which
 /// steady_state never runs it again (see over.rs).

@@ -4,8 +4,9 @@
 //! the exact totals live in the logger's steady state.
 
 use crate::pipeline::error::SinkError;
-use crate::pipeline::graph::ACTORS;
+use crate::pipeline::graph::{ALL, Shape};
 use crate::pipeline::latency::{BUCKETS_US, BeatClock};
+use crate::pipeline::link::LinkGauges;
 use crate::pipeline::names::{ActorName, Channel, Stage};
 use crate::pipeline::over::Over;
 use crate::pipeline::stats::{LoggerStats, Restarts};
@@ -21,9 +22,16 @@ pub struct Live {
     stop: AtomicBool,
     worker_done: AtomicBool,
     logger: [AtomicU64; 8],
-    restarts: [AtomicU64; ACTORS.len()],
+    /// Which graph runs: its actors are the ones counted.
+    shape: Shape,
+    restarts: [AtomicU64; ALL.len()],
     /// Which actors have run at all (see pipeline::until_over).
-    started: [AtomicBool; ACTORS.len()],
+    started: [AtomicBool; ALL.len()],
+    /// A sink's link to the source pod.
+    link: LinkGauges,
+    committed: AtomicU64,
+    /// Why the launch ends at its last durable cut, if it does.
+    abandoned: std::sync::OnceLock<Abandon>,
     /// When a stop was first requested.
     stop_at: std::sync::OnceLock<Instant>,
     fill: [AtomicU64; 3],
@@ -48,7 +56,64 @@ pub struct Live {
     over: Over,
 }
 
+/// Why a launch gives up on the values still owed and ends at its last
+/// durable cut (a sink pod whose source is not there to drain).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Abandon {
+    /// The transport under the link is gone (the media driver).
+    LinkLost(String),
+    /// A stop was asked for and the source sent nothing to drain.
+    NothingToDrain,
+}
+
 impl Live {
+    /// The live values of a graph of the given shape.
+    pub fn new(shape: Shape) -> Live {
+        Live {
+            shape,
+            ..Live::default()
+        }
+    }
+
+    /// The actors of this launch's graph.
+    pub fn actors(&self) -> &'static [ActorName] {
+        self.shape.actors()
+    }
+
+    pub fn link(&self) -> &LinkGauges {
+        &self.link
+    }
+
+    /// The logger's statistics with the values a sink's link dropped as
+    /// duplicates this launch (the logger's own start from the record,
+    /// which holds earlier launches').
+    pub fn with_link_duplicates(&self, mut stats: LoggerStats) -> LoggerStats {
+        stats.duplicates_dropped = stats
+            .duplicates_dropped
+            .saturating_add(self.link.read().duplicates);
+        stats
+    }
+
+    /// The position of the newest durable cut (a sink tells its source).
+    pub fn note_committed(&self, position: u64) {
+        self.committed.fetch_max(position, Ordering::Relaxed);
+    }
+
+    pub fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Relaxed)
+    }
+
+    /// Ends the launch at its last durable cut: the worker stops waiting
+    /// for values, the rest drains. The first reason stands.
+    pub fn abandon(&self, why: Abandon) {
+        let _ = self.abandoned.set(why);
+        self.request_stop();
+    }
+
+    pub fn abandoned(&self) -> Option<&Abandon> {
+        self.abandoned.get()
+    }
+
     /// Asks the heartbeat to stop beating, at once, however long its beat
     /// gap; the beats already sent drain.
     pub fn request_stop(&self) {
@@ -200,8 +265,9 @@ impl Live {
 
     /// The actors that have not run at all yet.
     pub fn not_started(&self) -> Vec<ActorName> {
-        ACTORS
-            .into_iter()
+        self.actors()
+            .iter()
+            .copied()
             .filter(|a| !self.started[a.index()].load(Ordering::Relaxed))
             .collect()
     }
@@ -211,11 +277,21 @@ impl Live {
         self.stop_at.get().map(Instant::elapsed)
     }
 
+    /// This launch's restarts, per actor of its graph; a sink also counts
+    /// its source's (see receiver.rs).
     pub fn restarts(&self) -> Restarts {
-        ACTORS
+        let mut r: Restarts = self
+            .actors()
             .iter()
             .map(|a| (a.as_str(), self.restarts[a.index()].load(Ordering::Relaxed)))
-            .collect()
+            .collect();
+        if self.shape == Shape::Sink {
+            r.set(
+                crate::pipeline::actor::receiver::SOURCE.as_str(),
+                self.link.read().resumes,
+            );
+        }
+        r
     }
 
     /// How many items a channel holds, as its consumer last saw it.

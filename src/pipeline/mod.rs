@@ -13,6 +13,7 @@ pub(crate) mod error;
 pub(crate) mod fault;
 pub(crate) mod graph;
 pub(crate) mod latency;
+pub(crate) mod link;
 pub(crate) mod live;
 pub(crate) mod message;
 pub(crate) mod names;
@@ -30,7 +31,9 @@ pub use message::{FizzBuzzMsg, Kind, KindCounts};
 pub use stats::{LoggerStats, Restarts};
 
 pub use actor::checkpoint::{CheckpointPlan, CutSink};
-pub use live::Live;
+pub use graph::Shape;
+pub use link::{LinkLost, LinkPlan, LinkReport, ValueLink};
+pub use live::{Abandon, Live};
 
 pub use error::{Error, SinkError};
 
@@ -43,9 +46,11 @@ use steady_state::*;
 /// Everything has drained by then, so this only guards against a hung actor.
 const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone)]
 pub struct RunOptions {
     pub telemetry: bool,
+    /// A sink pod's link to its source: the receiver replaces the generator.
+    pub link: Option<Arc<LinkPlan>>,
 }
 
 /// What a launch leaves behind: the verified totals.
@@ -74,7 +79,7 @@ pub fn run<S: CutSink, E: From<Error>>(
     let mut graph = GraphBuilder::for_production()
         .with_telemetry_metric_features(opts.telemetry)
         .build(());
-    let handles = build_graph(&mut graph, &cfg, &plan, &live);
+    let handles = build_graph(&mut graph, &cfg, &plan, opts.link.as_ref(), &live);
 
     graph.start();
     until_over(graph, &live)?;
@@ -89,7 +94,7 @@ pub fn run<S: CutSink, E: From<Error>>(
         "the logger's statistics",
     )?;
     let outcome = Outcome {
-        stats,
+        stats: live.with_link_duplicates(stats),
         restarts: live.restarts(),
         last_counted,
         latency,
@@ -146,7 +151,7 @@ fn until_over(graph: Graph, live: &Arc<Live>) -> Result<(), Error> {
     let started = Instant::now();
     let startup_limit =
         crate::util::pause::unstarted().map_or(error::STARTUP_LIMIT_SECS, |(_, secs)| secs);
-    live.over().wait(graph::ACTORS.len(), || {
+    live.over().wait(live.actors().len(), || {
         let missing = live.not_started();
         if !missing.is_empty() && started.elapsed() > Duration::from_secs(startup_limit) {
             let names: Vec<&str> = missing.iter().map(|a| a.as_str()).collect();
@@ -212,7 +217,10 @@ mod tests {
                         ..Default::default()
                     };
                     let plan = CheckpointPlan::new(Discard, Duration::from_millis(1), None);
-                    let opts = RunOptions { telemetry: false };
+                    let opts = RunOptions {
+                        telemetry: false,
+                        link: None,
+                    };
                     let outcome =
                         run::<_, Error>(cfg, plan, opts, live.clone(), |_, _| Ok(())).unwrap();
                     assert_eq!(outcome.stats.messages, 20 * 8192);

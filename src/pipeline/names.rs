@@ -7,7 +7,7 @@ use std::str::FromStr;
 /// An actor's name: its telemetry label, its key in the restart counts a
 /// state dir keeps, and what `--inject-panic` and `--inject-delay` call it.
 /// Each actor's file defines its own (`NAME`), and the graph lists them
-/// ([`crate::pipeline::graph::ACTORS`]): an actor is added there and
+/// ([`crate::pipeline::graph::ALL`]): an actor is added there and
 /// nowhere else.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ActorName(&'static str);
@@ -23,7 +23,7 @@ impl ActorName {
 
     /// Its place in the graph's list, for per-actor counters.
     pub fn index(self) -> usize {
-        crate::pipeline::graph::ACTORS
+        crate::pipeline::graph::ALL
             .iter()
             .position(|a| *a == self)
             .expect("every actor name is in the graph's list")
@@ -42,7 +42,7 @@ pub struct UnknownActor(pub String);
 
 impl fmt::Display for UnknownActor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let known: Vec<&str> = crate::pipeline::graph::ACTORS
+        let known: Vec<&str> = crate::pipeline::graph::ALL
             .iter()
             .map(|a| a.as_str())
             .collect();
@@ -60,7 +60,7 @@ impl std::error::Error for UnknownActor {}
 impl FromStr for ActorName {
     type Err = UnknownActor;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        crate::pipeline::graph::ACTORS
+        crate::pipeline::graph::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
             .ok_or_else(|| UnknownActor(s.to_string()))

@@ -3,5 +3,14 @@
 //! worker, logger, checkpoints). The protocol keeps the lifetime exact
 //! whichever process, or the media driver, is killed.
 
+pub(crate) mod actor;
 pub(crate) mod protocol;
+#[cfg(test)]
+mod simulation;
+pub(crate) mod sink;
+pub(crate) mod sink_link;
+pub(crate) mod source;
+pub(crate) mod supervise;
+pub(crate) mod transport;
+pub(crate) mod uri;
 pub(crate) mod wire;

@@ -75,9 +75,8 @@ pub struct Intake {
 /// What to do with the values of one DATA frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Take {
-    /// Take values `skip..skip + count` of the frame (the first `skip` are
-    /// duplicates).
-    Values { skip: usize, count: usize },
+    /// Take the frame's first values, this many.
+    Values(usize),
     Nothing,
 }
 
@@ -190,12 +189,20 @@ impl Intake {
             self.resume();
             return Take::Nothing;
         }
-        if end <= self.next {
-            self.counts.duplicates += count;
+        // Within an epoch a source's positions only go up from where it was
+        // told to start, so a frame that reaches below the next position
+        // means the source is confused: drop it (counting what it repeats)
+        // and tell the source again where the stream stands. One resume (a
+        // restart of the source, in the record) per such frame keeps the
+        // duplicates within what the record's rules allow, whatever a
+        // source sends.
+        if h.first < self.next {
+            self.counts.duplicates += count.min(self.next - h.first);
+            self.counts.discarded += end.saturating_sub(self.next);
+            self.counts.resumes += 1;
+            self.resume();
             return Take::Nothing;
         }
-        let skip = self.next - h.first;
-        self.counts.duplicates += skip;
         let take = (end - self.next).min(room as u64);
         if take < end - self.next {
             // More than was granted: the rest comes again after a resume.
@@ -206,9 +213,16 @@ impl Intake {
         } else {
             self.next += take;
         }
-        Take::Values {
-            skip: skip as usize,
-            count: take as usize,
+        Take::Values(take as usize)
+    }
+
+    /// The stream is taken again from `position` (the receiver restarted
+    /// and lost what it had pulled beyond it).
+    pub fn resume_from(&mut self, position: u64) {
+        self.next = position;
+        self.counts.resumes += 1;
+        if self.served.is_some() {
+            self.resume();
         }
     }
 
@@ -227,7 +241,11 @@ impl Intake {
     /// keepalive.
     pub fn due(&mut self, room: u64, now: Instant) -> Option<Order> {
         // Credit never shrinks: what was granted may already be on its way.
-        let up_to = self.next.saturating_add(room).min(self.end).max(self.granted);
+        let up_to = self
+            .next
+            .saturating_add(room)
+            .min(self.end)
+            .max(self.granted);
         let more = up_to - self.granted;
         if let Some(mut o) = self.owed.take() {
             if o.kind == OrderKind::Send {
@@ -252,11 +270,6 @@ impl Intake {
         }
         None
     }
-
-    /// The order that ends the run, once it is durable.
-    pub fn done(&self) -> Order {
-        self.order(OrderKind::Done, self.source().unwrap_or(0))
-    }
 }
 
 /// The source's side: the sink and epoch it serves, where it is and how
@@ -276,6 +289,7 @@ pub struct Feed {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
 pub enum FeedState {
     Running,
     /// The sink said the run is done and durable.
@@ -314,7 +328,8 @@ impl Feed {
     }
 
     pub fn on_order(&mut self, o: Order, now: Instant) {
-        if o.source != self.nonce {
+        // Source 0: every source (the order that ends the run).
+        if o.source != self.nonce && !(o.kind == OrderKind::Done && o.source == 0) {
             return;
         }
         match o.kind {
@@ -402,20 +417,22 @@ mod tests {
     #[test]
     fn the_sink_takes_only_the_next_position() {
         let (mut i, t) = serving();
-        assert_eq!(
-            i.on_data(data(7, 1, 100, 50), 1000, t),
-            Take::Values { skip: 0, count: 50 }
-        );
+        assert_eq!(i.on_data(data(7, 1, 100, 50), 1000, t), Take::Values(50));
         assert_eq!(i.next(), 150);
-        // A frame overlapping what was taken: only its new part.
+        // A frame reaching below what was taken: dropped, its repeats
+        // counted, and the source told again where the stream stands.
+        assert_eq!(i.on_data(data(7, 1, 140, 20), 1000, t), Take::Nothing);
+        let o = i.due(1000, t).expect("a resume");
+        assert_eq!((o.epoch, o.from), (2, 150));
+        assert_eq!(i.on_data(data(7, 2, 100, 50), 1000, t), Take::Nothing);
+        assert_eq!(i.counts().duplicates, 10 + 50);
+        assert_eq!(i.counts().resumes, 2, "one per frame of duplicates");
+        assert_eq!(i.next(), 150);
+        let o = i.due(1000, t).expect("a resume");
         assert_eq!(
-            i.on_data(data(7, 1, 140, 20), 1000, t),
-            Take::Values { skip: 10, count: 10 }
+            i.on_data(data(7, o.epoch, 150, 10), 1000, t),
+            Take::Values(10)
         );
-        // All of it seen already: duplicates, dropped.
-        assert_eq!(i.on_data(data(7, 1, 100, 60), 1000, t), Take::Nothing);
-        assert_eq!(i.counts().duplicates, 10 + 60);
-        assert_eq!(i.next(), 160);
     }
 
     #[test]
@@ -427,10 +444,7 @@ mod tests {
         assert_eq!(i.counts().resumes, 1);
         // Frames sent before the source heard it are of the old epoch.
         assert_eq!(i.on_data(data(7, 1, 100, 10), 1000, t), Take::Nothing);
-        assert_eq!(
-            i.on_data(data(7, 2, 100, 10), 1000, t),
-            Take::Values { skip: 0, count: 10 }
-        );
+        assert_eq!(i.on_data(data(7, 2, 100, 10), 1000, t), Take::Values(10));
     }
 
     #[test]
@@ -444,17 +458,20 @@ mod tests {
         let later = t + SILENCE;
         i.on_hello(Hello { source: 8 }, later);
         let o = i.due(1000, later).expect("the new source's order");
-        assert_eq!((o.kind, o.source, o.epoch, o.from), (OrderKind::Send, 8, 2, 100));
+        assert_eq!(
+            (o.kind, o.source, o.epoch, o.from),
+            (OrderKind::Send, 8, 2, 100)
+        );
         assert_eq!(i.counts().resumes, 1, "a second source is a resume");
     }
 
     #[test]
     fn credit_goes_out_in_slices_and_never_past_the_end() {
         let (mut i, t) = serving();
-        assert_eq!(i.on_data(data(7, 1, 100, 100), 1000, t), Take::Values { skip: 0, count: 100 });
+        assert_eq!(i.on_data(data(7, 1, 100, 100), 1000, t), Take::Values(100));
         // 100 more would be granted: not worth an order yet.
         assert_eq!(i.due(1000, t), None);
-        assert_eq!(i.on_data(data(7, 1, 200, 300), 1000, t), Take::Values { skip: 0, count: 300 });
+        assert_eq!(i.on_data(data(7, 1, 200, 300), 1000, t), Take::Values(300));
         let o = i.due(1000, t).expect("a slice worth sending");
         assert_eq!(o.up_to, 1500);
         let o = i.due(1_000_000, t).expect("all that is left");
@@ -467,10 +484,7 @@ mod tests {
     #[test]
     fn more_than_the_room_is_cut_and_asked_for_again() {
         let (mut i, t) = serving();
-        assert_eq!(
-            i.on_data(data(7, 1, 100, 50), 20, t),
-            Take::Values { skip: 0, count: 20 }
-        );
+        assert_eq!(i.on_data(data(7, 1, 100, 50), 20, t), Take::Values(20));
         let o = i.due(1000, t).expect("a resume");
         assert_eq!((o.epoch, o.from), (2, 120));
     }
@@ -483,7 +497,11 @@ mod tests {
         assert_eq!(i.on_data(data(7, 3, 900, 10), 1000, t), Take::Nothing);
         let o = i.due(1000, t).expect("an order");
         assert_eq!((o.source, o.epoch, o.from), (7, 1, 100));
-        assert_eq!(i.counts().resumes, 0, "the first source of a launch is its start");
+        assert_eq!(
+            i.counts().resumes,
+            0,
+            "the first source of a launch is its start"
+        );
     }
 
     #[test]
@@ -514,7 +532,13 @@ mod tests {
         f.on_order(order(2, 120, 400), t);
         assert_eq!(f.next_frame(1000), Some((2, 120, 280)));
         // Orders to another source are not ours.
-        f.on_order(Order { source: 8, ..order(3, 0, 10) }, t);
+        f.on_order(
+            Order {
+                source: 8,
+                ..order(3, 0, 10)
+            },
+            t,
+        );
         assert_eq!(f.next_frame(1000), Some((2, 120, 280)));
     }
 
@@ -534,7 +558,13 @@ mod tests {
         f.on_order(busy, t);
         assert_eq!(f.state, FeedState::Refused);
         let mut f = Feed::new(7);
-        f.on_order(Order { kind: OrderKind::Done, ..busy }, t);
+        f.on_order(
+            Order {
+                kind: OrderKind::Done,
+                ..busy
+            },
+            t,
+        );
         assert_eq!(f.state, FeedState::Done);
     }
 
@@ -555,7 +585,11 @@ mod tests {
             t,
         );
         f.sent(10, t);
-        assert_eq!(f.hello_due(t + KEEPALIVE), Some(Hello { source: 7 }), "a keepalive");
+        assert_eq!(
+            f.hello_due(t + KEEPALIVE),
+            Some(Hello { source: 7 }),
+            "a keepalive"
+        );
         assert_eq!(f.serving(), Some(1));
         assert!(f.hello_due(t + SILENCE).is_some());
         assert_eq!(f.serving(), None, "the sink is gone");

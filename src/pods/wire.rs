@@ -231,7 +231,10 @@ mod tests {
                 count: 3
             }
         );
-        assert_eq!((0..3).map(|i| value_at(values, i)).collect::<Vec<_>>(), [100, 101, 102]);
+        assert_eq!(
+            (0..3).map(|i| value_at(values, i)).collect::<Vec<_>>(),
+            [100, 101, 102]
+        );
     }
 
     #[test]

@@ -128,7 +128,10 @@ pub(crate) async fn internal_behavior<A: SteadyActor, S: CutSink>(
                 std::thread::sleep(d);
             }
             match state.sink.commit(&cut, live.restarts()) {
-                Ok((unix_ms, took)) => live.note_checkpoint(unix_ms, took),
+                Ok((unix_ms, took)) => {
+                    live.note_checkpoint(unix_ms, took);
+                    live.note_committed(cut.stats.next_expected);
+                }
                 Err(why) => live.fail_checkpoint(why),
             }
         }

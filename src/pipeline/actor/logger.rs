@@ -88,7 +88,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 .try_send(
                     &mut cuts,
                     Cut {
-                        stats: state.stats,
+                        stats: live.with_link_duplicates(state.stats),
                         taken: Instant::now(),
                     },
                 )

@@ -5,4 +5,5 @@ pub mod checkpoint;
 pub mod generator;
 pub mod heartbeat;
 pub mod logger;
+pub mod receiver;
 pub mod worker;

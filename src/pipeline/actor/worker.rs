@@ -65,6 +65,17 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let delay = cfg.delay_for(NAME);
 
     while actor.is_running(|| finished && tx.mark_closed()) {
+        if live.abandoned().is_some() && !finished {
+            // A sink whose values stopped coming: what was credited will not
+            // arrive, and the launch ends at its last durable cut.
+            tx.mark_closed();
+            live.set_worker_done();
+            finished = true;
+        }
+        if finished {
+            actor.wait_shutdown().await;
+            continue;
+        }
         let signals = actor.avail_units(&mut beats);
         live.set_fill(Channel::Beats, signals);
         // At most a channel of credit is held here; the rest waits in the

@@ -1,0 +1,131 @@
+//! The sink pod's Aeron side: its streams, the lock that keeps a second
+//! sink off the same streams, the link the receiver actor gets, and the
+//! order that ends the run.
+
+use crate::pipeline::ValueLink;
+use crate::pods::protocol::Intake;
+use crate::pods::sink_link::{SinkLink, send};
+use crate::pods::transport::{Inlet, Lost, Outlet, SetupError, Transport};
+use crate::pods::uri::Channels;
+use crate::pods::wire::{Order, OrderKind};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How long the sink repeats the order that ends the run: long enough for
+/// a source that is there to hear it several times over.
+const DONE_FOR: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(
+        "another sink already takes stream {stream} of {channel} on the media driver at {}; pass another --stream-id (the same to both pods) or stop that sink",
+        dir.display()
+    )]
+    StreamTaken {
+        dir: PathBuf,
+        channel: String,
+        stream: i32,
+    },
+    #[error("cannot take the sink's lock {}: {source}", path.display())]
+    Lock {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A sink's streams, ready for a launch.
+pub struct SinkSetup {
+    data: Option<Inlet>,
+    orders: Arc<Outlet>,
+    nonce: u64,
+    _lock: std::fs::File,
+    _transport: Arc<Transport>,
+}
+
+/// Takes the sink's place on `channels` with the driver at `aeron_dir`
+/// (waiting up to `connect_wait` for the driver to be there).
+pub fn prepare(
+    aeron_dir: &Path,
+    channels: &Channels,
+    connect_wait: Duration,
+) -> Result<SinkSetup, SinkError> {
+    let transport = Transport::connect(aeron_dir, connect_wait).map_err(SetupError::from)?;
+    let lock = stream_lock(aeron_dir, channels)?;
+    let data = transport.subscription(&channels.data, channels.data_stream)?;
+    let orders = transport.publication(&channels.control, channels.control_stream)?;
+    Ok(SinkSetup {
+        data: Some(data),
+        orders: Arc::new(orders),
+        nonce: fastrand::u64(1..),
+        _lock: lock,
+        _transport: transport,
+    })
+}
+
+/// One sink per channel and stream on a driver: the drivers' dir is what
+/// every process on it shares, so the lock lives there (a file the driver
+/// itself never uses; a new driver clears the dir, and its old sinks with
+/// it).
+fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<std::fs::File, SinkError> {
+    let path = aeron_dir.join(format!("fizzflow-sink-{}.lock", channels.key()));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| SinkError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+    // SAFETY: flock on a descriptor this function owns.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(if e.kind() == std::io::ErrorKind::WouldBlock {
+            SinkError::StreamTaken {
+                dir: aeron_dir.to_path_buf(),
+                channel: channels.data.clone(),
+                stream: channels.data_stream,
+            }
+        } else {
+            SinkError::Lock { path, source: e }
+        });
+    }
+    Ok(file)
+}
+
+impl SinkSetup {
+    /// The receiver's link for a launch that takes the stream from `next`
+    /// and ends at `end` (both positions).
+    pub fn link(&mut self, next: u64, end: u64) -> Box<dyn ValueLink> {
+        let data = self.data.take().expect("one link per launch");
+        Box::new(SinkLink::new(
+            Intake::new(self.nonce, next, end),
+            data,
+            self.orders.clone(),
+        ))
+    }
+
+    /// Tells the source the run is done and durable: it may exit.
+    pub fn done(&self, position: u64) -> Result<(), Lost> {
+        let order = Order {
+            sink: self.nonce,
+            source: 0,
+            epoch: 0,
+            from: position,
+            up_to: position,
+            committed: position,
+            kind: OrderKind::Done,
+        };
+        let until = Instant::now() + DONE_FOR;
+        while Instant::now() < until {
+            send(&self.orders, &order)?;
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+}
