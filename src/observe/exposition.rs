@@ -184,6 +184,60 @@ impl Collector for Scrape {
     }
 }
 
+/// What a sink pod adds: which pod it is, the positions of its link and
+/// the lag between what it received and what is durable.
+fn pod_sink(live: &Live, e: &mut DescriptorEncoder) -> Result<(), Error> {
+    let l = live.link().read();
+    let committed = live.committed();
+    family(
+        e,
+        "fizzflow_pod",
+        MetricType::Gauge,
+        "Which pod this process is (1 for its role), and whether a source is being served.",
+        [
+            (
+                [("role", "sink"), ("state", "serving")],
+                ConstGauge::new(i64::from(l.serving)),
+            ),
+            (
+                [("role", "sink"), ("state", "waiting")],
+                ConstGauge::new(i64::from(!l.serving)),
+            ),
+        ],
+    )?;
+    family(
+        e,
+        "fizzflow_pod_position",
+        MetricType::Gauge,
+        "Stream positions: the next one the sink takes, and its newest durable cut's.",
+        [
+            ([("at", "received")], ConstGauge::new(l.next as i64)),
+            ([("at", "committed")], ConstGauge::new(committed as i64)),
+        ],
+    )?;
+    family(
+        e,
+        "fizzflow_pod_lag_values",
+        MetricType::Gauge,
+        "Values received and not yet durable (received minus committed position).",
+        single(ConstGauge::new(l.next.saturating_sub(committed) as i64)),
+    )?;
+    family(
+        e,
+        "fizzflow_pod_resumes",
+        MetricType::Counter,
+        "Times the sink asked for the stream again (a new source, or a gap), this launch.",
+        single(ConstCounter::new(l.resumes)),
+    )?;
+    family(
+        e,
+        "fizzflow_pod_discarded_values",
+        MetricType::Counter,
+        "Values dropped that were sent before the source heard the sink's latest order, this launch.",
+        single(ConstCounter::new(l.discarded)),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,58 +313,4 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }
     }
-}
-
-/// What a sink pod adds: which pod it is, the positions of its link and
-/// the lag between what it received and what is durable.
-fn pod_sink(live: &Live, e: &mut DescriptorEncoder) -> Result<(), Error> {
-    let l = live.link().read();
-    let committed = live.committed();
-    family(
-        e,
-        "fizzflow_pod",
-        MetricType::Gauge,
-        "Which pod this process is (1 for its role), and whether a source is being served.",
-        [
-            (
-                [("role", "sink"), ("state", "serving")],
-                ConstGauge::new(i64::from(l.serving)),
-            ),
-            (
-                [("role", "sink"), ("state", "waiting")],
-                ConstGauge::new(i64::from(!l.serving)),
-            ),
-        ],
-    )?;
-    family(
-        e,
-        "fizzflow_pod_position",
-        MetricType::Gauge,
-        "Stream positions: the next one the sink takes, and its newest durable cut's.",
-        [
-            ([("at", "received")], ConstGauge::new(l.next as i64)),
-            ([("at", "committed")], ConstGauge::new(committed as i64)),
-        ],
-    )?;
-    family(
-        e,
-        "fizzflow_pod_lag_values",
-        MetricType::Gauge,
-        "Values received and not yet durable (received minus committed position).",
-        single(ConstGauge::new(l.next.saturating_sub(committed) as i64)),
-    )?;
-    family(
-        e,
-        "fizzflow_pod_resumes",
-        MetricType::Counter,
-        "Times the sink asked for the stream again (a new source, or a gap), this launch.",
-        single(ConstCounter::new(l.resumes)),
-    )?;
-    family(
-        e,
-        "fizzflow_pod_discarded_values",
-        MetricType::Counter,
-        "Values dropped that were sent before the source heard the sink's latest order, this launch.",
-        single(ConstCounter::new(l.discarded)),
-    )
 }
