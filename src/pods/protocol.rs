@@ -33,6 +33,11 @@ pub const KEEPALIVE: Duration = Duration::from_millis(100);
 /// A source not heard from for this long is gone: another may take over.
 pub const SILENCE: Duration = Duration::from_secs(1);
 
+/// A source turned away for this long is a second live source, not one
+/// that was started again while the sink still waited for its
+/// predecessor's silence: it gives up.
+pub const REFUSED_AFTER: Duration = Duration::from_secs(3);
+
 /// What the sink has seen of the link, for progress, metrics and the
 /// record (duplicates and restarts of the source are kept in the cut).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -285,6 +290,8 @@ pub struct Feed {
     heard: Option<Instant>,
     said_hello: Option<Instant>,
     sent_at: Option<Instant>,
+    /// Turned away (BUSY) since, and not served since.
+    refused_since: Option<Instant>,
     pub state: FeedState,
 }
 
@@ -310,6 +317,7 @@ impl Feed {
             heard: None,
             said_hello: None,
             sent_at: None,
+            refused_since: None,
             state: FeedState::Running,
         }
     }
@@ -335,7 +343,10 @@ impl Feed {
         match o.kind {
             OrderKind::Busy => {
                 if self.sink.is_none() {
-                    self.state = FeedState::Refused;
+                    let since = *self.refused_since.get_or_insert(now);
+                    if now.duration_since(since) >= REFUSED_AFTER {
+                        self.state = FeedState::Refused;
+                    }
                 }
                 return;
             }
@@ -355,6 +366,7 @@ impl Feed {
         self.up_to = o.up_to;
         self.committed = o.committed;
         self.heard = Some(now);
+        self.refused_since = None;
     }
 
     /// The values to send next: (epoch, first, count), at most `max`.
@@ -543,7 +555,7 @@ mod tests {
     }
 
     #[test]
-    fn the_source_ends_on_done_and_gives_way_when_refused() {
+    fn the_source_ends_on_done_and_gives_way_when_refused_for_long() {
         let t = Instant::now();
         let mut f = Feed::new(7);
         let busy = Order {
@@ -555,7 +567,12 @@ mod tests {
             committed: 0,
             kind: OrderKind::Busy,
         };
+        // Its predecessor may only just have died: it tries for a while.
         f.on_order(busy, t);
+        assert_eq!(f.state, FeedState::Running);
+        f.on_order(busy, t + REFUSED_AFTER / 2);
+        assert_eq!(f.state, FeedState::Running);
+        f.on_order(busy, t + REFUSED_AFTER);
         assert_eq!(f.state, FeedState::Refused);
         let mut f = Feed::new(7);
         f.on_order(

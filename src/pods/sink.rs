@@ -8,7 +8,7 @@ use crate::pods::sink_link::{SinkLink, send};
 use crate::pods::transport::{Inlet, Lost, Outlet, SetupError, Transport};
 use crate::pods::uri::Channels;
 use crate::pods::wire::{Order, OrderKind};
-use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -30,9 +30,9 @@ pub enum SinkError {
         channel: String,
         stream: i32,
     },
-    #[error("cannot take the sink's lock {}: {source}", path.display())]
+    #[error("cannot claim the sink's stream ({name}): {source}")]
     Lock {
-        path: PathBuf,
+        name: String,
         #[source]
         source: std::io::Error,
     },
@@ -43,7 +43,7 @@ pub struct SinkSetup {
     data: Option<Inlet>,
     orders: Arc<Outlet>,
     nonce: u64,
-    _lock: std::fs::File,
+    _claim: UnixListener,
     _transport: Arc<Transport>,
 }
 
@@ -62,40 +62,40 @@ pub fn prepare(
         data: Some(data),
         orders: Arc::new(orders),
         nonce: fastrand::u64(1..),
-        _lock: lock,
+        _claim: lock,
         _transport: transport,
     })
 }
 
-/// One sink per channel and stream on a driver: the drivers' dir is what
-/// every process on it shares, so the lock lives there (a file the driver
-/// itself never uses; a new driver clears the dir, and its old sinks with
-/// it).
-fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<std::fs::File, SinkError> {
-    let path = aeron_dir.join(format!("fizzflow-sink-{}.lock", channels.key()));
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(|source| SinkError::Lock {
-            path: path.clone(),
-            source,
+/// One sink per channel and stream on a driver. The claim is an abstract
+/// Unix socket named for the driver's dir, the channel and the stream: the
+/// kernel frees it when the process dies, however it dies, and it leaves
+/// no file behind (a file in the driver's dir would make it someone
+/// else's dir to the next driver, see driver.rs).
+fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<UnixListener, SinkError> {
+    use std::os::linux::net::SocketAddrExt;
+    let dir = std::fs::canonicalize(aeron_dir).unwrap_or_else(|_| aeron_dir.to_path_buf());
+    let mut key = dir.as_os_str().as_encoded_bytes().to_vec();
+    key.extend_from_slice(channels.key().as_bytes());
+    let name = format!("fizzflow-sink-{:08x}", crc32fast::hash(&key));
+    let addr =
+        std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).map_err(|source| {
+            SinkError::Lock {
+                name: name.clone(),
+                source,
+            }
         })?;
-    // SAFETY: flock on a descriptor this function owns.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(if e.kind() == std::io::ErrorKind::WouldBlock {
+    UnixListener::bind_addr(&addr).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AddrInUse {
             SinkError::StreamTaken {
                 dir: aeron_dir.to_path_buf(),
                 channel: channels.data.clone(),
                 stream: channels.data_stream,
             }
         } else {
-            SinkError::Lock { path, source: e }
-        });
-    }
-    Ok(file)
+            SinkError::Lock { name, source: e }
+        }
+    })
 }
 
 impl SinkSetup {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 pub mod metrics;
 pub mod pages;
+pub mod pods;
 pub mod recovery;
 pub mod running;
 #[allow(unused_imports)] // each test file uses its own subset

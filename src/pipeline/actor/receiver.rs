@@ -101,6 +101,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             Ok(n) => n,
             Err(lost) => {
                 live.abandon(Abandon::LinkLost(lost.0));
+                // The worker may be waiting for values: no more will come.
+                tx.mark_closed();
                 continue;
             }
         };
@@ -122,17 +124,15 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         live.link().publish(report);
         if live.stop_requested() && last_value.elapsed() > DRAIN_GIVE_UP {
             live.abandon(Abandon::NothingToDrain);
+            tx.mark_closed();
             continue;
         }
         if n == 0 {
             // Aeron has no wake-up to wait on: poll again soon, sooner
-            // while values flow.
+            // while values flow. (Not a wait for room either: the link must
+            // be tended, and its loss seen, while the worker is behind.)
             nap = (nap * 2).clamp(Duration::from_micros(20), LONGEST_NAP);
-            if room == 0 {
-                crate::pipeline::wait::vacant(&mut tx, 1).await;
-            } else {
-                std::thread::sleep(nap);
-            }
+            std::thread::sleep(nap);
         }
     }
     Ok(())

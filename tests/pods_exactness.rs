@@ -1,0 +1,242 @@
+//! The pipeline split across two processes over Aeron keeps the sink's
+//! lifetime exact: over shared memory and UDP loopback, whichever pod
+//! starts first, when the sink, the source or the media driver is killed
+//! mid-run and started again, when both are stopped, and with two runs on
+//! one driver. Every process has its own deadline; every driver its own
+//! dir.
+#![cfg(feature = "pods")]
+
+mod common;
+use common::pods::*;
+use common::*;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// messages = beats × 32 × worker batch (256 by default).
+fn assert_exact(v: &serde_json::Value, beats: u64) {
+    assert_eq!(field(v, "beats"), beats, "{v}");
+    assert_eq!(field(v, "messages"), beats * 32 * 256, "{v}");
+    assert_eq!(field(v, "sequence_errors"), 0, "{v}");
+    assert_closed_form(v);
+}
+
+/// A sink and a source, both to the end; the sink's summary.
+fn pair(
+    driver: &Driver,
+    state: &std::path::Path,
+    sink_args: &[&str],
+    link: &[&str],
+) -> serde_json::Value {
+    let mut args = sink_args.to_vec();
+    args.extend_from_slice(link);
+    let sink = Running::start(&mut sink(driver.dir(), state, &args));
+    let source = Running::start(&mut source(driver.dir(), link));
+    let done = sink.finish(LIMIT);
+    let v = done.success_json();
+    let src = source.finish(LIMIT);
+    assert!(
+        src.status.success(),
+        "source: {:?}\n{}",
+        src.status,
+        src.stderr
+    );
+    v
+}
+
+#[test]
+fn two_pods_over_shared_memory_are_exact() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let v = pair(
+        &driver,
+        state.path(),
+        &["--beats", "300", "--rate", "0"],
+        &[],
+    );
+    assert_exact(&v, 300);
+}
+
+#[test]
+fn two_pods_over_udp_loopback_are_exact() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let channel = udp_channel();
+    let v = pair(
+        &driver,
+        state.path(),
+        &["--beats", "300", "--rate", "0"],
+        &["--channel", &channel],
+    );
+    assert_exact(&v, 300);
+}
+
+#[test]
+fn a_source_started_first_waits_for_its_sink() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let source = Running::start(&mut source(driver.dir(), &[]));
+    std::thread::sleep(Duration::from_millis(500));
+    let sink = Running::start(&mut sink(
+        driver.dir(),
+        state.path(),
+        &["--beats", "100", "--rate", "0"],
+    ));
+    assert_exact(&sink.finish(LIMIT).success_json(), 100);
+    assert!(source.finish(LIMIT).status.success());
+}
+
+#[test]
+fn a_sink_started_first_waits_for_its_source() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let sink = Running::start(&mut sink(
+        driver.dir(),
+        state.path(),
+        &["--beats", "100", "--rate", "0"],
+    ));
+    std::thread::sleep(Duration::from_millis(500));
+    let source = Running::start(&mut source(driver.dir(), &[]));
+    assert_exact(&sink.finish(LIMIT).success_json(), 100);
+    assert!(source.finish(LIMIT).status.success());
+}
+
+/// Paced, so that a kill lands mid-run: 2,000 beats at 2 ms (4 s), with a
+/// checkpoint every 100 ms to show the progress.
+const PACED: [&str; 6] = [
+    "--beats",
+    "2000",
+    "--rate",
+    "2",
+    "--checkpoint-interval",
+    "100",
+];
+
+#[test]
+fn a_sink_killed_mid_run_resumes_exactly() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let source = Running::start(&mut source(driver.dir(), &[]));
+    let first = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    wait_for_progress(state.path(), 0, LIMIT);
+    signal(first.id(), libc::SIGKILL);
+    drop(first);
+    let again = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    let v = again.finish(LIMIT).success_json();
+    assert_exact(&v, 2000);
+    assert!(source.finish(LIMIT).status.success());
+}
+
+#[test]
+fn a_source_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let sink = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    let first = Running::start(&mut source(driver.dir(), &[]));
+    wait_for_progress(state.path(), 0, LIMIT);
+    signal(first.id(), libc::SIGKILL);
+    drop(first);
+    let second = Running::start(&mut source(driver.dir(), &[]));
+    let v = sink.finish(LIMIT).success_json();
+    assert_exact(&v, 2000);
+    assert!(field(&v["restarts"], "source") >= 1, "{v}");
+    assert!(second.finish(LIMIT).status.success());
+}
+
+#[test]
+fn a_driver_killed_mid_run_ends_both_pods_with_exit_5_and_they_resume_exactly() {
+    let mut driver = Driver::start();
+    let state = state_dir();
+    let sink1 = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    let source1 = Running::start(&mut source(driver.dir(), &[]));
+    wait_for_progress(state.path(), 0, LIMIT);
+    driver.kill();
+    let done = sink1.finish(LIMIT);
+    assert_eq!(done.status.code(), Some(5), "{}", done.stderr);
+    assert_eq!(source1.finish(LIMIT).status.code(), Some(5));
+    // The sink's last durable cut stands; the launch is recorded as failed.
+    let kept = counted(state.path());
+    assert_eq!(kept % (32 * 256), 0, "a whole number of beats");
+    driver.restart();
+    let source2 = Running::start(&mut source(driver.dir(), &[]));
+    let sink2 = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    assert_exact(&sink2.finish(LIMIT).success_json(), 2000);
+    assert!(source2.finish(LIMIT).status.success());
+}
+
+#[test]
+fn a_stopped_sink_commits_and_a_stopped_source_exits_0() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let sink1 = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    let source1 = Running::start(&mut source(driver.dir(), &[]));
+    let seen = wait_for_progress(state.path(), 0, LIMIT);
+    signal(sink1.id(), libc::SIGTERM);
+    let v = sink1.finish(LIMIT).success_json();
+    assert!(field(&v, "messages") >= seen, "{v}");
+    assert_eq!(field(&v, "messages") % (32 * 256), 0, "{v}");
+    assert_closed_form(&v);
+    signal(source1.id(), libc::SIGTERM);
+    assert!(source1.finish(LIMIT).status.success());
+    // The same command finishes the run, exactly.
+    let v = pair(&driver, state.path(), &PACED, &[]);
+    assert_exact(&v, 2000);
+}
+
+#[test]
+fn two_runs_share_one_driver_on_their_own_streams_and_a_second_sink_or_source_is_turned_away() {
+    let driver = Driver::start();
+    let (a, b) = (state_dir(), state_dir());
+    // Long enough (10 s) for the two intruders below to find sink A running
+    // (a turned-away source tries for 3 s before it gives up).
+    let long = ["--beats", "5000", "--rate", "2"];
+    let sink_a = Running::start(&mut sink(driver.dir(), a.path(), &long));
+    let sink_b = Running::start(&mut sink(
+        driver.dir(),
+        b.path(),
+        &["--beats", "600", "--rate", "2", "--stream-id", "2001"],
+    ));
+    let source_a = Running::start(&mut source(driver.dir(), &[]));
+    let source_b = Running::start(&mut source(driver.dir(), &["--stream-id", "2001"]));
+    wait_for_progress(a.path(), 0, LIMIT);
+    // A second sink on stream 1001 of the same driver: exit 3.
+    let other = state_dir();
+    let second = Running::start(&mut sink(driver.dir(), other.path(), &PACED)).finish(LIMIT);
+    assert_eq!(second.status.code(), Some(3), "{}", second.stderr);
+    assert!(second.stderr.contains("--stream-id"), "{}", second.stderr);
+    // A second source for sink A: turned away, exit 3.
+    let extra = Running::start(&mut source(driver.dir(), &[])).finish(LIMIT);
+    assert_eq!(extra.status.code(), Some(3), "{}", extra.stderr);
+    assert_exact(&sink_a.finish(LIMIT).success_json(), 5000);
+    assert_exact(&sink_b.finish(LIMIT).success_json(), 600);
+    assert!(source_a.finish(LIMIT).status.success());
+    assert!(source_b.finish(LIMIT).status.success());
+}
+
+#[test]
+fn run_pods_is_exact_over_shared_memory_and_udp() {
+    let state = state_dir();
+    let done = run_in(
+        state.path(),
+        &["--pods", "--beats", "200", "--rate", "0", "--json"],
+        LIMIT,
+    );
+    assert_exact(&done.success_json(), 200);
+    let channel = udp_channel();
+    let done = run_in(
+        state.path(),
+        &[
+            "run",
+            "--pods",
+            "--beats",
+            "100",
+            "--rate",
+            "0",
+            "--json",
+            "--channel",
+            &channel,
+        ],
+        LIMIT,
+    );
+    assert_exact(&done.success_json(), 300);
+}
