@@ -27,6 +27,17 @@ pub struct TortureArgs {
     /// Milliseconds between beats in the tortured runs
     #[arg(long, value_name = "MS", default_value_t = 1, value_parser = rate, allow_negative_numbers = true)]
     pub rate: u64,
+
+    /// Torture a pair of pods over Aeron instead: the sink (on the state
+    /// dir), the source and a media driver of the torture's own, each
+    /// killed or stopped at random moments (needs --features pods)
+    #[arg(long)]
+    pub pods: bool,
+
+    /// With --pods: the data stream's channel, aeron:ipc (default) or
+    /// aeron:udp?endpoint=127.0.0.1:PORT
+    #[arg(long, value_name = "URI", requires = "pods")]
+    pub channel: Option<String>,
 }
 
 fn beats(s: &str) -> Result<u64, String> {
@@ -47,12 +58,26 @@ pub fn command(args: &TortureArgs) -> Result<(), Error> {
             MOST_LAUNCH_MS / 1000
         )));
     }
+    let pods = if args.pods {
+        if !cfg!(feature = "pods") {
+            return Err(Error::Usage(
+                "torture --pods starts media drivers, which this build does not have: build with `cargo build --release --features pods`".into(),
+            ));
+        }
+        let channel = args.channel.as_deref().unwrap_or(crate::pods::uri::DEFAULT_CHANNEL);
+        crate::pods::uri::Channels::new(channel, None, crate::pods::uri::DEFAULT_STREAM as i64)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        Some(vec!["--channel".into(), channel.into()])
+    } else {
+        None
+    };
     let plan = TorturePlan {
         cycles: args.cycles,
         state_dir: args.state_dir.clone(),
         seed: args.seed,
         beats: args.beats,
         rate: args.rate,
+        pods,
     };
     Ok(crate::proving::torture::torture(&plan)?)
 }

@@ -109,8 +109,12 @@ impl Engine {
     /// No more faults: finish the run and check it is exactly one
     /// uninterrupted run's result.
     pub(super) fn finish_cleanly(&mut self) -> Result<(), Violation> {
+        if self.pods.is_some() {
+            self.pods_ready()?;
+        }
         let mut args = self.run_args();
-        args[2] = "0".into(); // unpaced: finish quickly
+        let rate = args.iter().position(|a| a == "--rate").expect("a rate") + 1;
+        args[rate] = "0".into(); // unpaced: finish quickly
         let child = self.spawn_run(&args, None)?;
         let done = wait(child)?;
         if !done.status.success() {

@@ -37,11 +37,14 @@ impl Tally {
 }
 
 /// Faults that are a SIGKILL, whose landing the 90% rule counts.
-const KILLS: [&str; 4] = [
+const KILLS: [&str; 7] = [
     "kill-at-start",
     "kill-random",
     "kill-during-drain",
     "kill-with-panics",
+    "pods-kill-sink",
+    "pods-kill-source",
+    "pods-kill-driver",
 ];
 
 fn judge(landed: u64, aimed: u64) -> Result<(), Violation> {

@@ -43,6 +43,7 @@ macro_rules! violation {
 mod faults;
 mod invariants;
 mod landing;
+mod pods;
 mod recovery;
 
 use landing::{Landing, Tally};
@@ -69,6 +70,9 @@ pub struct TorturePlan {
     pub beats: u64,
     /// Milliseconds between beats in the tortured runs.
     pub rate: u64,
+    /// The pods' link flags (`--channel` ...), to torture a pair of pods
+    /// over Aeron instead of one process (see pods.rs).
+    pub pods: Option<Vec<OsString>>,
 }
 
 /// A launch must end well within [`CHILD_LIMIT`], or a slow launch would
@@ -90,6 +94,8 @@ struct Engine {
     starts: u64,
     /// The tortured dir as the last check saw it.
     last: Snapshot,
+    /// A pods torture's driver and source.
+    pods: Option<pods::Crew>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -135,9 +141,17 @@ pub fn torture(args: &TorturePlan) -> Result<(), Error> {
         faults: BTreeMap::new(),
         starts: 0,
         last: Snapshot::default(),
+        pods: match &args.pods {
+            Some(link) => Some(pods::Crew::new(link.clone()).map_err(|why| Error::Torture {
+                seed,
+                why: why.to_string(),
+            })?),
+            None => None,
+        },
     };
     let started = Instant::now();
     let outcome = engine.run_all(args.cycles);
+    engine.pods_done();
     let report = engine.report(seed, args.cycles, started.elapsed(), &outcome);
     crate::util::output::stdout_text(&report).map_err(|source| Error::Output {
         what: "torture report",
@@ -169,6 +183,9 @@ impl Engine {
     }
 
     fn one_cycle(&mut self) -> Result<String, Violation> {
+        if self.pods.is_some() {
+            return self.pods_cycle();
+        }
         match self.rng.u32(0..100) {
             0..=24 => self.kill_cycle(),
             25..=34 => self.graceful_cycle(),
@@ -188,8 +205,12 @@ impl Engine {
 
     fn run_args(&mut self) -> Vec<OsString> {
         let interval = [10, 25, 50, 100, 250][self.rng.usize(0..5)];
-        let mut args: Vec<OsString> = [
-            "run",
+        let mut args: Vec<OsString> = match self.pods {
+            Some(_) => self.pod_sink_args(),
+            None => vec!["run".into()],
+        };
+        args.extend(
+            [
             "--rate",
             &self.rate.to_string(),
             "--beats",
@@ -202,9 +223,9 @@ impl Engine {
             "--no-metrics",
             "--json",
         ]
-        .iter()
-        .map(OsString::from)
-        .collect();
+            .iter()
+            .map(OsString::from),
+        );
         args.push("--state-dir".into());
         args.push(self.dir.clone().into_os_string());
         args
