@@ -29,5 +29,6 @@ pub mod cli;
 pub mod durable;
 pub mod observe;
 pub mod pipeline;
+pub mod pods;
 mod proving;
 pub mod util;

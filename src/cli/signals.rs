@@ -57,11 +57,20 @@ impl Seen {
 /// note goes to the one output writer (util/output.rs), in order, so a
 /// stderr nobody reads cannot hold it back from a second signal.
 pub fn install_stop_handler(live: &Arc<Live>) {
+    let live = live.clone();
+    install(
+        "stopping: draining the beats already sent (signal again to exit at once)",
+        move || live.request_stop(),
+    );
+}
+
+/// The same stop signals for a command without a pipeline (`driver`):
+/// `stopping` is said, then `on_stop` runs, once, on the signal thread.
+pub fn install(stopping: &'static str, on_stop: impl Fn() + Send + 'static) {
     // The thread that reads the signals exists before any handler does: a
     // handler with no reader would swallow every signal, and a process
     // that cannot start a thread must still die of SIGTERM.
     let (hand_over, taken) = std::sync::mpsc::channel::<signal_hook::iterator::Signals>();
-    let live = live.clone();
     let spawned = std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -74,8 +83,8 @@ pub fn install_stop_handler(live: &Arc<Live>) {
                     Response::Stop => {
                         // Queued first, so it is out before anything the
                         // stop leads to (the summary).
-                        note("stopping: draining the beats already sent (signal again to exit at once)");
-                        live.request_stop();
+                        note(stopping);
+                        on_stop();
                     }
                     Response::ExitNow => std::process::exit(130),
                     Response::AlreadyStopping => {}
