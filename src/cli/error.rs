@@ -1,10 +1,12 @@
 //! The command line's error: every layer's error, the CLI's own, and the
 //! one place where each becomes an exit code:
 //!
-//! 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the state dir
-//! is in use (for the pods: their channel and stream too); 4 the state dir
-//! or its checkpoint file cannot be used; 5 the media driver is not running
-//! or went away (a pod; start the driver and the pod again).
+//! 0 done; 1 failed (the reason is printed); 2 bad flags (or a command
+//! this build leaves out); 3 the state dir is in use (for the pods: their
+//! channel and stream, and the media driver's dir, too); 4 the state dir
+//! or its checkpoint file (or the media driver's dir) cannot be used; 5 the
+//! media driver is not running or went away (a pod; start the driver and
+//! the pod again).
 
 use crate::durable;
 use crate::pipeline;
@@ -75,6 +77,18 @@ pub enum Error {
         "the sink on this channel and stream is served by another source; stop that one or pass another --stream-id"
     )]
     SourceRefused,
+    /// A command this build leaves out: it needs the cargo feature `pods`,
+    /// which compiles Aeron's C media driver.
+    #[error(
+        "{what} is not in this build. Build it with `cargo build --release --features pods`; that compiles Aeron's C media driver and needs clang, libclang-dev, libbsd-dev, uuid-dev (Debian/Ubuntu: apt-get install -y clang libclang-dev libbsd-dev uuid-dev) and cmake >= 3.30 (pip install cmake==3.31.10)"
+    )]
+    // A build with the feature has every command.
+    #[cfg_attr(feature = "pods", allow(dead_code))]
+    NotBuilt { what: &'static str },
+    /// The media driver of `fizzflow driver`, and what to pass instead.
+    #[cfg(feature = "pods")]
+    #[error("{}{}", .0, driver_advice(.0))]
+    Driver(#[from] crate::pods::driver::DriverError),
     /// The summary or report could not be written to stdout or stderr;
     /// whatever was committed stays committed.
     #[error("cannot write the {what}: {source}")]
@@ -98,6 +112,19 @@ fn advice(e: &durable::Error) -> &'static str {
     }
 }
 
+#[cfg(feature = "pods")]
+fn driver_advice(e: &crate::pods::driver::DriverError) -> &'static str {
+    use crate::pods::driver::DriverError as D;
+    match e {
+        D::InUse { .. } => {
+            ". Its clients can use it as it is; to start another, stop that one first or pass another --aeron-dir"
+        }
+        D::Starting { .. } => "; try again, or pass another --aeron-dir",
+        D::Unusable { .. } => ". Pass another --aeron-dir",
+        D::Aeron { .. } => "",
+    }
+}
+
 impl Error {
     pub fn exit_code(&self) -> i32 {
         use crate::pods::sink::SinkError as P;
@@ -105,7 +132,16 @@ impl Error {
         use crate::pods::transport::SetupError as T;
         use durable::Error as D;
         match self {
-            Error::Usage(_) => 2,
+            Error::Usage(_) | Error::NotBuilt { .. } => 2,
+            #[cfg(feature = "pods")]
+            Error::Driver(d) => {
+                use crate::pods::driver::DriverError as R;
+                match d {
+                    R::InUse { .. } | R::Starting { .. } => 3,
+                    R::Unusable { .. } => 4,
+                    R::Aeron { .. } => 1,
+                }
+            }
             Error::Durable(D::InUse { .. } | D::Changed { .. })
             | Error::SinkPod(P::StreamTaken { .. })
             | Error::SourceRefused => 3,

@@ -6,6 +6,7 @@
 
 mod aeron_dir;
 mod bench;
+mod driver;
 mod error;
 mod launches;
 mod pod;
@@ -112,6 +113,33 @@ Examples:
 
 Run it on a quiet machine: ratios from one invocation are what compare.";
 
+const DRIVER_ABOUT: &str = "\
+Run an Aeron media driver in the foreground, for the pods to talk through.
+
+The driver is Aeron's own C media driver, compiled into fizzflow by the
+cargo feature `pods` (cargo build --release --features pods); without it
+this command says how to build it and exits 2.
+
+It serves one directory (its CnC file and log buffers, in memory under
+/dev/shm) until Ctrl-C or SIGTERM, then stops and removes that directory
+(exit 0). A directory where a live driver runs is refused (exit 3): a
+driver counts as live while the heartbeat in its CnC file moves. A dead
+driver's files are cleared; a directory holding anything a driver does not
+write, a symlink or a file is refused (exit 4).
+
+Settings: a dead driver's dir is taken over, and a dead client's streams
+released, after 3 s of silence (Aeron's default: 10 s); UDP socket buffers
+and the initial receive window are 4 MiB, IPC terms 4 MiB. An AERON_*
+variable set in the environment wins (AERON_DRIVER_TIMEOUT,
+AERON_CLIENT_LIVENESS_TIMEOUT, AERON_SOCKET_SO_RCVBUF,
+AERON_SOCKET_SO_SNDBUF, AERON_RCV_INITIAL_WINDOW_LENGTH,
+AERON_IPC_TERM_BUFFER_LENGTH, and any other the C driver reads).";
+
+const DRIVER_EXAMPLES: &str = "\
+Examples:
+  fizzflow driver                          serve Aeron's default dir, /dev/shm/aeron-<user>
+  fizzflow driver --aeron-dir /dev/shm/ff  another dir (or set AERON_DIR); the pods name the same";
+
 #[derive(Parser, Debug)]
 #[command(name = "fizzflow", version, about = ABOUT, long_about = LONG_ABOUT, after_help = RUN_EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -144,6 +172,10 @@ pub(crate) enum Command {
     /// owns the run; the source generates)
     #[command(subcommand)]
     Pod(pod::PodCommand),
+    /// Run an Aeron media driver in the foreground, for the pods to talk
+    /// through (needs a build with --features pods)
+    #[command(long_about = DRIVER_ABOUT, after_help = DRIVER_EXAMPLES)]
+    Driver(driver::DriverArgs),
 }
 
 /// Parses the command line, noting which run flags were given explicitly;
@@ -241,6 +273,7 @@ fn dispatch() -> i32 {
         Some(Command::Bench(_)) => Some("bench"),
         Some(Command::Torture(_)) => Some("torture"),
         Some(Command::Pod(_)) => Some("pod"),
+        Some(Command::Driver(_)) => Some("driver"),
         None => None,
     };
     let result = match cli.command {
@@ -251,6 +284,7 @@ fn dispatch() -> i32 {
         Some(Command::Torture(args)) => torture::command(&args),
         Some(Command::Pod(pod::PodCommand::Sink(args))) => pod::sink(&args),
         Some(Command::Pod(pod::PodCommand::Source(args))) => pod::source(&args),
+        Some(Command::Driver(args)) => driver::command(&args),
         None => run::command(&cli.run),
     };
     match result {

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub fn command(args: &RunArgs) -> Result<(), Error> {
     if !cfg!(feature = "pods") {
-        return Err(Error::Usage(
-            "run --pods starts a media driver, which this build does not have: build with `cargo build --release --features pods` (its prerequisites are in the README, \"Across processes\"), or start a driver elsewhere and run `fizzflow pod sink` and `fizzflow pod source` yourself".into(),
-        ));
+        return Err(Error::NotBuilt { what: "run --pods" });
     }
     if args.link_given.1 {
         return Err(Error::Usage(

@@ -60,11 +60,14 @@ pub fn command(args: &TortureArgs) -> Result<(), Error> {
     }
     let pods = if args.pods {
         if !cfg!(feature = "pods") {
-            return Err(Error::Usage(
-                "torture --pods starts media drivers, which this build does not have: build with `cargo build --release --features pods`".into(),
-            ));
+            return Err(Error::NotBuilt {
+                what: "torture --pods",
+            });
         }
-        let channel = args.channel.as_deref().unwrap_or(crate::pods::uri::DEFAULT_CHANNEL);
+        let channel = args
+            .channel
+            .as_deref()
+            .unwrap_or(crate::pods::uri::DEFAULT_CHANNEL);
         crate::pods::uri::Channels::new(channel, None, crate::pods::uri::DEFAULT_STREAM as i64)
             .map_err(|e| Error::Usage(e.to_string()))?;
         Some(vec!["--channel".into(), channel.into()])

@@ -2,8 +2,13 @@
 //! generates the values and a sink pod that owns the run (heartbeat,
 //! worker, logger, checkpoints). The protocol keeps the lifetime exact
 //! whichever process, or the media driver, is killed.
+//!
+//! `driver` (cargo feature `pods`): the Aeron media driver, Aeron's own C
+//! driver embedded, that the two processes talk through.
 
 pub(crate) mod actor;
+#[cfg(feature = "pods")]
+pub(crate) mod driver;
 pub(crate) mod protocol;
 #[cfg(test)]
 mod simulation;

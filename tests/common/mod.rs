@@ -145,7 +145,10 @@ pub fn run(args: &[&str], limit: Duration) -> Finished {
 pub fn run_in(dir: &std::path::Path, args: &[&str], limit: Duration) -> Finished {
     let mut all = vec!["--state-dir", dir.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
-    if matches!(args.first(), Some(&"stats") | Some(&"recover")) {
+    if matches!(
+        args.first(),
+        Some(&"stats") | Some(&"recover") | Some(&"run")
+    ) {
         all.rotate_left(2); // the subcommand must come first
     }
     run(&all, limit)

@@ -34,7 +34,7 @@ impl Driver {
     /// Starts the driver again (after [`Driver::kill`]) and waits until it
     /// serves (its CnC file is there).
     pub fn restart(&mut self) {
-        let mut cmd = Command::new(std::env::var("TMP_DRIVER_BIN").unwrap_or(BIN.into()));
+        let mut cmd = Command::new(BIN);
         cmd.args(["driver", "--aeron-dir"]).arg(self.dir.path());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())

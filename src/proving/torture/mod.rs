@@ -211,18 +211,18 @@ impl Engine {
         };
         args.extend(
             [
-            "--rate",
-            &self.rate.to_string(),
-            "--beats",
-            &self.beats.to_string(),
-            "--checkpoint-interval",
-            &interval.to_string(),
-            "--no-telemetry",
-            "--progress",
-            "off",
-            "--no-metrics",
-            "--json",
-        ]
+                "--rate",
+                &self.rate.to_string(),
+                "--beats",
+                &self.beats.to_string(),
+                "--checkpoint-interval",
+                &interval.to_string(),
+                "--no-telemetry",
+                "--progress",
+                "off",
+                "--no-metrics",
+                "--json",
+            ]
             .iter()
             .map(OsString::from),
         );

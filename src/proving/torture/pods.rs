@@ -87,14 +87,21 @@ impl Engine {
             let deadline = Instant::now() + DRIVER_GONE;
             while !cnc.exists() {
                 if Instant::now() > deadline {
-                    return Err(violation!("the media driver did not start within {DRIVER_GONE:?}"));
+                    return Err(violation!(
+                        "the media driver did not start within {DRIVER_GONE:?}"
+                    ));
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
             self.crew().driver = Some(driver);
         }
         if ended(&mut self.crew().source) {
-            let mut args: Vec<OsString> = vec!["pod".into(), "source".into(), "--progress".into(), "off".into()];
+            let mut args: Vec<OsString> = vec![
+                "pod".into(),
+                "source".into(),
+                "--progress".into(),
+                "off".into(),
+            ];
             args.extend(self.crew().link.iter().cloned());
             args.extend(self.crew().aeron_args());
             let source = self.spawn(&args, None)?;
@@ -144,8 +151,12 @@ impl Engine {
                 self.expect_final_checkpoint_matches(&done)?;
                 return Ok("pods-stop-sink (exit 0)".into());
             }
-            40..=59 | 60..=69 => {
-                let sig = if self.rng.bool() { libc::SIGKILL } else { libc::SIGTERM };
+            40..=69 => {
+                let sig = if self.rng.bool() {
+                    libc::SIGKILL
+                } else {
+                    libc::SIGTERM
+                };
                 let kind = if sig == libc::SIGKILL {
                     "pods-kill-source"
                 } else {
