@@ -42,7 +42,9 @@ pub fn command(args: &DriverArgs) -> Result<(), Error> {
         note(&format!("cleared a dead driver's files{pid} from {dir}"));
     }
     note(&format!(
-        "media driver (Aeron {}) serving {dir}, pid {}; Ctrl-C or SIGTERM stops it",
+        "{}{}) serving {dir}, pid {}; Ctrl-C or SIGTERM stops it",
+        // note() gives every line its "fizzflow: ".
+        crate::pods::DRIVER_SERVING.trim_start_matches("fizzflow: "),
         driver::aeron_version(),
         std::process::id()
     ));

@@ -58,7 +58,7 @@ pub enum Error {
     #[error("no checkpoint at {}: {why}", path.display())]
     NoCheckpoint { path: PathBuf, why: &'static str },
     /// A pod's link could not be set up.
-    #[error(transparent)]
+    #[error("{}{}", .0, sink_advice(.0))]
     SinkPod(#[from] crate::pods::sink::SinkError),
     #[error(transparent)]
     SourcePod(#[from] crate::pods::source::SourceError),
@@ -108,6 +108,15 @@ fn advice(e: &durable::Error) -> &'static str {
             "; to start from zero instead, move it aside or pass another --state-dir"
         }
         D::Changed { .. } => ". Stop that program (or pass another --state-dir) and run again",
+        _ => "",
+    }
+}
+
+fn sink_advice(e: &crate::pods::sink::SinkError) -> &'static str {
+    match e {
+        crate::pods::sink::SinkError::StreamTaken { .. } => {
+            "; pass another --stream-id (the same to both pods) or stop that sink"
+        }
         _ => "",
     }
 }

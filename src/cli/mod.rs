@@ -6,6 +6,7 @@
 
 mod aeron_dir;
 mod bench;
+mod crew;
 mod driver;
 mod error;
 mod launches;

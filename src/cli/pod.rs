@@ -11,7 +11,7 @@ use crate::cli::signals;
 use crate::observe::status::ProgressMode;
 use crate::pipeline::{Live, Shape};
 use crate::pods::source::{self, SourceEnd, SourceGauges};
-use crate::pods::uri::{Channels, DEFAULT_CHANNEL, DEFAULT_STREAM};
+use crate::pods::uri::{Channels, DEFAULT_CHANNEL, DEFAULT_STREAM, UriError};
 use crate::util::output::note;
 use crate::util::units::grouped;
 use clap::{Args, Subcommand};
@@ -47,9 +47,22 @@ pub struct LinkArgs {
 
 impl LinkArgs {
     pub fn channels(&self) -> Result<Channels, Error> {
-        Channels::new(&self.channel, self.control.as_deref(), self.stream_id)
-            .map_err(|e| Error::Usage(e.to_string()))
+        Channels::new(&self.channel, self.control.as_deref(), self.stream_id).map_err(link_usage)
     }
+}
+
+/// A link the flags describe wrongly, said with the flag to change.
+pub fn link_usage(e: UriError) -> Error {
+    let flag = match e {
+        UriError::Channel(_) | UriError::ControlNeeded(_) => "--channel",
+        UriError::Control(_) | UriError::ControlWithIpc => "--control",
+        UriError::Stream(_) => "--stream-id",
+    };
+    let extra = match e {
+        UriError::ControlNeeded(_) => ": pass --control to both pods",
+        _ => "",
+    };
+    Error::Usage(format!("{flag}: {e}{extra}"))
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,12 +1,12 @@
 //! `fizzflow run --pods`: the same run as `fizzflow run`, as two processes
-//! over Aeron with a media driver of their own (see pods/supervise.rs).
+//! over Aeron with a media driver of their own (see cli/crew.rs).
 //! This process takes no lock and writes nothing: the sink pod does, with
 //! the very flags given here.
 
+use crate::cli::crew::{self, Crew};
 use crate::cli::error::Error;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
-use crate::pods::supervise::{self, Crew};
 use std::ffi::OsString;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +29,7 @@ pub fn command(args: &RunArgs) -> Result<(), Error> {
             move || stop.store(true, Ordering::SeqCst),
         );
     }
-    let dir = supervise::private_dir().map_err(|e| {
+    let dir = crew::private_dir().map_err(|e| {
         Error::Pods(format!(
             "cannot make a private dir for the media driver: {e}"
         ))

@@ -69,7 +69,7 @@ pub fn command(args: &TortureArgs) -> Result<(), Error> {
             .as_deref()
             .unwrap_or(crate::pods::uri::DEFAULT_CHANNEL);
         crate::pods::uri::Channels::new(channel, None, crate::pods::uri::DEFAULT_STREAM as i64)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+            .map_err(crate::cli::pod::link_usage)?;
         Some(vec!["--channel".into(), channel.into()])
     } else {
         None

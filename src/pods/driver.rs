@@ -297,6 +297,11 @@ fn lock_dir(dir: &Path, limit: Duration) -> std::io::Result<Option<std::fs::File
     }
 }
 
+/// The pid a dir's CnC file names, if it has a readable one now.
+pub fn serving_pid(dir: &Path) -> Option<i64> {
+    Cnc::open(dir, Duration::ZERO)?.pid()
+}
+
 /// Who holds a dir with a CnC file.
 enum Holder {
     Live { pid: Option<i64> },

@@ -6,6 +6,10 @@
 //! `driver` (cargo feature `pods`): the Aeron media driver, Aeron's own C
 //! driver embedded, that the two processes talk through.
 
+/// How `fizzflow driver`'s stderr line starts once it serves: what a
+/// watcher of its stderr waits for.
+pub const DRIVER_SERVING: &str = "fizzflow: media driver (Aeron ";
+
 pub(crate) mod actor;
 #[cfg(feature = "pods")]
 pub(crate) mod driver;
@@ -15,7 +19,6 @@ mod simulation;
 pub(crate) mod sink;
 pub(crate) mod sink_link;
 pub(crate) mod source;
-pub(crate) mod supervise;
 pub(crate) mod transport;
 pub(crate) mod uri;
 pub(crate) mod wire;

@@ -351,7 +351,9 @@ impl Feed {
                 return;
             }
             OrderKind::Done => {
-                if self.sink.is_none_or(|s| s == o.sink) {
+                // Only the sink it serves ends a source: a source started
+                // while a sink says its last words is the next sink's.
+                if self.sink == Some(o.sink) {
                     self.state = FeedState::Done;
                 }
                 return;
@@ -574,14 +576,23 @@ mod tests {
         assert_eq!(f.state, FeedState::Running);
         f.on_order(busy, t + REFUSED_AFTER);
         assert_eq!(f.state, FeedState::Refused);
+        // The end of a run ends the source that served it, not one that
+        // came too late for it.
+        let done = Order {
+            kind: OrderKind::Done,
+            source: 0,
+            ..busy
+        };
         let mut f = Feed::new(7);
-        f.on_order(
-            Order {
-                kind: OrderKind::Done,
-                ..busy
-            },
-            t,
-        );
+        f.on_order(done, t);
+        assert_eq!(f.state, FeedState::Running);
+        let send = Order {
+            kind: OrderKind::Send,
+            epoch: 1,
+            ..busy
+        };
+        f.on_order(send, t);
+        f.on_order(done, t);
         assert_eq!(f.state, FeedState::Done);
     }
 

@@ -22,7 +22,7 @@ pub enum SinkError {
     #[error(transparent)]
     Setup(#[from] SetupError),
     #[error(
-        "another sink already takes stream {stream} of {channel} on the media driver at {}; pass another --stream-id (the same to both pods) or stop that sink",
+        "another sink already takes stream {stream} of {channel} on the media driver at {}",
         dir.display()
     )]
     StreamTaken {

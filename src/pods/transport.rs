@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 /// (the driver's own client liveness timeout is set to match, driver.rs).
 pub const DRIVER_TIMEOUT: Duration = Duration::from_secs(3);
 
+/// How long a registration may wait for a driver that does not answer.
+const REGISTRATION_LIMIT: Duration = Duration::from_secs(15);
+
 /// The driver went away (or never answered): what the client said.
 #[derive(Clone, Debug, thiserror::Error)]
 #[error("the media driver at {dir} {why}")]
@@ -122,13 +125,10 @@ impl Transport {
 
     /// A publication on `channel`, `stream`, once the driver has made it.
     pub fn publication(self: &Arc<Self>, channel: &str, stream: i32) -> Result<Outlet, SetupError> {
-        let c = CString::new(channel).expect("URIs hold no NUL");
-        let id = self
-            .aeron()
-            .add_publication(c, stream)
-            .map_err(|e| Self::refused("a publication", channel, stream, e))?;
-        let publication =
-            self.await_registration(channel, stream, "a publication", |a| a.find_publication(id))?;
+        let publication = self.register(channel, stream, "a publication", |a, c| {
+            let id = a.add_publication(c, stream)?;
+            Ok(move |a: &mut Aeron| a.find_publication(id))
+        })?;
         Ok(Outlet {
             publication,
             transport: self.clone(),
@@ -137,13 +137,9 @@ impl Transport {
 
     /// A subscription to `channel`, `stream`, once the driver has made it.
     pub fn subscription(self: &Arc<Self>, channel: &str, stream: i32) -> Result<Inlet, SetupError> {
-        let c = CString::new(channel).expect("URIs hold no NUL");
-        let id = self
-            .aeron()
-            .add_subscription(c, stream)
-            .map_err(|e| Self::refused("a subscription", channel, stream, e))?;
-        let subscription = self.await_registration(channel, stream, "a subscription", |a| {
-            a.find_subscription(id)
+        let subscription = self.register(channel, stream, "a subscription", |a, c| {
+            let id = a.add_subscription(c, stream)?;
+            Ok(move |a: &mut Aeron| a.find_subscription(id))
         })?;
         Ok(Inlet {
             subscription,
@@ -151,30 +147,53 @@ impl Transport {
         })
     }
 
-    fn aeron(&self) -> std::sync::MutexGuard<'_, Aeron> {
-        self.aeron.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn await_registration<T>(
+    /// Asks the driver for a registration (`add`) and waits for it. A
+    /// driver that does not answer in time (one that has just started, on
+    /// a loaded machine) is asked again, up to [`REGISTRATION_LIMIT`]; after
+    /// that it counts as gone.
+    fn register<T, F>(
         &self,
         channel: &str,
         stream: i32,
         what: &'static str,
-        mut find: impl FnMut(&mut Aeron) -> Result<T, AeronError>,
-    ) -> Result<T, SetupError> {
-        let deadline = Instant::now() + DRIVER_TIMEOUT * 2;
+        add: impl Fn(&mut Aeron, CString) -> Result<F, AeronError>,
+    ) -> Result<T, SetupError>
+    where
+        F: FnMut(&mut Aeron) -> Result<T, AeronError>,
+    {
+        let deadline = Instant::now() + REGISTRATION_LIMIT;
         loop {
             self.check()?;
-            match find(&mut self.aeron()) {
+            let c = CString::new(channel).expect("URIs hold no NUL");
+            let mut find =
+                add(&mut self.aeron(), c).map_err(|e| Self::refused(what, channel, stream, e))?;
+            let found = loop {
+                self.check()?;
+                match find(&mut self.aeron()) {
+                    Err(
+                        AeronError::PublicationNotReady(_) | AeronError::SubscriptionNotReady(_),
+                    ) => {
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                    other => break other,
+                }
+            };
+            match found {
                 Ok(found) => return Ok(found),
-                Err(AeronError::PublicationNotReady(_) | AeronError::SubscriptionNotReady(_))
-                    if Instant::now() < deadline =>
-                {
-                    std::thread::sleep(Duration::from_millis(1));
+                Err(AeronError::DriverTimeout(_)) if Instant::now() < deadline => {}
+                Err(AeronError::DriverTimeout(e)) => {
+                    return Err(SetupError::Lost(Lost {
+                        dir: self.dir.clone(),
+                        why: format!("did not answer ({e})"),
+                    }));
                 }
                 Err(e) => return Err(Self::refused(what, channel, stream, e)),
             }
         }
+    }
+
+    fn aeron(&self) -> std::sync::MutexGuard<'_, Aeron> {
+        self.aeron.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 

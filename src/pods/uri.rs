@@ -31,22 +31,22 @@ pub struct Channels {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum UriError {
     #[error(
-        "--channel takes aeron:ipc or aeron:udp?endpoint=HOST:PORT (the sink's host and port), not '{0}'"
+        "the channel is aeron:ipc or aeron:udp?endpoint=HOST:PORT (the sink's host and port), not '{0}'"
     )]
     Channel(String),
-    #[error("--control takes aeron:udp?endpoint=HOST:PORT (the source's host and port), not '{0}'")]
+    #[error(
+        "the control channel is aeron:udp?endpoint=HOST:PORT (the source's host and port), not '{0}'"
+    )]
     Control(String),
     #[error(
-        "across machines (--channel {0}), the source's address is needed too: pass --control aeron:udp?endpoint=SOURCE_HOST:PORT to both pods"
+        "across machines (channel {0}) the source's address is needed too, as a control channel aeron:udp?endpoint=SOURCE_HOST:PORT given to both pods"
     )]
     ControlNeeded(String),
     #[error(
-        "--control is only for aeron:udp channels (the control stream of aeron:ipc is the same shared memory)"
+        "a control channel is only for aeron:udp channels (the control stream of aeron:ipc is the same shared memory)"
     )]
     ControlWithIpc,
-    #[error(
-        "--stream-id must be from 1 to 2147483646 (the control stream is the next id), not {0}"
-    )]
+    #[error("the stream id is from 1 to 2147483646 (the control stream is the next id), not {0}")]
     Stream(i64),
 }
 

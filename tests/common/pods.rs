@@ -32,20 +32,17 @@ impl Driver {
     }
 
     /// Starts the driver again (after [`Driver::kill`]) and waits until it
-    /// serves (its CnC file is there).
+    /// serves. Not when its CnC file is there: a killed driver leaves its
+    /// own behind, and a pod that maps that one sees a dead heartbeat.
     pub fn restart(&mut self) {
         let mut cmd = Command::new(BIN);
         cmd.args(["driver", "--aeron-dir"]).arg(self.dir.path());
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        self.running = Some(Running::start(&mut cmd));
-        let cnc = self.dir.path().join("cnc.dat");
-        wait_until(
-            Duration::from_secs(30),
-            "the media driver's CnC file",
-            || cnc.exists().then_some(()),
-        );
+        let mut running = Running::start(&mut cmd);
+        running.line_starting("fizzflow: media driver (Aeron ", Duration::from_secs(30));
+        self.running = Some(running);
     }
 
     pub fn pid(&self) -> u32 {

@@ -283,6 +283,17 @@ impl Engine {
         fsize_limit: Option<u64>,
         env: &[(&str, String)],
     ) -> Result<Watched, Violation> {
+        self.spawn_marked(args, fsize_limit, env, LAUNCH_LINE)
+    }
+
+    /// As [`Self::spawn_full`], watching for the stderr line `marker`.
+    fn spawn_marked(
+        &self,
+        args: &[OsString],
+        fsize_limit: Option<u64>,
+        env: &[(&str, String)],
+        marker: &'static str,
+    ) -> Result<Watched, Violation> {
         let mut cmd = Command::new(&self.bin);
         cmd.envs(env.iter().map(|(k, v)| (k, v)));
         cmd.args(args)
@@ -313,7 +324,7 @@ impl Engine {
         let child = cmd
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.bin.display()))?;
-        Watched::new(child, Some(LAUNCH_LINE)).map_err(|e| violation!("cannot watch a child: {e}"))
+        Watched::new(child, Some(marker)).map_err(|e| violation!("cannot watch a child: {e}"))
     }
 
     /// Sends `sig` to a running child and says where it landed (a child that

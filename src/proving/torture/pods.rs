@@ -82,16 +82,14 @@ impl Engine {
                 .into_iter()
                 .chain(self.crew().aeron_args())
                 .collect();
-            let driver = self.spawn(&args, None)?;
-            let cnc = self.crew().aeron.path().join("cnc.dat");
-            let deadline = Instant::now() + DRIVER_GONE;
-            while !cnc.exists() {
-                if Instant::now() > deadline {
-                    return Err(violation!(
-                        "the media driver did not start within {DRIVER_GONE:?}"
-                    ));
-                }
-                std::thread::sleep(Duration::from_millis(10));
+            // Not cnc.dat's existence: a killed driver leaves its own behind,
+            // and a pod that maps it sees a heartbeat that never moves.
+            let mut driver = self.spawn_marked(&args, None, &[], crate::pods::DRIVER_SERVING)?;
+            if !driver.wait_for_marker(DRIVER_GONE) {
+                let said = driver.wait(Duration::from_secs(5));
+                return Err(violation!(
+                    "the media driver did not start within {DRIVER_GONE:?}: {said:?}"
+                ));
             }
             self.crew().driver = Some(driver);
         }
@@ -112,6 +110,31 @@ impl Engine {
 
     /// One cycle: the sink runs; one process is hit mid-run.
     pub(super) fn pods_cycle(&mut self) -> Result<String, Violation> {
+        let line = self.pods_cycle_once()?;
+        // A sink that finished its run told its source it may exit: that
+        // source is not the next sink's (run --pods stops it likewise).
+        self.let_the_source_go();
+        Ok(line)
+    }
+
+    /// The source of a finished run exits on its own; one that missed the
+    /// news is stopped.
+    fn let_the_source_go(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while !ended(&mut self.crew().source) {
+            if Instant::now() > deadline {
+                if let Some(source) = self.crew().source.take() {
+                    // SAFETY: a signal to our own child, not yet reaped.
+                    unsafe { libc::kill(source.id() as i32, libc::SIGTERM) };
+                    let _ = source.wait(Duration::from_secs(30));
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn pods_cycle_once(&mut self) -> Result<String, Violation> {
         self.pods_ready()?;
         let args = self.run_args();
         let mut sink = self.spawn_run(&args, None)?;

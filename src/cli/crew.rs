@@ -4,7 +4,9 @@
 //! the run's; a stop goes to the sink first, which commits, then to the
 //! source, then to the driver. The children have process groups of their
 //! own, so a Ctrl-C reaches this process only, and it stops them in that
-//! order; each also gets SIGTERM if this process dies.
+//! order; each also gets SIGTERM if this process dies. A pod starts only
+//! once the driver serves: a killed driver leaves its CnC file behind, and
+//! a pod that maps that one waits on a heartbeat that never moves.
 
 use crate::util::output::note;
 use std::ffi::OsString;
@@ -75,7 +77,13 @@ struct Kid {
     role: Role,
     child: Option<Child>,
     restarts: u32,
+    /// To be started once the driver serves.
+    due: bool,
 }
+
+/// How long a driver may take to serve before the pods start anyway (they
+/// wait for a driver themselves, and say so if none comes).
+const DRIVER_START_LIMIT: Duration = Duration::from_secs(10);
 
 impl Crew {
     fn start(&self, role: Role) -> Result<Child, SuperviseError> {
@@ -118,10 +126,9 @@ impl Crew {
             role,
             child: None,
             restarts: 0,
+            due: role != Role::Driver,
         });
-        for kid in &mut kids {
-            kid.child = Some(self.start(kid.role)?);
-        }
+        kids[0].child = Some(self.start(Role::Driver)?);
         let result = self.watch(&mut kids, stop);
         // Whatever happened: the sink first (it commits), then the source,
         // then the driver.
@@ -135,7 +142,21 @@ impl Crew {
 
     fn watch(&self, kids: &mut [Kid; 3], stop: &AtomicBool) -> Result<i32, SuperviseError> {
         let mut stopping = false;
+        let mut driver_since = Instant::now();
         loop {
+            if !stopping && kids[1..].iter().any(|k| k.due) {
+                let serving = kids[0]
+                    .child
+                    .as_ref()
+                    .is_some_and(|d| serves(&self.aeron_dir, d.id()));
+                if serving || driver_since.elapsed() > DRIVER_START_LIMIT {
+                    for kid in &mut kids[1..] {
+                        if std::mem::take(&mut kid.due) {
+                            kid.child = Some(self.start(kid.role)?);
+                        }
+                    }
+                }
+            }
             if stop.load(Ordering::SeqCst) && !stopping {
                 stopping = true;
                 if let Some(sink) = &kids[1].child {
@@ -156,7 +177,7 @@ impl Crew {
                     }
                     (Role::Source, Some(3)) => return Err(SuperviseError::SourceRefused),
                     // A source that heard the run is done waits for the sink's exit.
-                    (Role::Source, Some(0)) if kids[1].child.is_some() => {}
+                    (Role::Source, Some(0)) if kids[1].child.is_some() || kids[1].due => {}
                     _ if stopping && role != Role::Sink => {}
                     _ => {
                         let kid = &mut kids[i];
@@ -173,13 +194,30 @@ impl Crew {
                             describe(status),
                             kid.restarts
                         ));
-                        kid.child = Some(self.start(role)?);
+                        if role == Role::Driver {
+                            kid.child = Some(self.start(role)?);
+                            driver_since = Instant::now();
+                        } else {
+                            kid.due = true;
+                        }
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Whether the driver with this pid serves `dir` (its CnC file names it).
+#[cfg(feature = "pods")]
+fn serves(dir: &Path, pid: u32) -> bool {
+    crate::pods::driver::serving_pid(dir) == Some(i64::from(pid))
+}
+
+/// A build without the feature never gets here (run --pods needs it).
+#[cfg(not(feature = "pods"))]
+fn serves(_dir: &Path, _pid: u32) -> bool {
+    true
 }
 
 /// Its status, if the child has exited (and is then gone from `slot`).
