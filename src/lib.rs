@@ -20,7 +20,9 @@
 //! disks or terminals (its checkpoint actor commits through
 //! [`pipeline::CutSink`], which `durable` implements); `durable` uses only
 //! the pipeline's plain data types; `observe` reads the pipeline's live
-//! values; `proving` runs this binary and reads what `durable` wrote.
+//! values; `proving` runs this binary and reads what `durable` wrote;
+//! `pods` puts the pipeline across processes over Aeron (so far, the
+//! media driver).
 
 // Every write to stdout or stderr goes through `util::output`, which never panics.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
