@@ -240,3 +240,54 @@ fn run_pods_is_exact_over_shared_memory_and_udp() {
     );
     assert_exact(&done.success_json(), 300);
 }
+
+/// `torture --pods` on a short fixed schedule that kills the sink, the
+/// source and the driver mid-run (seed 5 does each within 14 cycles); the
+/// long version is `fizzflow torture --pods --cycles 200`.
+#[test]
+fn torture_pods_kills_each_process_and_loses_nothing() {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let state = scratch.path().join("state");
+    let state = state.to_str().expect("utf-8 path");
+    let mut cmd = fizzflow(&[
+        "torture",
+        "--pods",
+        "--cycles",
+        "14",
+        "--seed",
+        "5",
+        "--beats",
+        "400",
+        "--state-dir",
+        state,
+    ]);
+    let child = cmd.spawn().expect("spawn torture");
+    let done = wait_with_deadline(child, Duration::from_secs(300));
+    assert!(
+        done.status.success() && done.stdout.contains("verdict           PASS"),
+        "torture --pods failed ({:?})\nreport:\n{}\nlog:\n{}",
+        done.status,
+        done.stdout,
+        done.stderr
+    );
+    for kind in ["pods-kill-sink", "pods-kill-source", "pods-kill-driver"] {
+        let landed = done
+            .stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(kind))
+            .and_then(|l| {
+                l.split_once("while running; ")?
+                    .0
+                    .rsplit(' ')
+                    .nth(1)?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        assert!(
+            landed > 0,
+            "no {kind} landed while running:\n{}",
+            done.stdout
+        );
+    }
+}
