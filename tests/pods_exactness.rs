@@ -18,6 +18,8 @@ fn assert_exact(v: &serde_json::Value, beats: u64) {
     assert_eq!(field(v, "beats"), beats, "{v}");
     assert_eq!(field(v, "messages"), beats * 32 * 256, "{v}");
     assert_eq!(field(v, "sequence_errors"), 0, "{v}");
+    // The cut stands after the last value: where a source would resume.
+    assert_eq!(field(v, "cut_position"), beats * 32 * 256, "{v}");
     assert_closed_form(v);
 }
 

@@ -21,6 +21,9 @@ pub struct Summary {
     pub beats_target: u64,
     pub sequence_errors: u64,
     pub duplicates_dropped: u64,
+    /// The position of the next value the logger expects: where the last
+    /// cut stands, and where a source pod is told to resume.
+    pub cut_position: u64,
     /// Restarts per actor, by name, over the state dir's life.
     pub restarts: BTreeMap<String, u64>,
     pub elapsed_secs: f64,
@@ -79,6 +82,7 @@ impl Summary {
             beats_target: last.beats_target,
             sequence_errors: l.sequence_errors,
             duplicates_dropped: l.duplicates_dropped,
+            cut_position: l.next_expected,
             restarts: last
                 .restarts
                 .iter()
