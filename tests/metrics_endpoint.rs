@@ -216,3 +216,34 @@ fn closed_after_sending(stream: &mut std::net::TcpStream, byte: u8) -> Option<&'
         Err(e) => panic!("reading: {e}"),
     }
 }
+
+/// A source pod serves its own metrics when asked: which pod it is and
+/// where it stands, before any driver or sink is there.
+#[test]
+fn a_source_pod_says_which_pod_it_is() {
+    let aeron = tempfile::tempdir().expect("tempdir");
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "pod",
+        "source",
+        "--progress",
+        "off",
+        "--metrics-addr",
+        "127.0.0.1:0",
+    ])
+    .arg("--aeron-dir")
+    .arg(aeron.path().join("none"))
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let mut source = Running::start(&mut cmd);
+    let addr = source.metrics_address(Duration::from_secs(30));
+    let text = scrape(&addr);
+    assert!(
+        text.contains("fizzflow_pod{role=\"source\",state=\"waiting\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("fizzflow_pod_lag_values 0"), "{text}");
+    // Without a driver it gives up on its own (exit 5), serving until then.
+    assert!(source.exits_within(Duration::from_secs(60)));
+}

@@ -8,6 +8,8 @@ use crate::cli::error::Error;
 use crate::cli::run;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
+use crate::observe::exposition::{SourceSample, render_source};
+use crate::observe::metrics::MetricsServer;
 use crate::observe::status::ProgressMode;
 use crate::pipeline::{Live, Shape};
 use crate::pods::source::{self, SourceEnd, SourceGauges};
@@ -100,6 +102,11 @@ pub struct SourceArgs {
     /// more detail (wide), or none (off)
     #[arg(long, value_name = "MODE", value_enum, default_value_t = ProgressMode::One)]
     pub progress: ProgressMode,
+
+    /// Serve the source's metrics (which pod, positions sent and
+    /// committed, lag) at http://ADDR/metrics; off unless given
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `fizzflow pod sink`.
@@ -131,6 +138,25 @@ pub fn source(args: &SourceArgs) -> Result<(), Error> {
             gauges.request_stop()
         });
     }
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let g = gauges.clone();
+            let render = Arc::new(move || {
+                let r = g.reading();
+                render_source(SourceSample {
+                    serving: r.serving,
+                    sent: r.sent,
+                    next: r.next,
+                    committed: r.committed,
+                })
+            });
+            let server = MetricsServer::start(addr, render)
+                .map_err(|e| Error::Usage(format!("--metrics-addr: {e}")))?;
+            note(&format!("metrics at http://{}/metrics", server.addr()));
+            Some(server)
+        }
+        None => None,
+    };
     let reporter =
         (args.progress != ProgressMode::Off).then(|| report_every_second(gauges.clone()));
     let end = source::run(
@@ -140,6 +166,9 @@ pub fn source(args: &SourceArgs) -> Result<(), Error> {
         CONNECT_WAIT,
     )?;
     drop(reporter);
+    if let Some(server) = metrics {
+        server.finish();
+    }
     let r = gauges.reading();
     match end {
         SourceEnd::Done => {

@@ -398,7 +398,9 @@ fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<Me
     if args.no_metrics {
         return None;
     }
-    match MetricsServer::start(args.metrics_addr, live.clone(), capacity) {
+    let live = live.clone();
+    let render = Arc::new(move || crate::observe::exposition::render(&live, capacity));
+    match MetricsServer::start(args.metrics_addr, render) {
         Ok(server) => {
             note(&format!("metrics at http://{}/metrics", server.addr()));
             Some(server)

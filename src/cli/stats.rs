@@ -241,7 +241,10 @@ fn table(
     row("duplicates dropped", grouped(s.duplicates_dropped));
     row(
         "cut position",
-        format!("{} (the next value; a source pod resumes there)", grouped(s.cut_position)),
+        format!(
+            "{} (the next value; a source pod resumes there)",
+            grouped(s.cut_position)
+        ),
     );
     row("checkpoints written", grouped(r.checkpoints));
     row(

@@ -238,6 +238,78 @@ fn pod_sink(live: &Live, e: &mut DescriptorEncoder) -> Result<(), Error> {
     )
 }
 
+/// What a source pod knows of its link at one moment.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SourceSample {
+    pub serving: bool,
+    /// Values this process has published.
+    pub sent: u64,
+    /// The position of the next value it publishes.
+    pub next: u64,
+    /// The sink's newest durable cut, as the sink last said.
+    pub committed: u64,
+}
+
+/// The exposition text of a source pod: which pod it is and its positions,
+/// under the same names as the sink's.
+pub fn render_source(sample: SourceSample) -> String {
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(SourceScrape(sample)));
+    let mut out = String::new();
+    // Writing to a String cannot fail, and every value is encodable.
+    let _ = prometheus_client::encoding::prometheus_text::encode(&mut out, &registry);
+    out
+}
+
+#[derive(Debug)]
+struct SourceScrape(SourceSample);
+
+impl Collector for SourceScrape {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), Error> {
+        let (s, e) = (&self.0, &mut encoder);
+        family(
+            e,
+            "fizzflow_pod",
+            MetricType::Gauge,
+            "Which pod this process is (1 for its role), and whether it serves a sink.",
+            [
+                (
+                    [("role", "source"), ("state", "serving")],
+                    ConstGauge::new(i64::from(s.serving)),
+                ),
+                (
+                    [("role", "source"), ("state", "waiting")],
+                    ConstGauge::new(i64::from(!s.serving)),
+                ),
+            ],
+        )?;
+        family(
+            e,
+            "fizzflow_pod_position",
+            MetricType::Gauge,
+            "Stream positions: the next one the source sends, and the sink's newest durable cut.",
+            [
+                ([("at", "sent")], ConstGauge::new(s.next as i64)),
+                ([("at", "committed")], ConstGauge::new(s.committed as i64)),
+            ],
+        )?;
+        family(
+            e,
+            "fizzflow_pod_lag_values",
+            MetricType::Gauge,
+            "Values sent and not yet durable at the sink (sent minus committed position).",
+            single(ConstGauge::new(s.next.saturating_sub(s.committed) as i64)),
+        )?;
+        family(
+            e,
+            "fizzflow_pod_sent_values",
+            MetricType::Counter,
+            "Values this source process has published (a resume sends some again).",
+            single(ConstCounter::new(s.sent)),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,5 +384,28 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} in:\n{text}");
         }
+    }
+
+    #[test]
+    fn a_source_says_which_pod_it_is_and_its_lag() {
+        let text = render_source(SourceSample {
+            serving: true,
+            sent: 900,
+            next: 1000,
+            committed: 400,
+        });
+        assert!(
+            text.contains("fizzflow_pod{role=\"source\",state=\"serving\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("fizzflow_pod_position{at=\"sent\"} 1000"),
+            "{text}"
+        );
+        assert!(text.contains("fizzflow_pod_lag_values 600"), "{text}");
+        assert_eq!(
+            text.lines().filter(|l| l.starts_with("# TYPE")).count(),
+            text.lines().filter(|l| l.starts_with("# HELP")).count()
+        );
     }
 }

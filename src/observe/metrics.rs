@@ -10,8 +10,7 @@
 //! closed), a deadline per connection, an accept loop that outlives
 //! EMFILE, and nothing the process waits for at exit.
 
-use crate::observe::exposition::{CONTENT_TYPE, render};
-use crate::pipeline::live::Live;
+use crate::observe::exposition::CONTENT_TYPE;
 use std::fmt::Write as _;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -32,6 +31,9 @@ const IO_TIMEOUT: Duration = Duration::from_secs(2);
 const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
 /// A pause after a failed accept (EMFILE and the like) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// What a scrape answers: the exposition text at that moment.
+pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
 
 pub struct MetricsServer {
     addr: SocketAddr,
@@ -54,11 +56,7 @@ pub struct StartError {
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free one) and serves until
     /// [`MetricsServer::finish`].
-    pub fn start(
-        addr: SocketAddr,
-        live: Arc<Live>,
-        channel_capacity: usize,
-    ) -> Result<MetricsServer, StartError> {
+    pub fn start(addr: SocketAddr, render: Render) -> Result<MetricsServer, StartError> {
         let failed = |step: &'static str| move |source| StartError { addr, step, source };
         let listener = TcpListener::bind(addr).map_err(failed("listen on"))?;
         let addr = listener
@@ -68,7 +66,7 @@ impl MetricsServer {
         let (wake, woken) = UnixStream::pair().map_err(failed("set up"))?;
         let accept = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || accept_loop(listener, woken, live, channel_capacity))
+            .spawn(move || accept_loop(listener, woken, render))
             .map_err(failed("start the thread serving"))?;
         Ok(MetricsServer { addr, wake, accept })
     }
@@ -85,7 +83,7 @@ impl MetricsServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, woken: UnixStream, live: Arc<Live>, capacity: usize) {
+fn accept_loop(listener: TcpListener, woken: UnixStream, render: Render) {
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         if !wait_readable(&listener, &woken) {
@@ -93,7 +91,7 @@ fn accept_loop(listener: TcpListener, woken: UnixStream, live: Arc<Live>, capaci
         }
         loop {
             match listener.accept() {
-                Ok((stream, _)) => admit(stream, &active, &live, capacity),
+                Ok((stream, _)) => admit(stream, &active, &render),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // Out of descriptors or buffers: the connection waits in the
@@ -131,7 +129,7 @@ fn wait_readable(listener: &TcpListener, woken: &UnixStream) -> bool {
     }
 }
 
-fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, live: &Arc<Live>, capacity: usize) {
+fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, render: &Render) {
     if active.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
         active.fetch_sub(1, Ordering::AcqRel);
         // Best effort and without waiting on the client.
@@ -143,12 +141,12 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, live: &Arc<Live>, capacit
         ));
         return;
     }
-    let (mine, live) = (active.clone(), live.clone());
+    let (mine, render) = (active.clone(), render.clone());
     let spawned = std::thread::Builder::new()
         .name("metrics-client".into())
         .stack_size(64 * 1024)
         .spawn(move || {
-            serve(stream, &live, capacity);
+            serve(stream, &render);
             mine.fetch_sub(1, Ordering::AcqRel);
         });
     if spawned.is_err() {
@@ -157,7 +155,7 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, live: &Arc<Live>, capacit
 }
 
 /// Answers one request and closes the connection.
-fn serve(mut stream: TcpStream, live: &Arc<Live>, capacity: usize) {
+fn serve(mut stream: TcpStream, render: &Render) {
     let deadline = Instant::now() + CLIENT_DEADLINE;
     if stream.set_nonblocking(false).is_err() || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
     {
@@ -175,7 +173,7 @@ fn serve(mut stream: TcpStream, live: &Arc<Live>, capacity: usize) {
             Ok(n) => len += n,
         }
         if let Some(end) = head[..len].windows(4).position(|w| w == b"\r\n\r\n") {
-            break answer(&head[..end], live, capacity);
+            break answer(&head[..end], render);
         }
         if len == head.len() {
             break response(
@@ -189,7 +187,7 @@ fn serve(mut stream: TcpStream, live: &Arc<Live>, capacity: usize) {
 }
 
 /// The response to a request head (everything before the blank line).
-fn answer(head: &[u8], live: &Arc<Live>, capacity: usize) -> Vec<u8> {
+fn answer(head: &[u8], render: &Render) -> Vec<u8> {
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut parts = line.split(|&b| b == b' ');
     let (method, target) = (
@@ -200,7 +198,7 @@ fn answer(head: &[u8], live: &Arc<Live>, capacity: usize) -> Vec<u8> {
     match (method, path) {
         (b"GET", b"/metrics") => {
             let mut reply = response_head("200 OK", CONTENT_TYPE);
-            let body = render(live, capacity);
+            let body = render();
             let _ = write!(reply, "Content-Length: {}\r\n\r\n{body}", body.len());
             reply.into_bytes()
         }
@@ -222,12 +220,14 @@ fn response(status: &str, body: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observe::exposition::render;
+    use crate::pipeline::live::Live;
 
     #[test]
     fn only_get_metrics_is_served() {
         let live = Arc::new(Live::default());
-        let ok = String::from_utf8(answer(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a", &live, 8192))
-            .unwrap();
+        let live: Render = Arc::new(move || render(&live, 8192));
+        let ok = String::from_utf8(answer(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a", &live)).unwrap();
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("fizzflow_messages_total"), "{ok}");
         assert!(
@@ -241,11 +241,11 @@ mod tests {
             .parse()
             .unwrap();
         assert_eq!(len, ok.split_once("\r\n\r\n").unwrap().1.len());
-        let missing = String::from_utf8(answer(b"GET / HTTP/1.1", &live, 8192)).unwrap();
+        let missing = String::from_utf8(answer(b"GET / HTTP/1.1", &live)).unwrap();
         assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
-        let post = String::from_utf8(answer(b"POST /metrics HTTP/1.1", &live, 8192)).unwrap();
+        let post = String::from_utf8(answer(b"POST /metrics HTTP/1.1", &live)).unwrap();
         assert!(post.starts_with("HTTP/1.1 405"), "{post}");
-        let junk = String::from_utf8(answer(b"\x00\xff", &live, 8192)).unwrap();
+        let junk = String::from_utf8(answer(b"\x00\xff", &live)).unwrap();
         assert!(junk.starts_with("HTTP/1.1 405"), "{junk}");
     }
 }
