@@ -3,14 +3,14 @@
 //! default configuration measured in the same invocation (absolute numbers
 //! on shared machines drift; ratios from one run are what can be compared).
 
-use crate::observe::procfs::ProcSample;
 use crate::pipeline::config::beat_size;
 use crate::pipeline::latency::LatencySummary;
 use crate::proving::Error;
 use crate::proving::baseline::{self, BaselineRun};
 use crate::util::units::micros;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use children::{run_child, soak};
+
+mod children;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -43,6 +43,11 @@ enum Kind {
     },
     PlainThreads,
     Fused,
+    /// `run --pods`: a media driver and the two pods, over shared memory
+    /// or UDP loopback (a build with the feature `pods` only).
+    Pods {
+        udp: bool,
+    },
 }
 
 struct Config {
@@ -51,7 +56,7 @@ struct Config {
 }
 
 /// The names `--only` accepts, in the order of [`CONFIGS`].
-pub const CONFIG_NAMES: [&str; 11] = [
+pub const CONFIG_NAMES: [&str; 13] = [
     "default",
     "checkpoints-off",
     "telemetry-off",
@@ -63,6 +68,8 @@ pub const CONFIG_NAMES: [&str; 11] = [
     "worker-batch-4096",
     "plain-threads",
     "fused-loop",
+    "pods-ipc",
+    "pods-udp",
 ];
 
 const fn run(
@@ -141,6 +148,14 @@ const CONFIGS: &[Config] = &[
         name: "fused-loop",
         kind: Kind::Fused,
     },
+    Config {
+        name: "pods-ipc",
+        kind: Kind::Pods { udp: false },
+    },
+    Config {
+        name: "pods-udp",
+        kind: Kind::Pods { udp: true },
+    },
 ];
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -166,8 +181,15 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
         action: "find this binary",
         source,
     })?;
+    let pods_built = cfg!(feature = "pods");
+    if !pods_built && args.only.iter().any(|o| o.starts_with("pods-")) {
+        return Err(Error::Bench(
+            "the pods rows need a build with the feature pods (cargo build --release --features pods)".into(),
+        ));
+    }
     let configs: Vec<&Config> = CONFIGS
         .iter()
+        .filter(|c| pods_built || !matches!(c.kind, Kind::Pods { .. }))
         .filter(|c| {
             args.only.is_empty() || c.name == "default" || args.only.iter().any(|o| o == c.name)
         })
@@ -218,6 +240,22 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
                     checked(baseline::plain_threads(default_messages, 8192, 256))?
                 }
                 Kind::Fused => checked(baseline::fused(default_messages))?,
+                Kind::Pods { udp } => {
+                    let channel = if *udp {
+                        format!(
+                            "aeron:udp?endpoint=127.0.0.1:{}",
+                            children::free_udp_pair()?
+                        )
+                    } else {
+                        "aeron:ipc".to_string()
+                    };
+                    let flags = ["--pods", "--channel", &channel];
+                    let s = run_child(&me, c.name, &flags, 0, args.beats)?;
+                    if let Some(l) = s.latency {
+                        m.unpaced_p99.push(l.p99 as f64);
+                    }
+                    s.msgs_per_sec
+                }
             };
             note(&format!(
                 "round {round}: {:<18} unpaced {:>8.1} M msgs/s",
@@ -290,7 +328,7 @@ fn table(args: &BenchPlan, configs: &[&Config], measured: &[Measured]) -> String
     }
     let _ = writeln!(
         out,
-        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
+        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; pods: run --pods, a media driver and two processes, the sink's own rate; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
         args.rounds,
         args.beats * 8192,
         args.paced_beats
@@ -305,128 +343,6 @@ fn median(values: &[f64]) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn scratch_dir() -> Result<tempfile::TempDir, Error> {
-    tempfile::Builder::new()
-        .prefix("fizzflow-bench")
-        .tempdir()
-        .map_err(|source| Error::Setup {
-            action: "make a scratch state dir",
-            source,
-        })
-}
-
-fn child(
-    me: &std::path::Path,
-    dir: &std::path::Path,
-    flags: &[&str],
-    rate: u64,
-    beats: u64,
-) -> Command {
-    let mut cmd = Command::new(me);
-    cmd.args([
-        "run",
-        "--json",
-        "--progress",
-        "off",
-        // Metrics on, as by default, on a port of its own.
-        "--metrics-addr",
-        "127.0.0.1:0",
-        "--rate",
-        &rate.to_string(),
-        "--beats",
-        &beats.to_string(),
-    ])
-    .arg("--state-dir")
-    .arg(dir)
-    .args(flags)
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
-}
-
-/// Runs one child in a fresh state dir; its CPU time comes from the kernel's
-/// accounting of waited-for children. The rate is the run's own (graph
-/// start to stop), so process start-up is not in it.
-fn run_child(
-    me: &std::path::Path,
-    name: &str,
-    flags: &[&str],
-    rate: u64,
-    beats: u64,
-) -> Result<Sample, Error> {
-    let dir = scratch_dir()?;
-    let cpu_before = children_cpu_secs();
-    let out = child(me, dir.path(), flags, rate, beats)
-        .output()
-        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
-    if !out.status.success() {
-        return Err(Error::Bench(format!(
-            "configuration {name} failed ({}):\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )));
-    }
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| Error::Bench(format!("configuration {name} printed no summary: {e}")))?;
-    let messages = v["messages"].as_u64().unwrap_or(0);
-    let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
-    Ok(Sample {
-        msgs_per_sec: messages as f64 / elapsed,
-        cpu_secs: children_cpu_secs() - cpu_before,
-        messages,
-        latency: serde_json::from_value(v["beat_latency_us"].clone()).ok(),
-    })
-}
-
-/// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
-fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
-    let dir = scratch_dir()?;
-    let beats = secs * 1000 / 2;
-    note(&format!(
-        "soak: default configuration, --rate 2 for about {secs} s"
-    ));
-    let mut proc = child(me, dir.path(), &[], 2, beats)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
-    let pid = proc.id();
-    let started = Instant::now();
-    let mut at_10 = None;
-    let mut last = None;
-    while proc
-        .try_wait()
-        .map_err(|e| Error::Bench(format!("cannot wait for the soak run: {e}")))?
-        .is_none()
-    {
-        let rss = ProcSample::read_pid(pid).map(|s| s.rss_bytes);
-        if at_10.is_none() && started.elapsed() >= Duration::from_secs(10) {
-            at_10 = rss;
-        }
-        last = rss.or(last);
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    Ok(match (at_10, last) {
-        (Some(a), Some(b)) => format!(
-            "soak: RSS at 10 s {:.1} MiB, at the end ({:.0} s) {:.1} MiB, ratio {:.3}",
-            a as f64 / 1048576.0,
-            started.elapsed().as_secs_f64(),
-            b as f64 / 1048576.0,
-            b as f64 / a as f64
-        ),
-        _ => "soak: the run ended before 10 s; no RSS comparison".to_string(),
-    })
-}
-
-fn children_cpu_secs() -> f64 {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
-    t(ru.ru_utime) + t(ru.ru_stime)
 }
 
 #[cfg(test)]

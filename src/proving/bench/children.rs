@@ -1,0 +1,151 @@
+//! The bench's child processes: one run of this binary in a fresh state
+//! dir, its summary and its CPU time from the kernel's accounting.
+
+use super::{Sample, note};
+use crate::observe::procfs::ProcSample;
+use crate::proving::Error;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub(super) fn scratch_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::Builder::new()
+        .prefix("fizzflow-bench")
+        .tempdir()
+        .map_err(|source| Error::Setup {
+            action: "make a scratch state dir",
+            source,
+        })
+}
+
+pub(super) fn child(
+    me: &std::path::Path,
+    dir: &std::path::Path,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Command {
+    let mut cmd = Command::new(me);
+    cmd.args([
+        "run",
+        "--json",
+        "--progress",
+        "off",
+        // Metrics on, as by default, on a port of its own.
+        "--metrics-addr",
+        "127.0.0.1:0",
+        "--rate",
+        &rate.to_string(),
+        "--beats",
+        &beats.to_string(),
+    ])
+    .arg("--state-dir")
+    .arg(dir)
+    .args(flags)
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs one child in a fresh state dir; its CPU time comes from the kernel's
+/// accounting of waited-for children. The rate is the run's own (graph
+/// start to stop), so process start-up is not in it.
+pub(super) fn run_child(
+    me: &std::path::Path,
+    name: &str,
+    flags: &[&str],
+    rate: u64,
+    beats: u64,
+) -> Result<Sample, Error> {
+    let dir = scratch_dir()?;
+    let cpu_before = children_cpu_secs();
+    let out = child(me, dir.path(), flags, rate, beats)
+        .output()
+        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
+    if !out.status.success() {
+        return Err(Error::Bench(format!(
+            "configuration {name} failed ({}):\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| Error::Bench(format!("configuration {name} printed no summary: {e}")))?;
+    let messages = v["messages"].as_u64().unwrap_or(0);
+    let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
+    Ok(Sample {
+        msgs_per_sec: messages as f64 / elapsed,
+        cpu_secs: children_cpu_secs() - cpu_before,
+        messages,
+        latency: serde_json::from_value(v["beat_latency_us"].clone()).ok(),
+    })
+}
+
+/// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
+pub(super) fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
+    let dir = scratch_dir()?;
+    let beats = secs * 1000 / 2;
+    note(&format!(
+        "soak: default configuration, --rate 2 for about {secs} s"
+    ));
+    let mut proc = child(me, dir.path(), &[], 2, beats)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
+    let pid = proc.id();
+    let started = Instant::now();
+    let mut at_10 = None;
+    let mut last = None;
+    while proc
+        .try_wait()
+        .map_err(|e| Error::Bench(format!("cannot wait for the soak run: {e}")))?
+        .is_none()
+    {
+        let rss = ProcSample::read_pid(pid).map(|s| s.rss_bytes);
+        if at_10.is_none() && started.elapsed() >= Duration::from_secs(10) {
+            at_10 = rss;
+        }
+        last = rss.or(last);
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(match (at_10, last) {
+        (Some(a), Some(b)) => format!(
+            "soak: RSS at 10 s {:.1} MiB, at the end ({:.0} s) {:.1} MiB, ratio {:.3}",
+            a as f64 / 1048576.0,
+            started.elapsed().as_secs_f64(),
+            b as f64 / 1048576.0,
+            b as f64 / a as f64
+        ),
+        _ => "soak: the run ended before 10 s; no RSS comparison".to_string(),
+    })
+}
+
+pub(super) fn children_cpu_secs() -> f64 {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(ru.ru_utime) + t(ru.ru_stime)
+}
+
+/// A UDP port on loopback whose next port is free too (a pod pair's data
+/// and control streams), free when asked: another process may take it
+/// before the pods do, and the run then fails and says so.
+pub(super) fn free_udp_pair() -> Result<u16, Error> {
+    for _ in 0..100 {
+        let a = std::net::UdpSocket::bind("127.0.0.1:0")
+            .and_then(|s| s.local_addr())
+            .map_err(|source| Error::Setup {
+                action: "find a free UDP port",
+                source,
+            })?
+            .port();
+        if a < u16::MAX && std::net::UdpSocket::bind(("127.0.0.1", a + 1)).is_ok() {
+            return Ok(a);
+        }
+    }
+    Err(Error::Bench(
+        "no two adjacent free UDP ports on loopback".into(),
+    ))
+}
