@@ -293,3 +293,42 @@ fn torture_pods_kills_each_process_and_loses_nothing() {
         );
     }
 }
+
+/// `run --pods` whose source is stopped by someone else (SIGTERM: it exits
+/// 0, as a source whose run is done does) starts another once the sink is
+/// seen to go on; it used to wait for the sink, which waited for a source.
+#[test]
+fn run_pods_replaces_a_source_stopped_from_outside() {
+    let state = state_dir();
+    let path = state.path().to_str().expect("utf-8 path");
+    let mut cmd = fizzflow(&[
+        "run",
+        "--pods",
+        "--beats",
+        "3000",
+        "--rate",
+        "2",
+        "--json",
+        "--state-dir",
+        path,
+    ]);
+    let mut run = Running::start(&mut cmd);
+    run.line_starting("fizzflow: launch 1 ", LIMIT);
+    let source = wait_until(LIMIT, "the source pod", || {
+        children_of(run.id()).into_iter().find(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"source"))
+        })
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    signal(source, libc::SIGTERM);
+    let done = run.finish(LIMIT);
+    assert!(
+        done.stderr
+            .contains("exited while the sink still runs; starting it again"),
+        "{}",
+        done.stderr
+    );
+    let v: serde_json::Value = serde_json::from_str(done.stdout.trim()).expect("JSON summary");
+    assert_exact(&v, 3000);
+}

@@ -77,9 +77,15 @@ struct Kid {
     role: Role,
     child: Option<Child>,
     restarts: u32,
-    /// To be started once the driver serves.
+    /// To be started once the driver serves (and not before `not_before`).
     due: bool,
+    not_before: Option<Instant>,
 }
+
+/// A source that exited 0 heard that the run is done, and its sink exits
+/// within this (it says so for 500 ms, then ends); a sink still running
+/// after it needs a source: that one was stopped by someone else.
+const SOURCE_DONE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long a driver may take to serve before the pods start anyway (they
 /// wait for a driver themselves, and say so if none comes).
@@ -127,6 +133,7 @@ impl Crew {
             child: None,
             restarts: 0,
             due: role != Role::Driver,
+            not_before: None,
         });
         kids[0].child = Some(self.start(Role::Driver)?);
         let result = self.watch(&mut kids, stop);
@@ -151,7 +158,14 @@ impl Crew {
                     .is_some_and(|d| serves(&self.aeron_dir, d.id()));
                 if serving || driver_since.elapsed() > DRIVER_START_LIMIT {
                     for kid in &mut kids[1..] {
-                        if std::mem::take(&mut kid.due) {
+                        if kid.due && kid.not_before.is_none_or(|t| Instant::now() >= t) {
+                            kid.due = false;
+                            if kid.not_before.take().is_some() {
+                                note(&format!(
+                                    "fizzflow: the {} exited while the sink still runs; starting it again",
+                                    kid.role.name()
+                                ));
+                            }
                             kid.child = Some(self.start(kid.role)?);
                         }
                     }
@@ -177,7 +191,11 @@ impl Crew {
                     }
                     (Role::Source, Some(3)) => return Err(SuperviseError::SourceRefused),
                     // A source that heard the run is done waits for the sink's exit.
-                    (Role::Source, Some(0)) if kids[1].child.is_some() || kids[1].due => {}
+                    (Role::Source, Some(0)) if kids[1].child.is_some() || kids[1].due => {
+                        let kid = &mut kids[2];
+                        kid.due = true;
+                        kid.not_before = Some(Instant::now() + SOURCE_DONE_GRACE);
+                    }
                     _ if stopping && role != Role::Sink => {}
                     _ => {
                         let kid = &mut kids[i];

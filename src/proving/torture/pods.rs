@@ -190,8 +190,25 @@ impl Engine {
                     // SAFETY: a signal to our own child, not yet reaped.
                     unsafe { libc::kill(source.id() as i32, sig) };
                 }
+                // A while without a source (the sink notices, or not), then
+                // its replacement; a stopped source must have exited by
+                // then, or its clean exit (0) later would leave the sink
+                // waiting for a source nobody starts.
                 std::thread::sleep(Duration::from_millis(self.rng.u64(0..1500)));
-                ended(&mut self.crew().source);
+                let deadline = Instant::now() + SOURCE_STOP_LIMIT;
+                while !ended(&mut self.crew().source) {
+                    if Instant::now() > deadline {
+                        return Err(violation!(
+                            "a source sent {} did not exit within {SOURCE_STOP_LIMIT:?}",
+                            if sig == libc::SIGKILL {
+                                "SIGKILL"
+                            } else {
+                                "SIGTERM"
+                            }
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
                 self.pods_ready()?;
                 (kind, l)
             }
@@ -249,6 +266,9 @@ impl Engine {
         }
     }
 }
+
+/// A source told to stop (or killed) is gone within this.
+const SOURCE_STOP_LIMIT: Duration = Duration::from_secs(10);
 
 /// A sink prints its launch line within this (or the fault lands before).
 const CHILD_MARK_LIMIT: Duration = Duration::from_secs(30);
