@@ -1,5 +1,5 @@
 //! `fizzflow driver`: the Aeron media driver in the foreground, until
-//! Ctrl-C or SIGTERM. The driver itself is in pods/driver.rs, and only in
+//! Ctrl-C or SIGTERM. The driver itself is in pods/driver/, and only in
 //! a build with the cargo feature `pods` (it compiles Aeron's C driver).
 
 use crate::cli::aeron_dir::AeronDirArg;
