@@ -166,6 +166,40 @@ fn a_driver_killed_mid_run_ends_both_pods_with_exit_5_and_they_resume_exactly() 
     assert!(source2.finish(LIMIT).status.success());
 }
 
+/// A driver that dies after the sink's final commit, while it tells its
+/// source the run is done, changes nothing of the run: exit 0, exact (it
+/// was exit 5, a failed run, in torture --pods at cycle 150 of 200).
+#[test]
+fn a_driver_lost_after_the_final_commit_leaves_the_run_done() {
+    let mut driver = Driver::start();
+    let state = state_dir();
+    let marker = state.path().join("at-pod-done");
+    let mut cmd = sink(
+        driver.dir(),
+        state.path(),
+        &["--beats", "200", "--rate", "0"],
+    );
+    cmd.env(
+        fizzflow::util::PAUSE_ENV,
+        format!("pod-done:3000:{}", marker.display()),
+    );
+    let sink1 = Running::start(&mut cmd);
+    let source1 = Running::start(&mut source(driver.dir(), &[]));
+    wait_until(LIMIT, "the sink's final commit", || {
+        marker.exists().then_some(())
+    });
+    driver.kill();
+    let done = sink1.finish(LIMIT);
+    assert_exact(&done.success_json(), 200);
+    assert!(
+        done.stderr.contains("the run is done and durable"),
+        "{}",
+        done.stderr
+    );
+    // Its source heard nothing and loses its driver: exit 5, as documented.
+    assert_eq!(source1.finish(LIMIT).status.code(), Some(5));
+}
+
 #[test]
 fn a_stopped_sink_commits_and_a_stopped_source_exits_0() {
     let driver = Driver::start();

@@ -199,14 +199,22 @@ pub(crate) fn launch(
         live.over().wait_for_graph(Duration::from_secs(3));
     }
     human.and(json)?;
-    if let Some(Abandon::LinkLost(why)) = live.abandoned() {
+    // A link lost after the run's last value changes nothing of the run:
+    // it is done and durable (exit 0); only an unfinished one is exit 5.
+    if let Some(Abandon::LinkLost(why)) = live.abandoned()
+        && rec.unfinished()
+    {
         return Err(Error::LinkLost(why.clone()));
     }
     if let Some(pod) = &pod
         && !rec.unfinished()
     {
-        pod.done(rec.generator_position)
-            .map_err(|lost| Error::LinkLost(lost.to_string()))?;
+        crate::util::pause::pause_at("pod-done");
+        if let Err(lost) = pod.done(rec.generator_position) {
+            note(&format!(
+                "the run is done and durable, but the media driver went away before the source heard so ({lost}); a source still waiting can be stopped"
+            ));
+        }
     }
     // Only this launch's errors: one bad launch must not fail every later one.
     let new_errors = outcome.stats.sequence_errors - launch.logger.sequence_errors;
