@@ -7,6 +7,7 @@
 mod aeron_dir;
 mod bench;
 mod crew;
+mod docs;
 mod driver;
 mod error;
 mod launches;
@@ -52,7 +53,8 @@ code is 0. A second signal exits at once (exit code 130).
 Exit codes: 0 done; 1 failed (the reason is printed); 2 bad flags; 3 the
 state dir is in use by another fizzflow; 4 the state dir or its checkpoint
 file cannot be used (a checkpoint file is then left exactly as it was; if
-it is damaged, `fizzflow recover` restores a verified backup).";
+it is damaged, `fizzflow recover` restores a verified backup); 5 a pod
+found no media driver or lost it (start the driver and the pod again).";
 
 /// Examples under `fizzflow --help` and `fizzflow run --help`.
 pub(crate) const RUN_EXAMPLES: &str = "\
@@ -177,6 +179,13 @@ pub(crate) enum Command {
     /// through (needs a build with --features pods)
     #[command(long_about = DRIVER_ABOUT, after_help = DRIVER_EXAMPLES)]
     Driver(driver::DriverArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish,
+    /// powershell) to stdout
+    #[command(after_help = docs::COMPLETIONS_EXAMPLES)]
+    Completions(docs::CompletionsArgs),
+    /// Print the man page (roff) to stdout
+    #[command(after_help = docs::MAN_EXAMPLES)]
+    Man,
 }
 
 /// Parses the command line, noting which run flags were given explicitly;
@@ -275,6 +284,8 @@ fn dispatch() -> i32 {
         Some(Command::Torture(_)) => Some("torture"),
         Some(Command::Pod(_)) => Some("pod"),
         Some(Command::Driver(_)) => Some("driver"),
+        Some(Command::Completions(_)) => Some("completions"),
+        Some(Command::Man) => Some("man"),
         None => None,
     };
     let result = match cli.command {
@@ -286,6 +297,8 @@ fn dispatch() -> i32 {
         Some(Command::Pod(pod::PodCommand::Sink(args))) => pod::sink(&args),
         Some(Command::Pod(pod::PodCommand::Source(args))) => pod::source(&args),
         Some(Command::Driver(args)) => driver::command(&args),
+        Some(Command::Completions(args)) => docs::completions(&args, Cli::command()),
+        Some(Command::Man) => docs::man(Cli::command()),
         None => run::command(&cli.run),
     };
     match result {
