@@ -9,7 +9,7 @@ use crate::cli::run;
 use crate::cli::run_args::RunArgs;
 use crate::cli::signals;
 use crate::observe::exposition::{SourceSample, render_source};
-use crate::observe::metrics::MetricsServer;
+use crate::observe::metrics::{MetricsServer, Site};
 use crate::observe::status::ProgressMode;
 use crate::pipeline::{Live, Shape};
 use crate::pods::source::{self, SourceEnd, SourceGauges};
@@ -150,7 +150,11 @@ pub fn source(args: &SourceArgs) -> Result<(), Error> {
                     committed: r.committed,
                 })
             });
-            let server = MetricsServer::start(addr, render)
+            let site = Site {
+                metrics: render,
+                graph: None,
+            };
+            let server = MetricsServer::start(addr, site)
                 .map_err(|e| Error::Usage(format!("--metrics-addr: {e}")))?;
             note(&format!("metrics at http://{}/metrics", server.addr()));
             Some(server)

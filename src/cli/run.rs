@@ -24,7 +24,7 @@ use crate::durable::lock::{DirLock, refusal};
 use crate::durable::record::CheckpointRecord;
 use crate::durable::schema;
 use crate::durable::store::{Store, StoreOptions};
-use crate::observe::metrics::MetricsServer;
+use crate::observe::metrics::{MetricsServer, Site};
 use crate::observe::progress::Reporter;
 use crate::pipeline::config::{PipelineConfig, StartPoint};
 use crate::pipeline::{self, Abandon, CheckpointPlan, LinkPlan, Live, RunOptions};
@@ -406,11 +406,20 @@ fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<Me
     if args.no_metrics {
         return None;
     }
-    let live = live.clone();
-    let render = Arc::new(move || crate::observe::exposition::render(&live, capacity));
-    match MetricsServer::start(args.metrics_addr, render) {
+    let (for_metrics, for_graph) = (live.clone(), live.clone());
+    let site = Site {
+        metrics: Arc::new(move || crate::observe::exposition::render(&for_metrics, capacity)),
+        graph: Some(Arc::new(move || {
+            crate::observe::graph_page::dot(&for_graph, capacity)
+        })),
+    };
+    match MetricsServer::start(args.metrics_addr, site) {
         Ok(server) => {
             note(&format!("metrics at http://{}/metrics", server.addr()));
+            note(&format!(
+                "the pipeline, drawn live (works offline): http://{}/",
+                server.addr()
+            ));
             Some(server)
         }
         Err(e) => {

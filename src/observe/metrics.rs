@@ -32,8 +32,16 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(4);
 /// A pause after a failed accept (EMFILE and the like) before trying again.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// What a scrape answers: the exposition text at that moment.
+/// What a request answers: a text made at that moment.
 pub type Render = Arc<dyn Fn() -> String + Send + Sync>;
+
+/// What the server serves: `/metrics` always; the live graph page (`/`,
+/// `/graph.dot`, its renderer and licence) when there is a graph.
+#[derive(Clone)]
+pub struct Site {
+    pub metrics: Render,
+    pub graph: Option<Render>,
+}
 
 pub struct MetricsServer {
     addr: SocketAddr,
@@ -56,7 +64,7 @@ pub struct StartError {
 impl MetricsServer {
     /// Binds `addr` (port 0 picks a free one) and serves until
     /// [`MetricsServer::finish`].
-    pub fn start(addr: SocketAddr, render: Render) -> Result<MetricsServer, StartError> {
+    pub fn start(addr: SocketAddr, site: Site) -> Result<MetricsServer, StartError> {
         let failed = |step: &'static str| move |source| StartError { addr, step, source };
         let listener = TcpListener::bind(addr).map_err(failed("listen on"))?;
         let addr = listener
@@ -66,7 +74,7 @@ impl MetricsServer {
         let (wake, woken) = UnixStream::pair().map_err(failed("set up"))?;
         let accept = std::thread::Builder::new()
             .name("metrics".into())
-            .spawn(move || accept_loop(listener, woken, render))
+            .spawn(move || accept_loop(listener, woken, site))
             .map_err(failed("start the thread serving"))?;
         Ok(MetricsServer { addr, wake, accept })
     }
@@ -83,7 +91,7 @@ impl MetricsServer {
     }
 }
 
-fn accept_loop(listener: TcpListener, woken: UnixStream, render: Render) {
+fn accept_loop(listener: TcpListener, woken: UnixStream, site: Site) {
     let active = Arc::new(AtomicUsize::new(0));
     loop {
         if !wait_readable(&listener, &woken) {
@@ -91,7 +99,7 @@ fn accept_loop(listener: TcpListener, woken: UnixStream, render: Render) {
         }
         loop {
             match listener.accept() {
-                Ok((stream, _)) => admit(stream, &active, &render),
+                Ok((stream, _)) => admit(stream, &active, &site),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // Out of descriptors or buffers: the connection waits in the
@@ -129,7 +137,7 @@ fn wait_readable(listener: &TcpListener, woken: &UnixStream) -> bool {
     }
 }
 
-fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, render: &Render) {
+fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, site: &Site) {
     if active.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
         active.fetch_sub(1, Ordering::AcqRel);
         // Best effort and without waiting on the client.
@@ -141,12 +149,12 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, render: &Render) {
         ));
         return;
     }
-    let (mine, render) = (active.clone(), render.clone());
+    let (mine, site) = (active.clone(), site.clone());
     let spawned = std::thread::Builder::new()
         .name("metrics-client".into())
         .stack_size(64 * 1024)
         .spawn(move || {
-            serve(stream, &render);
+            serve(stream, &site);
             mine.fetch_sub(1, Ordering::AcqRel);
         });
     if spawned.is_err() {
@@ -155,7 +163,7 @@ fn admit(stream: TcpStream, active: &Arc<AtomicUsize>, render: &Render) {
 }
 
 /// Answers one request and closes the connection.
-fn serve(mut stream: TcpStream, render: &Render) {
+fn serve(mut stream: TcpStream, site: &Site) {
     let deadline = Instant::now() + CLIENT_DEADLINE;
     if stream.set_nonblocking(false).is_err() || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
     {
@@ -173,7 +181,7 @@ fn serve(mut stream: TcpStream, render: &Render) {
             Ok(n) => len += n,
         }
         if let Some(end) = head[..len].windows(4).position(|w| w == b"\r\n\r\n") {
-            break answer(&head[..end], render);
+            break answer(&head[..end], site);
         }
         if len == head.len() {
             break response(
@@ -187,7 +195,7 @@ fn serve(mut stream: TcpStream, render: &Render) {
 }
 
 /// The response to a request head (everything before the blank line).
-fn answer(head: &[u8], render: &Render) -> Vec<u8> {
+fn answer(head: &[u8], site: &Site) -> Vec<u8> {
     let line = head.split(|&b| b == b'\r').next().unwrap_or_default();
     let mut parts = line.split(|&b| b == b' ');
     let (method, target) = (
@@ -195,15 +203,30 @@ fn answer(head: &[u8], render: &Render) -> Vec<u8> {
         parts.next().unwrap_or_default(),
     );
     let path = target.split(|&b| b == b'?').next().unwrap_or_default();
-    match (method, path) {
-        (b"GET", b"/metrics") => {
-            let mut reply = response_head("200 OK", CONTENT_TYPE);
-            let body = render();
-            let _ = write!(reply, "Content-Length: {}\r\n\r\n{body}", body.len());
-            reply.into_bytes()
+    use crate::observe::graph_page::{PAGE, VIZ_JS, VIZ_LICENSE};
+    let ok = |content_type: &str, body: &[u8]| {
+        let mut reply = response_head("200 OK", content_type);
+        let _ = write!(reply, "Content-Length: {}\r\n\r\n", body.len());
+        let mut reply = reply.into_bytes();
+        reply.extend_from_slice(body);
+        reply
+    };
+    match (method, path, &site.graph) {
+        (b"GET", b"/metrics", _) => ok(CONTENT_TYPE, (site.metrics)().as_bytes()),
+        (b"GET", b"/", Some(_)) => ok("text/html; charset=utf-8", PAGE.as_bytes()),
+        (b"GET", b"/graph.dot", Some(graph)) => {
+            ok("text/vnd.graphviz; charset=utf-8", graph().as_bytes())
         }
-        (b"GET", _) => response("404 Not Found", "fizzflow: see /metrics\n"),
-        _ => response("405 Method Not Allowed", "fizzflow: only GET /metrics\n"),
+        (b"GET", b"/viz-global.js", Some(_)) => ok("text/javascript; charset=utf-8", VIZ_JS),
+        (b"GET", b"/viz-LICENSE.txt", Some(_)) => {
+            ok("text/plain; charset=utf-8", VIZ_LICENSE.as_bytes())
+        }
+        (b"GET", _, Some(_)) => response(
+            "404 Not Found",
+            "fizzflow: see / (the pipeline, drawn) or /metrics\n",
+        ),
+        (b"GET", _, None) => response("404 Not Found", "fizzflow: see /metrics\n"),
+        _ => response("405 Method Not Allowed", "fizzflow: only GET\n"),
     }
 }
 
@@ -226,7 +249,10 @@ mod tests {
     #[test]
     fn only_get_metrics_is_served() {
         let live = Arc::new(Live::default());
-        let live: Render = Arc::new(move || render(&live, 8192));
+        let live = Site {
+            metrics: Arc::new(move || render(&live, 8192)),
+            graph: None,
+        };
         let ok = String::from_utf8(answer(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a", &live)).unwrap();
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains("fizzflow_messages_total"), "{ok}");
@@ -242,7 +268,25 @@ mod tests {
             .unwrap();
         assert_eq!(len, ok.split_once("\r\n\r\n").unwrap().1.len());
         let missing = String::from_utf8(answer(b"GET / HTTP/1.1", &live)).unwrap();
-        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        assert!(
+            missing.starts_with("HTTP/1.1 404"),
+            "no graph, no page: {missing}"
+        );
+        let with_graph = Site {
+            graph: Some(Arc::new(|| "digraph {}".to_string())),
+            ..live.clone()
+        };
+        for (path, kind) in [
+            (&b"GET / HTTP/1.1"[..], "text/html"),
+            (b"GET /graph.dot HTTP/1.1", "text/vnd.graphviz"),
+            (b"GET /viz-global.js HTTP/1.1", "text/javascript"),
+            (b"GET /viz-LICENSE.txt HTTP/1.1", "text/plain"),
+        ] {
+            let reply = answer(path, &with_graph);
+            let head = String::from_utf8_lossy(&reply[..200.min(reply.len())]).to_string();
+            assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+            assert!(head.contains(&format!("Content-Type: {kind}")), "{head}");
+        }
         let post = String::from_utf8(answer(b"POST /metrics HTTP/1.1", &live)).unwrap();
         assert!(post.starts_with("HTTP/1.1 405"), "{post}");
         let junk = String::from_utf8(answer(b"\x00\xff", &live)).unwrap();

@@ -3,6 +3,7 @@
 
 pub(crate) mod bar;
 pub(crate) mod exposition;
+pub(crate) mod graph_page;
 pub(crate) mod metrics;
 pub(crate) mod procfs;
 pub(crate) mod progress;
