@@ -129,6 +129,32 @@ fn a_sink_killed_mid_run_resumes_exactly() {
     assert!(source.finish(LIMIT).status.success());
 }
 
+/// A pod paused (SIGSTOP) longer than the driver's 3 s client timeout is
+/// dropped by the driver; woken, it must end (exit 5) and its relaunch
+/// resume exactly. Both used to spin for ever in aeron's
+/// `Subscription::drop`, deaf to SIGTERM.
+#[test]
+fn a_pod_paused_past_the_drivers_timeout_exits_5_and_the_run_resumes_exactly() {
+    let driver = Driver::start();
+    let state = state_dir();
+    let sink1 = Running::start(&mut sink(driver.dir(), state.path(), &PACED));
+    let source1 = Running::start(&mut source(driver.dir(), &[]));
+    wait_for_progress(state.path(), 0, LIMIT);
+    signal(sink1.id(), libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(5));
+    signal(sink1.id(), libc::SIGCONT);
+    let done = sink1.finish(LIMIT);
+    assert_eq!(done.status.code(), Some(5), "{}", done.stderr);
+    // The source, paused in turn, ends the same way.
+    signal(source1.id(), libc::SIGSTOP);
+    std::thread::sleep(Duration::from_secs(5));
+    signal(source1.id(), libc::SIGCONT);
+    let done = source1.finish(LIMIT);
+    assert_eq!(done.status.code(), Some(5), "{}", done.stderr);
+    let v = pair(&driver, state.path(), &PACED, &[]);
+    assert_exact(&v, 2000);
+}
+
 #[test]
 fn a_source_killed_mid_run_is_replaced_and_nothing_is_lost_or_doubled() {
     let driver = Driver::start();

@@ -242,6 +242,19 @@ pub struct Inlet {
     transport: Arc<Transport>,
 }
 
+/// aeron 0.2's `Subscription::drop` takes its image list a second time
+/// when the client conductor already took it (it closes the subscription
+/// once the driver has timed this client out, e.g. after a 5 s SIGSTOP),
+/// and `AtomicVec::take` then spins for ever: a pod that should exit 5
+/// hung at 80% CPU, deaf to SIGTERM. So a subscription is never dropped;
+/// it goes with the process, which ends soon after its inlet does, and the
+/// driver releases it as it does a killed pod's.
+impl Drop for Inlet {
+    fn drop(&mut self) {
+        std::mem::forget(self.subscription.clone());
+    }
+}
+
 impl Inlet {
     /// Hands up to `limit` frames that have arrived to `each`.
     pub fn poll(&self, limit: i32, mut each: impl FnMut(&[u8])) -> Result<usize, Lost> {
