@@ -392,3 +392,50 @@ fn run_pods_replaces_a_source_stopped_from_outside() {
     let v: serde_json::Value = serde_json::from_str(done.stdout.trim()).expect("JSON summary");
     assert_exact(&v, 3000);
 }
+
+/// `run --pods` whose sink is killed after its final commit (while it
+/// tells the source the run is done) does not start it again: that would
+/// run --beats more on a finished run (it ran 4,000 of 2,000 beats).
+#[test]
+fn run_pods_does_not_restart_a_sink_whose_run_is_done() {
+    let state = state_dir();
+    let path = state.path().to_str().expect("utf-8 path");
+    let marker = state.path().join("at-pod-done");
+    let mut cmd = fizzflow(&[
+        "run",
+        "--pods",
+        "--beats",
+        "2000",
+        "--rate",
+        "0",
+        "--state-dir",
+        path,
+    ]);
+    cmd.env(
+        fizzflow::util::PAUSE_ENV,
+        format!("pod-done:5000:{}", marker.display()),
+    );
+    let run = Running::start(&mut cmd);
+    wait_until(LIMIT, "the sink's final commit", || {
+        marker.exists().then_some(())
+    });
+    let sink = children_of(run.id())
+        .into_iter()
+        .find(|&pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"sink"))
+        })
+        .expect("the sink pod");
+    signal(sink, libc::SIGKILL);
+    let done = run.finish(LIMIT);
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(
+        done.stderr
+            .contains("after its run was done and durable; not starting it again"),
+        "{}",
+        done.stderr
+    );
+    let stats = run_in(state.path(), &["stats", "--json"], LIMIT).json();
+    assert_eq!(field(&stats, "beats"), 2000, "{stats}");
+    assert_eq!(field(&stats, "messages"), 2000 * 32 * 256, "{stats}");
+}

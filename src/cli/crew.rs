@@ -51,6 +51,9 @@ impl Role {
 pub struct Crew {
     pub exe: PathBuf,
     pub aeron_dir: PathBuf,
+    /// The sink's state dir: read (never locked) to tell a sink killed
+    /// after its run was done from one that still has work.
+    pub state_dir: PathBuf,
     pub sink_args: Vec<OsString>,
     pub source_args: Vec<OsString>,
 }
@@ -135,8 +138,9 @@ impl Crew {
             due: role != Role::Driver,
             not_before: None,
         });
+        let launches_before = run_state(&self.state_dir).map(|(launches, _)| launches);
         kids[0].child = Some(self.start(Role::Driver)?);
-        let result = self.watch(&mut kids, stop);
+        let result = self.watch(&mut kids, stop, launches_before);
         // Whatever happened: the sink first (it commits), then the source,
         // then the driver.
         for i in [1, 2, 0] {
@@ -147,7 +151,12 @@ impl Crew {
         result
     }
 
-    fn watch(&self, kids: &mut [Kid; 3], stop: &AtomicBool) -> Result<i32, SuperviseError> {
+    fn watch(
+        &self,
+        kids: &mut [Kid; 3],
+        stop: &AtomicBool,
+        launches_before: Option<u64>,
+    ) -> Result<i32, SuperviseError> {
         let mut stopping = false;
         let mut driver_since = Instant::now();
         loop {
@@ -162,7 +171,7 @@ impl Crew {
                             kid.due = false;
                             if kid.not_before.take().is_some() {
                                 note(&format!(
-                                    "fizzflow: the {} exited while the sink still runs; starting it again",
+                                    "the {} exited while the sink still runs; starting it again",
                                     kid.role.name()
                                 ));
                             }
@@ -197,6 +206,20 @@ impl Crew {
                         kid.not_before = Some(Instant::now() + SOURCE_DONE_GRACE);
                     }
                     _ if stopping && role != Role::Sink => {}
+                    // Killed after its final commit (while it told the source
+                    // the run is done): started again, it would add --beats
+                    // more to a finished run.
+                    (Role::Sink, _)
+                        if run_state(&self.state_dir).is_some_and(|(launches, done)| {
+                            done && launches_before.is_none_or(|before| launches > before)
+                        }) =>
+                    {
+                        note(&format!(
+                            "the sink pod {} after its run was done and durable; not starting it again",
+                            describe(status)
+                        ));
+                        return Ok(0);
+                    }
                     _ => {
                         let kid = &mut kids[i];
                         kid.restarts += 1;
@@ -207,7 +230,7 @@ impl Crew {
                             });
                         }
                         note(&format!(
-                            "fizzflow: the {} {}; starting it again ({} of at most {MAX_RESTARTS})",
+                            "the {} {}; starting it again ({} of at most {MAX_RESTARTS})",
                             role.name(),
                             describe(status),
                             kid.restarts
@@ -224,6 +247,15 @@ impl Crew {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A state dir's launch count and whether its last run is done, when it
+/// has a checkpoint file that reads (without its lock: a sink may hold it).
+fn run_state(dir: &Path) -> Option<(u64, bool)> {
+    let path = crate::durable::inspect::checkpoint_path(dir);
+    let vetted = crate::durable::inspect::existing(&path).ok()??;
+    let latest = vetted.seen.latest()?;
+    Some((latest.launches, !latest.unfinished()))
 }
 
 /// Whether the driver with this pid serves `dir` (its CnC file names it).
@@ -280,10 +312,7 @@ fn end(mut child: Child, role: Role) {
             return;
         }
         if Instant::now() > deadline {
-            note(&format!(
-                "fizzflow: the {} did not stop; killing it",
-                role.name()
-            ));
+            note(&format!("the {} did not stop; killing it", role.name()));
             let _ = child.kill();
             let _ = child.wait();
             return;

@@ -42,6 +42,7 @@ pub fn command(args: &RunArgs) -> Result<(), Error> {
     let crew = Crew {
         exe,
         aeron_dir: dir.path().to_path_buf(),
+        state_dir: args.state.dir.clone(),
         sink_args: sink_args(std::env::args_os().skip(1)),
         source_args: source_args(args),
     };
