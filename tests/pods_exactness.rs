@@ -266,6 +266,24 @@ fn two_runs_share_one_driver_on_their_own_streams_and_a_second_sink_or_source_is
     let second = Running::start(&mut sink(driver.dir(), other.path(), &PACED)).finish(LIMIT);
     assert_eq!(second.status.code(), Some(3), "{}", second.stderr);
     assert!(second.stderr.contains("--stream-id"), "{}", second.stderr);
+    // The same stream spelt otherwise (Aeron's IPC is one medium whatever
+    // its parameters), and the stream that is sink A's control stream:
+    // exit 3 too (both got in, and took sink A's values or orders).
+    for other_spelling in [
+        &["--channel", "aeron:ipc?alias=b"][..],
+        &["--stream-id", "1002"],
+    ] {
+        let mut args = PACED.to_vec();
+        args.extend_from_slice(other_spelling);
+        let other = state_dir();
+        let second = Running::start(&mut sink(driver.dir(), other.path(), &args)).finish(LIMIT);
+        assert_eq!(
+            second.status.code(),
+            Some(3),
+            "{other_spelling:?}: {}",
+            second.stderr
+        );
+    }
     // A second source for sink A: turned away, exit 3.
     let extra = Running::start(&mut source(driver.dir(), &[])).finish(LIMIT);
     assert_eq!(extra.status.code(), Some(3), "{}", extra.stderr);

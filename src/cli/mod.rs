@@ -276,17 +276,18 @@ fn dispatch() -> i32 {
         _ => {}
     }
     // Usage errors a command finds itself show that command's usage line.
-    let sub = match &cli.command {
-        Some(Command::Run(_)) => Some("run"),
-        Some(Command::Stats(_)) => Some("stats"),
-        Some(Command::Recover(_)) => Some("recover"),
-        Some(Command::Bench(_)) => Some("bench"),
-        Some(Command::Torture(_)) => Some("torture"),
-        Some(Command::Pod(_)) => Some("pod"),
-        Some(Command::Driver(_)) => Some("driver"),
-        Some(Command::Completions(_)) => Some("completions"),
-        Some(Command::Man) => Some("man"),
-        None => None,
+    let sub: &[&str] = match &cli.command {
+        Some(Command::Run(_)) => &["run"],
+        Some(Command::Stats(_)) => &["stats"],
+        Some(Command::Recover(_)) => &["recover"],
+        Some(Command::Bench(_)) => &["bench"],
+        Some(Command::Torture(_)) => &["torture"],
+        Some(Command::Pod(pod::PodCommand::Sink(_))) => &["pod", "sink"],
+        Some(Command::Pod(pod::PodCommand::Source(_))) => &["pod", "source"],
+        Some(Command::Driver(_)) => &["driver"],
+        Some(Command::Completions(_)) => &["completions"],
+        Some(Command::Man) => &["man"],
+        None => &[],
     };
     let result = match cli.command {
         Some(Command::Run(args)) => run::command(&args),
@@ -308,9 +309,13 @@ fn dispatch() -> i32 {
             // everything said before it.
             let mut top = Cli::command();
             top.build();
-            let mut cmd = sub
-                .and_then(|name| top.find_subcommand_mut(name).cloned())
-                .unwrap_or(top);
+            let mut cmd = top.clone();
+            for name in sub {
+                match cmd.find_subcommand(name) {
+                    Some(found) => cmd = found.clone(),
+                    None => break,
+                }
+            }
             crate::util::output::flush();
             answered(cmd.error(clap::error::ErrorKind::ValueValidation, msg))
         }

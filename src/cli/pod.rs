@@ -56,12 +56,13 @@ impl LinkArgs {
 /// A link the flags describe wrongly, said with the flag to change.
 pub fn link_usage(e: UriError) -> Error {
     let flag = match e {
-        UriError::Channel(_) | UriError::ControlNeeded(_) => "--channel",
+        UriError::Channel(_) | UriError::ControlNeeded(_) | UriError::NoNextPort(_) => "--channel",
         UriError::Control(_) | UriError::ControlWithIpc => "--control",
         UriError::Stream(_) => "--stream-id",
     };
     let extra = match e {
         UriError::ControlNeeded(_) => ": pass --control to both pods",
+        UriError::NoNextPort(_) => " (--control)",
         _ => "",
     };
     Error::Usage(format!("{flag}: {e}{extra}"))

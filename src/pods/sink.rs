@@ -43,7 +43,7 @@ pub struct SinkSetup {
     data: Option<Inlet>,
     orders: Arc<Outlet>,
     nonce: u64,
-    _claim: UnixListener,
+    _claim: [UnixListener; 2],
     _transport: Arc<Transport>,
 }
 
@@ -67,16 +67,31 @@ pub fn prepare(
     })
 }
 
-/// One sink per channel and stream on a driver. The claim is an abstract
-/// Unix socket named for the driver's dir, the channel and the stream: the
+/// One sink per stream on a driver, for its data stream and its control
+/// stream both (a sink on the next stream id would share the first one's
+/// control stream). Each claim is an abstract Unix socket named for the
+/// driver's dir and the stream as the driver tells streams apart: the
 /// kernel frees it when the process dies, however it dies, and it leaves
 /// no file behind (a file in the driver's dir would make it someone
 /// else's dir to the next driver, see driver.rs).
-fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<UnixListener, SinkError> {
+fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<[UnixListener; 2], SinkError> {
+    let [data, control] = channels.keys();
+    let first = claim(aeron_dir, channels, &data, channels.data_stream)?;
+    let second = claim(aeron_dir, channels, &control, channels.control_stream)?;
+    Ok([first, second])
+}
+
+fn claim(
+    aeron_dir: &Path,
+    channels: &Channels,
+    stream_key: &str,
+    stream: i32,
+) -> Result<UnixListener, SinkError> {
     use std::os::linux::net::SocketAddrExt;
     let dir = std::fs::canonicalize(aeron_dir).unwrap_or_else(|_| aeron_dir.to_path_buf());
     let mut key = dir.as_os_str().as_encoded_bytes().to_vec();
-    key.extend_from_slice(channels.key().as_bytes());
+    key.push(0);
+    key.extend_from_slice(stream_key.as_bytes());
     let name = format!("fizzflow-sink-{:08x}", crc32fast::hash(&key));
     let addr =
         std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).map_err(|source| {
@@ -90,7 +105,7 @@ fn stream_lock(aeron_dir: &Path, channels: &Channels) -> Result<UnixListener, Si
             SinkError::StreamTaken {
                 dir: aeron_dir.to_path_buf(),
                 channel: channels.data.clone(),
-                stream: channels.data_stream,
+                stream,
             }
         } else {
             SinkError::Lock { name, source: e }

@@ -46,6 +46,10 @@ pub enum UriError {
         "a control channel is only for aeron:udp channels (the control stream of aeron:ipc is the same shared memory)"
     )]
     ControlWithIpc,
+    #[error(
+        "on loopback the control stream takes the next port, and {0} has none: take a lower port, or name a control channel"
+    )]
+    NoNextPort(u16),
     #[error("the stream id is from 1 to 2147483646 (the control stream is the next id), not {0}")]
     Stream(i64),
 }
@@ -59,6 +63,31 @@ fn endpoint(uri: &str) -> Option<(String, u16)> {
     let (host, port) = value.rsplit_once(':')?;
     let port: u16 = port.parse().ok()?;
     (!host.is_empty() && port > 0).then(|| (host.to_string(), port))
+}
+
+/// The medium a channel URI names: `ipc`, or `udp:IP:PORT` of its endpoint.
+fn medium(uri: &str) -> String {
+    use std::net::ToSocketAddrs;
+    match endpoint(uri) {
+        None => "ipc".into(),
+        Some((host, port)) => {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let ip = if host.eq_ignore_ascii_case("localhost") {
+                "127.0.0.1".to_string()
+            } else {
+                let addrs: Vec<SocketAddr> = (host, port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                addrs
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or(addrs.first())
+                    .map_or_else(|| host.to_ascii_lowercase(), |a| a.ip().to_string())
+            };
+            format!("udp:{ip}:{port}")
+        }
+    }
 }
 
 fn is_loopback(host: &str) -> bool {
@@ -100,9 +129,10 @@ impl Channels {
                     endpoint(c).ok_or_else(|| UriError::Control(c.into()))?;
                     c.to_string()
                 }
-                None if is_loopback(&host) && port < u16::MAX => {
-                    format!("aeron:udp?endpoint={host}:{}", port + 1)
-                }
+                None if is_loopback(&host) => match port.checked_add(1) {
+                    Some(next) => format!("aeron:udp?endpoint={host}:{next}"),
+                    None => return Err(UriError::NoNextPort(port)),
+                },
                 None => return Err(UriError::ControlNeeded(channel.into())),
             };
             let big = |uri: &str| match endpoint(uri) {
@@ -119,21 +149,46 @@ impl Channels {
         })
     }
 
-    /// What names this pair of streams for a lock: the sink's channel and
-    /// stream, as a file name.
-    pub fn key(&self) -> String {
-        let clean: String = self
-            .data
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        format!("{clean}-{}", self.data_stream)
+    /// What names each of the two streams for a lock, as the driver tells
+    /// streams apart: every aeron:ipc channel is one medium whatever its
+    /// parameters (`?alias=…` is the same stream), and a UDP one is its
+    /// endpoint's address, resolved (`localhost` is 127.0.0.1).
+    pub fn keys(&self) -> [String; 2] {
+        [
+            format!("{}/{}", medium(&self.data), self.data_stream),
+            format!("{}/{}", medium(&self.control), self.control_stream),
+        ]
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_port_has_no_next_one_for_the_control_stream() {
+        assert_eq!(
+            Channels::new("aeron:udp?endpoint=127.0.0.1:65535", None, 1001),
+            Err(UriError::NoNextPort(65535))
+        );
+    }
+
+    #[test]
+    fn a_lock_key_is_the_stream_as_the_driver_sees_it() {
+        let plain = Channels::new("aeron:ipc", None, 1001).unwrap();
+        let alias = Channels::new("aeron:ipc?alias=b|mtu=8192", None, 1001).unwrap();
+        assert_eq!(plain.keys(), alias.keys());
+        assert_eq!(
+            plain.keys(),
+            ["ipc/1001".to_string(), "ipc/1002".to_string()]
+        );
+        let named = Channels::new("aeron:udp?endpoint=localhost:40123", None, 7).unwrap();
+        let numbered =
+            Channels::new("aeron:udp?endpoint=127.0.0.1:40123|mtu=1408", None, 7).unwrap();
+        assert_eq!(named.keys(), numbered.keys());
+        assert_eq!(named.keys()[0], "udp:127.0.0.1:40123/7");
+        assert_eq!(named.keys()[1], "udp:127.0.0.1:40124/8");
+    }
 
     #[test]
     fn ipc_shares_one_channel_with_big_frames_and_small_terms() {
