@@ -99,21 +99,12 @@ pub(super) fn launches_table(
     seen: &Inspection,
     latest: &CheckpointRecord,
     running: bool,
+    width: Option<usize>,
 ) -> String {
-    let mut out = format!(
-        "{:>6}  {:<19}  {:<19}  {:<24}  {:>23}  {:>16}  {:>8}  {:<8}  flags\n",
-        "launch",
-        "started (UTC)",
-        "ended (UTC)",
-        "how",
-        "beats",
-        "messages added",
-        "restarts",
-        "version"
-    );
     let when = |ms: Option<u64>| ms.map_or_else(|| "?".to_string(), utc);
     let mut added_sum = (0u64, 0u64);
     let mut unknown = Vec::new();
+    let mut rows: Vec<[String; COLUMNS.len()]> = Vec::new();
     for json in launch_rows(seen, latest, running) {
         let row = json.row;
         let beats = match (row.start, row.end) {
@@ -129,10 +120,8 @@ pub(super) fn launches_table(
             }
             None => unknown.push(row.launch),
         }
-        let _ = writeln!(
-            out,
-            "{:>6}  {:<19}  {:<19}  {:<24}  {:>23}  {:>16}  {:>8}  {:<8}  {}",
-            row.launch,
+        rows.push([
+            row.launch.to_string(),
             when(row.started_unix_ms),
             when(row.ended_unix_ms),
             json.ended,
@@ -141,12 +130,13 @@ pub(super) fn launches_table(
             row.restarts
                 .as_ref()
                 .map_or_else(|| "?".into(), |r| grouped(r.total())),
-            row.fizzflow_version.as_deref().unwrap_or("?"),
+            row.fizzflow_version.as_deref().unwrap_or("?").to_string(),
             row.flags
                 .as_ref()
                 .map_or_else(|| "?".into(), |f| f.join(" ")),
-        );
+        ]);
     }
+    let mut out = table(&rows, width);
     let (beats, messages) = (latest.beats, latest.logger.messages);
     if unknown.is_empty() {
         let _ = writeln!(
@@ -184,4 +174,94 @@ fn span(launches: &[u64]) -> String {
         (Some(a), _) => a.to_string(),
         _ => String::new(),
     }
+}
+
+/// The launch table's columns: heading, right-aligned, and the order in
+/// which a narrow terminal keeps them (lower first).
+const COLUMNS: [(&str, bool, u8); 9] = [
+    ("launch", true, 0),
+    ("started (UTC)", false, 4),
+    ("ended (UTC)", false, 6),
+    ("how", false, 1),
+    ("beats", true, 2),
+    ("messages added", true, 3),
+    ("restarts", true, 5),
+    ("version", false, 7),
+    ("flags", false, 8),
+];
+
+/// The rows as a table: every column in a pipe or a file; on a terminal of
+/// `width` columns, the columns that fit, by priority, the flags cut to
+/// what is left, and a line saying what was left out.
+fn table(rows: &[[String; COLUMNS.len()]], width: Option<usize>) -> String {
+    let len = |s: &str| s.chars().count();
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| len(&r[c]))
+                .fold(len(COLUMNS[c].0), usize::max)
+        })
+        .collect();
+    let mut shown = [true; COLUMNS.len()];
+    let mut flags_width = widths[COLUMNS.len() - 1];
+    if let Some(width) = width {
+        shown = [false; COLUMNS.len()];
+        let mut used = 0;
+        let mut by_priority: Vec<usize> = (0..COLUMNS.len()).collect();
+        by_priority.sort_by_key(|&c| COLUMNS[c].2);
+        for c in by_priority {
+            let need = widths[c] + if used == 0 { 0 } else { 2 };
+            let flags = c == COLUMNS.len() - 1;
+            if used + need <= width {
+                shown[c] = true;
+                used += need;
+            } else if flags && width.saturating_sub(used + 2) >= 12 {
+                shown[c] = true;
+                flags_width = width - used - 2;
+            }
+        }
+    }
+    let cell = |c: usize, text: &str| {
+        let w = if c == COLUMNS.len() - 1 {
+            flags_width
+        } else {
+            widths[c]
+        };
+        let text: String = if len(text) > w {
+            text.chars()
+                .take(w.saturating_sub(1))
+                .chain(['…'])
+                .collect()
+        } else {
+            text.to_string()
+        };
+        if COLUMNS[c].1 {
+            format!("{text:>w$}")
+        } else {
+            format!("{text:<w$}")
+        }
+    };
+    let line = |texts: [&str; COLUMNS.len()]| {
+        let cells: Vec<String> = (0..COLUMNS.len())
+            .filter(|&c| shown[c])
+            .map(|c| cell(c, texts[c]))
+            .collect();
+        cells.join("  ").trim_end().to_string() + "\n"
+    };
+    let mut out = line(COLUMNS.map(|c| c.0));
+    for row in rows {
+        out.push_str(&line(std::array::from_fn(|c| row[c].as_str())));
+    }
+    let left_out: Vec<&str> = (0..COLUMNS.len())
+        .filter(|&c| !shown[c])
+        .map(|c| COLUMNS[c].0)
+        .collect();
+    if !left_out.is_empty() {
+        let _ = writeln!(
+            out,
+            "(not shown at this width: {}; a wider terminal or --json shows them)",
+            left_out.join(", ")
+        );
+    }
+    out
 }

@@ -317,6 +317,13 @@ fn dispatch() -> i32 {
                 }
             }
             crate::util::output::flush();
+            // clap prints it after "error: ", unwrapped: fitted here.
+            let out = crate::util::output::Stream::Stderr;
+            let fitted = crate::util::output::fit_to(out, &format!("error: {msg}"));
+            let msg = fitted
+                .strip_prefix("error: ")
+                .unwrap_or(&fitted)
+                .to_string();
             answered(cmd.error(clap::error::ErrorKind::ValueValidation, msg))
         }
         Err(e) => {

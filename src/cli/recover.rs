@@ -74,6 +74,7 @@ pub fn command(args: &RecoverArgs) -> Result<(), Error> {
         // private copy.
         let file = inspect::existing(&checkpoint_path(dir)).ok().flatten();
         let text = listing(dir, file.as_ref().map(|v| &v.seen));
+        let text = output::fit_to(output::Stream::Stdout, &text);
         return report("backup list", output::stdout_text(&text));
     }
     crate::cli::run::start_checker(dir)?;

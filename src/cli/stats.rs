@@ -121,7 +121,12 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
         if args.json {
             json_line(&launches::launch_rows(&seen, latest, running))?
         } else {
-            launches::launches_table(&seen, latest, running)
+            launches::launches_table(
+                &seen,
+                latest,
+                running,
+                crate::util::output::terminal_width(crate::util::output::Stream::Stdout),
+            )
         }
     } else if args.json && args.history {
         // Every kept record as stored, oldest first: for scripts that check
@@ -148,6 +153,13 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
             &backups_of(dir, latest),
             in_use_by,
         )
+    };
+    // People read the tables on a terminal: fitted to it; JSON is never
+    // wrapped (a wrap inside a string would change it).
+    let text = if args.json {
+        text
+    } else {
+        output::fit_to(output::Stream::Stdout, &text)
     };
     crate::cli::error::report("report", output::stdout_text(&text))
 }

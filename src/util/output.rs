@@ -74,7 +74,7 @@ fn send(job: Job) -> Result<(), Job> {
 fn write_note(line: &str) {
     crate::util::pause::pause_at("note");
     match DIVERT.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
-        Some(printer) => printer(line),
+        Some(printer) => printer(&fit_to(Stream::Stderr, line)),
         None => {
             let _ = stderr_now(line);
         }
@@ -111,7 +111,124 @@ pub fn stderr_line(text: &str) -> std::io::Result<()> {
 /// One line on stderr, written by the caller right now: for a process
 /// about to end abruptly (a probe that panicked), where nothing may wait.
 pub fn stderr_now(text: &str) -> std::io::Result<()> {
-    writeln!(std::io::stderr().lock(), "{text}")
+    writeln!(std::io::stderr().lock(), "{}", fit_to(Stream::Stderr, text))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// The width of the terminal `stream` writes to; None when it is not a
+/// terminal (a pipe or a file is never wrapped: scripts read it).
+/// `COLUMNS` stands in when the terminal does not say.
+pub fn terminal_width(stream: Stream) -> Option<usize> {
+    use std::io::IsTerminal;
+    let (tty, term) = match stream {
+        Stream::Stdout => (std::io::stdout().is_terminal(), console::Term::stdout()),
+        Stream::Stderr => (std::io::stderr().is_terminal(), console::Term::stderr()),
+    };
+    if !tty {
+        return None;
+    }
+    let columns = || std::env::var("COLUMNS").ok()?.trim().parse::<usize>().ok();
+    term.size_checked()
+        .map(|(_, cols)| usize::from(cols))
+        .or_else(columns)
+        .filter(|&w| w >= 20)
+}
+
+/// `text` fitted to the terminal `stream` writes to (as it is otherwise).
+pub fn fit_to(stream: Stream, text: &str) -> String {
+    match terminal_width(stream) {
+        Some(width) => fit(text, width),
+        None => text.to_string(),
+    }
+}
+
+/// Each line of `text` wrapped at spaces to `width` columns. A continued
+/// line is indented under where its text starts: after "fizzflow: ", or
+/// after a label and its run of spaces (a `stats` row), or its own indent.
+pub fn fit(text: &str, width: usize) -> String {
+    text.split('\n')
+        .map(|line| wrap(line, width))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn wrap(line: &str, width: usize) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= width {
+        return line.to_string();
+    }
+    let lead = chars.iter().take_while(|c| **c == ' ').count();
+    let prefix = ["fizzflow: ", "error: ", "done: "]
+        .into_iter()
+        .find(|p| line.starts_with(p));
+    let indent = if let Some(prefix) = prefix {
+        prefix.len()
+    } else {
+        // A label, then two or more spaces, then the value.
+        let text: String = chars[lead..].iter().collect();
+        match text.find("  ") {
+            Some(at) if at + lead < 32 => {
+                let gap = text[at..].chars().take_while(|c| *c == ' ').count();
+                lead + text[..at].chars().count() + gap
+            }
+            _ => lead,
+        }
+    };
+    // A hanging indent wider than half the line leaves too little room.
+    let indent = if indent * 2 > width {
+        lead.min(width / 4)
+    } else {
+        indent
+    };
+    let mut out = String::new();
+    let mut current: String = String::new();
+    let mut current_len = 0;
+    let words = line[line.len() - line.trim_start().len()..].split(' ');
+    current.push_str(&" ".repeat(lead));
+    current_len += lead;
+    let mut first = true;
+    for word in words {
+        // The second space of a double one, at the start of a continued
+        // line, would shift it.
+        if word.is_empty() && !first {
+            if (out.is_empty() || current_len != indent) && current_len < width {
+                current.push(' ');
+                current_len += 1;
+            }
+            continue;
+        }
+        let word_len = word.chars().count();
+        let sep = usize::from(!first);
+        if !first && current_len + sep + word_len > width {
+            out.push_str(current.trim_end());
+            out.push('\n');
+            current = " ".repeat(indent);
+            current_len = indent;
+        } else if !first {
+            current.push(' ');
+            current_len += 1;
+        }
+        // A word longer than a line is cut where the line ends.
+        let mut rest: Vec<char> = word.chars().collect();
+        while current_len + rest.len() > width && rest.len() > width - indent {
+            let room = width - current_len;
+            current.extend(rest.drain(..room));
+            out.push_str(&current);
+            out.push('\n');
+            current = " ".repeat(indent);
+            current_len = indent;
+        }
+        current_len += rest.len();
+        current.extend(rest);
+        first = false;
+    }
+    out.push_str(current.trim_end());
+    out
 }
 
 /// `fizzflow: <text>` on stderr, best effort and in order: if stderr is
@@ -134,6 +251,45 @@ pub fn flush() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lines_wrap_under_their_text_and_short_ones_stay() {
+        assert_eq!(fit("fizzflow: short", 80), "fizzflow: short");
+        let note = "fizzflow: launch 150 in /tmp/tp/ipc (continued): 44,400 beats (363,724,800 messages) done before; running 600 more, to beat 45,000";
+        let wrapped = fit(note, 80);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 80),
+            "{wrapped}"
+        );
+        assert!(
+            wrapped
+                .lines()
+                .skip(1)
+                .all(|l| l.starts_with("          ") && !l.starts_with("           ")),
+            "{wrapped}"
+        );
+        assert_eq!(
+            wrapped.split_whitespace().collect::<Vec<_>>(),
+            note.split_whitespace().collect::<Vec<_>>()
+        );
+        let row = "restarts              heartbeat 0  generator 0  worker 0  logger 0  checkpoint 0  receiver 0  source 2";
+        let wrapped = fit(row, 60);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 60),
+            "{wrapped}"
+        );
+        assert!(
+            wrapped.lines().nth(1).unwrap().starts_with(&" ".repeat(22)),
+            "{wrapped}"
+        );
+        let path = format!("fizzflow: at {}", "x".repeat(200));
+        let wrapped = fit(&path, 50);
+        assert!(
+            wrapped.lines().all(|l| l.chars().count() <= 50),
+            "{wrapped}"
+        );
+        assert_eq!(wrapped.replace(['\n', ' '], ""), path.replace(' ', ""));
+    }
     use std::sync::Arc;
 
     #[test]

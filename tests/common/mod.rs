@@ -12,6 +12,7 @@ pub mod pages;
 pub mod pods;
 pub mod recovery;
 pub mod running;
+pub mod tmux;
 #[allow(unused_imports)] // each test file uses its own subset
 pub use running::Running;
 
