@@ -7,8 +7,7 @@
 mod common;
 use common::tmux::Tmux;
 use common::*;
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn run_in_terminal(width: u16, extra: &str) -> Tmux {
     Tmux::start(
