@@ -247,3 +247,79 @@ fn a_source_pod_says_which_pod_it_is() {
     // Without a driver it gives up on its own (exit 5), serving until then.
     assert!(source.exits_within(Duration::from_secs(60)));
 }
+
+/// A metrics address the person named that is taken refuses the run
+/// (exit 2, naming it) before the state dir is made; one named by host
+/// resolves.
+#[test]
+fn a_named_metrics_address_must_be_free_and_may_be_a_host_name() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("its address").to_string();
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let state = scratch.path().join("state");
+    let child = std::process::Command::new(BIN)
+        .args([
+            "--beats",
+            "5",
+            "--no-telemetry",
+            "--progress",
+            "off",
+            "--metrics-addr",
+            &addr,
+        ])
+        .arg("--state-dir")
+        .arg(&state)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let done = wait_with_deadline(child, Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(
+        done.stderr.contains(&format!("--metrics-addr {addr}")),
+        "{}",
+        done.stderr
+    );
+    assert!(!state.exists(), "nothing written before the refusal");
+    let mut named = Running::start_in(
+        std::process::Command::new(BIN)
+            .args(["run", "--beats", "600", "--rate", "2", "--no-telemetry"])
+            .args(["--progress", "off", "--metrics-addr", "localhost:0"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+        state_dir(),
+    );
+    let addr = named.metrics_address(Duration::from_secs(60));
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+    assert!(named.finish(Duration::from_secs(60)).status.success());
+}
+
+/// The default port, when taken (another fizzflow, a pod), moves on with
+/// a note: two runs on one machine both serve their metrics.
+#[test]
+fn the_default_metrics_port_moves_on_when_taken() {
+    // Held here, or by someone else already: taken either way.
+    let _held = std::net::TcpListener::bind("127.0.0.1:9901");
+    let mut run = Running::start_in(
+        std::process::Command::new(BIN)
+            .args(["run", "--beats", "600", "--rate", "2", "--no-telemetry"])
+            .args(["--progress", "off"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+        state_dir(),
+    );
+    let moved = run.line_starting(
+        "fizzflow: the metrics port 9901 is taken",
+        Duration::from_secs(60),
+    );
+    let addr = run.metrics_address(Duration::from_secs(10));
+    assert!(
+        moved.ends_with(&format!("serving on {}", addr.rsplit(':').next().unwrap())),
+        "{moved}"
+    );
+    scrape(&addr);
+    assert!(run.finish(Duration::from_secs(60)).status.success());
+}

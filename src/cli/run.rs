@@ -32,6 +32,7 @@ use crate::pods::sink::SinkSetup;
 use crate::util::output::{self, note};
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// steady_state takes its telemetry address from the environment, which
@@ -92,6 +93,10 @@ pub(crate) fn launch(
         let (cfg, _) = resume::plan(args, None, None)?;
         cfg.validate().map_err(usage)?;
     }
+    // Bound before the state dir is touched: an address the person named
+    // that is taken refuses the run (exit 2) with nothing written.
+    let capacity = Arc::new(AtomicUsize::new(args.channel_capacity as usize));
+    let metrics = bind_metrics(args, &live, &capacity)?;
     start_checker(&args.state.dir)?;
     let _lock = DirLock::acquire(&args.state.dir)?;
     // Absolute from here: messages name it in full (`stats` run from
@@ -108,7 +113,14 @@ pub(crate) fn launch(
     let launch = writer.last.clone();
     live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
-    let metrics = start_metrics(args, &live, cfg.channel_capacity);
+    capacity.store(cfg.channel_capacity, Ordering::Relaxed);
+    if let Some(server) = &metrics {
+        note(&format!("metrics at http://{}/metrics", server.addr()));
+        note(&format!(
+            "the pipeline, drawn live (works offline): http://{}/",
+            server.addr()
+        ));
+    }
 
     let final_delay = cfg.delay_for(crate::pipeline::actor::checkpoint::NAME);
     // The launch's run time counts from here, not from the checks before.
@@ -400,33 +412,66 @@ fn missing_with_backups(dir: &Path) -> Result<(), Error> {
     .into())
 }
 
-/// fizzflow's metrics endpoint, unless turned off; a convenience, so a
-/// failure to start it is a warning, not a failed run.
-fn start_metrics(args: &RunArgs, live: &Arc<Live>, capacity: usize) -> Option<MetricsServer> {
+/// fizzflow's metrics endpoint, unless turned off. An address the person
+/// named must be free (exit 2 otherwise); the default port, when another
+/// fizzflow has it, moves to the next free one of ten, with a note (two
+/// runs and the pods must coexist); past that, a warning and no endpoint.
+fn bind_metrics(
+    args: &RunArgs,
+    live: &Arc<Live>,
+    capacity: &Arc<AtomicUsize>,
+) -> Result<Option<MetricsServer>, Error> {
     if args.no_metrics {
-        return None;
+        return Ok(None);
     }
     let (for_metrics, for_graph) = (live.clone(), live.clone());
+    let (cap_metrics, cap_graph) = (capacity.clone(), capacity.clone());
     let site = Site {
-        metrics: Arc::new(move || crate::observe::exposition::render(&for_metrics, capacity)),
+        metrics: Arc::new(move || {
+            crate::observe::exposition::render(&for_metrics, cap_metrics.load(Ordering::Relaxed))
+        }),
         graph: Some(Arc::new(move || {
-            crate::observe::graph_page::dot(&for_graph, capacity)
+            crate::observe::graph_page::dot(&for_graph, cap_graph.load(Ordering::Relaxed))
         })),
     };
-    match MetricsServer::start(args.metrics_addr, site) {
-        Ok(server) => {
-            note(&format!("metrics at http://{}/metrics", server.addr()));
-            note(&format!(
-                "the pipeline, drawn live (works offline): http://{}/",
-                server.addr()
-            ));
-            Some(server)
-        }
-        Err(e) => {
-            note(&format!(
-                "warning: no metrics endpoint: {e} (pass --metrics-addr or --no-metrics)"
-            ));
-            None
+    let first = args.metrics_addr;
+    if args.metrics_addr_given {
+        return MetricsServer::start(first, site).map(Some).map_err(|e| {
+            Error::Usage(format!(
+                "--metrics-addr {first}: {}; pass another --metrics-addr (port 0 takes any free one) or --no-metrics",
+                e.source
+            ))
+        });
+    }
+    let mut tried = first;
+    for step in 0..10u16 {
+        let Some(port) = first.port().checked_add(step) else {
+            break;
+        };
+        tried.set_port(port);
+        match MetricsServer::start(tried, site.clone()) {
+            Ok(server) => {
+                if step > 0 {
+                    note(&format!(
+                        "the metrics port {} is taken (another fizzflow?); serving on {port}",
+                        first.port()
+                    ));
+                }
+                return Ok(Some(server));
+            }
+            Err(e) if e.source.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => {
+                note(&format!(
+                    "warning: no metrics endpoint: {e} (pass --metrics-addr or --no-metrics)"
+                ));
+                return Ok(None);
+            }
         }
     }
+    note(&format!(
+        "warning: no metrics endpoint: ports {} to {} are taken (pass --metrics-addr, port 0 takes any free one, or --no-metrics)",
+        first.port(),
+        tried.port()
+    ));
+    Ok(None)
 }

@@ -84,9 +84,10 @@ pub struct RunArgs {
     #[arg(long, hide = true)]
     pub no_progress: bool,
 
-    /// Where fizzflow's own Prometheus metrics are served (/metrics); port 0
-    /// picks a free port (printed at start)
-    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9901")]
+    /// Where fizzflow's own Prometheus metrics (/metrics) and the live
+    /// graph page (/) are served: IP:PORT or HOST:PORT; port 0 picks a free
+    /// port (printed at start). Named here, it must be free
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9901", value_parser = crate::cli::words::socket_addr)]
     pub metrics_addr: SocketAddr,
 
     /// Do not serve fizzflow's metrics
@@ -121,6 +122,10 @@ pub struct RunArgs {
     /// Which flags were given on the command line (filled in after parsing).
     #[arg(skip)]
     pub given: Given,
+
+    /// Whether --metrics-addr was given (filled in after parsing).
+    #[arg(skip)]
+    pub metrics_addr_given: bool,
 
     /// Whether --telemetry-addr was given (filled in after parsing).
     #[arg(skip)]
@@ -181,6 +186,7 @@ impl RunArgs {
             channel_capacity: given("channel_capacity"),
         };
         self.telemetry_addr_given = given("telemetry_addr");
+        self.metrics_addr_given = given("metrics_addr");
         self.link_given = (
             ["channel", "control", "stream_id", "aeron_dir"]
                 .into_iter()
