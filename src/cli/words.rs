@@ -74,6 +74,35 @@ pub fn millis(s: &str) -> Result<u64, String> {
     u64::try_from(d.as_millis()).map_err(|_| format!("is too large: the most is {} ms", u64::MAX))
 }
 
+/// `IP:PORT`, or `HOST:PORT` resolved now (an IPv4 address first: what
+/// `localhost` means to most people), saying why when it cannot be.
+pub fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return Err(format!(
+            "'{s}' is not IP:PORT or HOST:PORT (e.g. 127.0.0.1:9901)"
+        ));
+    };
+    let Ok(port) = port.parse::<u16>() else {
+        return Err(format!("'{port}' in '{s}' is not a port (0 to 65535)"));
+    };
+    let addrs: Vec<std::net::SocketAddr> = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve '{host}': {e}; give an IP, e.g. 127.0.0.1:{port}"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| {
+            format!("'{host}' resolves to no address; give an IP, e.g. 127.0.0.1:{port}")
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,33 +146,4 @@ mod tests {
         );
         assert!(millis("1000000000000y").unwrap_err().contains("too large"));
     }
-}
-
-/// `IP:PORT`, or `HOST:PORT` resolved now (an IPv4 address first: what
-/// `localhost` means to most people), saying why when it cannot be.
-pub fn socket_addr(s: &str) -> Result<std::net::SocketAddr, String> {
-    use std::net::ToSocketAddrs;
-    if let Ok(addr) = s.parse() {
-        return Ok(addr);
-    }
-    let Some((host, port)) = s.rsplit_once(':') else {
-        return Err(format!(
-            "'{s}' is not IP:PORT or HOST:PORT (e.g. 127.0.0.1:9901)"
-        ));
-    };
-    let Ok(port) = port.parse::<u16>() else {
-        return Err(format!("'{port}' in '{s}' is not a port (0 to 65535)"));
-    };
-    let addrs: Vec<std::net::SocketAddr> = (host, port)
-        .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve '{host}': {e}; give an IP, e.g. 127.0.0.1:{port}"))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .copied()
-        .ok_or_else(|| {
-            format!("'{host}' resolves to no address; give an IP, e.g. 127.0.0.1:{port}")
-        })
 }
