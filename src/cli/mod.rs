@@ -220,7 +220,14 @@ fn parse() -> Result<Cli, i32> {
 fn answered(e: clap::Error) -> i32 {
     use std::io::Write;
     if e.use_stderr() {
-        let _ = e.print();
+        // One error style everywhere: clap's "error: …" as fizzflow's own
+        // "fizzflow: error: …", the usage after it as clap gives it.
+        let text = e.render().to_string();
+        let text = match text.strip_prefix("error: ") {
+            Some(rest) => format!("fizzflow: error: {rest}"),
+            None => text,
+        };
+        let _ = crate::util::output::stderr_now(text.trim_end());
         return e.exit_code();
     }
     match e.print().and_then(|()| std::io::stdout().flush()) {
@@ -317,11 +324,11 @@ fn dispatch() -> i32 {
                 }
             }
             crate::util::output::flush();
-            // clap prints it after "error: ", unwrapped: fitted here.
+            // Printed after "fizzflow: error: ", unwrapped: fitted here.
             let out = crate::util::output::Stream::Stderr;
-            let fitted = crate::util::output::fit_to(out, &format!("error: {msg}"));
+            let fitted = crate::util::output::fit_to(out, &format!("fizzflow: error: {msg}"));
             let msg = fitted
-                .strip_prefix("error: ")
+                .strip_prefix("fizzflow: error: ")
                 .unwrap_or(&fitted)
                 .to_string();
             answered(cmd.error(clap::error::ErrorKind::ValueValidation, msg))

@@ -5,7 +5,7 @@ use crate::cli::error::Error;
 use crate::cli::run_args::RunArgs;
 use crate::durable::record::CheckpointRecord;
 use crate::pipeline::config::{PipelineConfig, StartPoint, max_beats};
-use crate::util::units::grouped;
+use crate::util::units::{counted, grouped};
 
 /// Where a launch starts, given the newest checkpoint (if any):
 /// - none: a fresh run of `--beats`;
@@ -30,7 +30,7 @@ pub fn plan(
             args.worker_batch,
             args.target(&start, args.worker_batch)?,
         );
-        let note = format!("(new): running {} beats", grouped(args.beats));
+        let note = format!("(new): running {}", counted(args.beats, "beat"));
         return Ok((cfg, note));
     };
     let start = StartPoint {
@@ -149,9 +149,9 @@ pub fn plan(
         ..args.pipeline_config(start, s.worker_batch, args.target(&start, s.worker_batch)?)
     };
     let note = format!(
-        "(continued): {} beats ({} messages) done before; running {} more, to beat {}",
-        grouped(p.beats),
-        grouped(p.logger.messages),
+        "(continued): {} ({}) done before; running {} more, to beat {}",
+        counted(p.beats, "beat"),
+        counted(p.logger.messages, "message"),
         grouped(args.beats),
         grouped(cfg.beats_target)
     );

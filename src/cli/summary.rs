@@ -4,7 +4,7 @@
 
 use crate::durable::record::CheckpointRecord;
 use crate::pipeline::LatencySummary;
-use crate::util::units::{grouped, micros, scaled, significant};
+use crate::util::units::{counted, grouped, micros, scaled, significant};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -118,19 +118,19 @@ pub fn human(
     let l = &last.logger;
     let latency = latency.map_or_else(String::new, |t| {
         format!(
-            "\n      beat latency p50 {} · p99 {} · p99.9 {} · max {} ({} beats)",
+            "\n      beat latency p50 {} · p99 {} · p99.9 {} · max {} ({})",
             micros(t.p50),
             micros(t.p99),
             micros(t.p99_9),
             micros(t.max),
-            grouped(t.beats)
+            counted(t.beats, "beat")
         )
     });
     format!(
         // Short lines: an 80-column terminal shows each whole.
-        "done: this launch {} messages, {} beats, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}{latency}",
-        grouped(messages),
-        grouped(beats),
+        "done: this launch {}, {}, in {secs} s{rate}\n      lifetime {} messages, {}/{} beats, {} batches\n      fizz {} · buzz {} · fizzbuzz {} · value {}\n      sequence errors {} · duplicates dropped {} · restarts {}{latency}",
+        counted(messages, "message"),
+        counted(beats, "beat"),
         grouped(l.messages),
         grouped(last.beats),
         grouped(last.beats_target),

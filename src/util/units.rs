@@ -18,6 +18,16 @@ pub fn grouped(n: u64) -> String {
     out
 }
 
+/// `1 beat`, `2,000 beats`: a count and its noun, plural by count
+/// (`noun` is the singular; every noun fizzflow counts takes an s).
+pub fn counted(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{} {noun}s", grouped(n))
+    }
+}
+
 /// `41_000_000.0` → `41.0 M`, `980.0` → `980`: three significant figures
 /// and a metric prefix.
 pub fn scaled(x: f64) -> String {
@@ -71,6 +81,13 @@ pub fn mebibytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(counted(1, "beat"), "1 beat");
+        assert_eq!(counted(0, "beat"), "0 beats");
+        assert_eq!(counted(2000, "message"), "2,000 messages");
+    }
 
     #[test]
     fn grouping_and_scaling_read_as_people_write_them() {

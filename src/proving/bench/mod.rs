@@ -7,7 +7,7 @@ use crate::pipeline::config::beat_size;
 use crate::pipeline::latency::LatencySummary;
 use crate::proving::Error;
 use crate::proving::baseline::{self, BaselineRun};
-use crate::util::units::micros;
+use crate::util::units::{counted, micros};
 use children::{run_child, soak};
 
 mod children;
@@ -328,10 +328,10 @@ fn table(args: &BenchPlan, configs: &[&Config], measured: &[Measured]) -> String
     }
     let _ = writeln!(
         out,
-        "medians of {} rounds; unpaced: --rate 0, {} messages per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} beats of 256-message credits; pods: run --pods, a media driver and two processes, the sink's own rate; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
-        args.rounds,
-        args.beats * 8192,
-        args.paced_beats
+        "medians of {}; unpaced: --rate 0, {} per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} of 256-message credits; pods: run --pods, a media driver and two processes, the sink's own rate; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
+        counted(args.rounds, "round"),
+        counted(args.beats * 8192, "message"),
+        counted(args.paced_beats, "beat")
     );
     out
 }
