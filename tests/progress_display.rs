@@ -131,3 +131,27 @@ fn a_log_gets_one_plain_line_a_second() {
         done.stderr
     );
 }
+
+/// A continued run's bar is this launch's (its percentage, its beats) with
+/// the lifetime beside it; it once showed this launch's % over the
+/// lifetime's count.
+#[test]
+fn a_continued_run_shows_this_launch_with_the_lifetime_beside() {
+    let tmux = Tmux::script(
+        200,
+        "$F --state-dir $D --beats 500 --rate 0 --no-telemetry --no-metrics --progress off; \
+         $F --state-dir $D --beats 2000 --rate 2 --no-telemetry --no-metrics",
+    );
+    let screen = tmux.wait_for(Duration::from_secs(60), false, |s| {
+        s.iter()
+            .any(|l| l.contains("/2,000 beats") && l.contains("lifetime"))
+    });
+    let bar = screen
+        .iter()
+        .find(|l| l.contains("/2,000 beats"))
+        .expect("the bar");
+    assert!(
+        bar.contains("lifetime ") && bar.contains("/2,500 beats"),
+        "{bar}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use crate::observe::bar::Bars;
 use crate::observe::reading::Reading;
-use crate::observe::status::{ProgressMode, Status};
+use crate::observe::status::{BeatRate, ProgressMode, Status};
 use crate::pipeline::config::PipelineConfig;
 use crate::pipeline::live::Live;
 use std::sync::Arc;
@@ -32,7 +32,8 @@ impl Reporter {
             .name("progress".into())
             .spawn(move || {
                 let first = Reading::take(&live, showing);
-                let mut last = first.clone();
+                let mut last = first;
+                let mut beat_rate = BeatRate::default();
                 let bars = (showing && std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .then(|| Bars::show(mode));
                 while let Err(RecvTimeoutError::Timeout) =
@@ -40,8 +41,11 @@ impl Reporter {
                 {
                     let now = Reading::take(&live, showing);
                     live.set_msgs_per_sec(now.rate_since(&last));
+                    let secs = now.at.duration_since(last.at).as_secs_f64();
+                    let beats = now.messages.saturating_sub(last.messages) / cfg.beat_size();
+                    let rate = beat_rate.update(beats as f64 / secs);
                     if showing {
-                        let status = Status::new(&live, &cfg, started, &first, &last, &now);
+                        let status = Status::new(&live, &cfg, started, &last, &now, rate);
                         match &bars {
                             Some(bars) => bars.draw(&status),
                             None => {

@@ -57,13 +57,51 @@ pub(crate) fn fit(fields: &[Field], sep: &str, width: usize) -> String {
     }
 }
 
+/// The beat rate the ETA is computed from: an exponentially weighted
+/// average of each second's rate (as indicatif's own estimate is), not
+/// shown until it has settled (three seconds in, and moved by under a
+/// fifth in the last one), and then kept: an ETA that comes and goes, or
+/// one from the first second of a loaded machine, misleads.
+#[derive(Debug, Default)]
+pub(crate) struct BeatRate {
+    rate: Option<f64>,
+    samples: u32,
+    settled: bool,
+}
+
+impl BeatRate {
+    const WEIGHT: f64 = 0.3;
+
+    /// Takes one second's beats per second; the rate, once settled.
+    pub fn update(&mut self, per_sec: f64) -> Option<f64> {
+        if !per_sec.is_finite() {
+            return self.settled.then_some(self.rate).flatten();
+        }
+        let next = self
+            .rate
+            .map_or(per_sec, |r| r + Self::WEIGHT * (per_sec - r));
+        let moved = self
+            .rate
+            .map_or(f64::INFINITY, |r| ((next - r) / r.max(1e-9)).abs());
+        self.rate = Some(next);
+        self.samples += 1;
+        self.settled |= self.samples >= 3 && moved < 0.2;
+        self.settled.then_some(next)
+    }
+}
+
 pub(crate) struct Status {
     pub elapsed_secs: f64,
     /// This launch: beats done of beats to run.
     pub done: u64,
     pub total: u64,
+    /// The lifetime: beats counted, of the run's target.
     pub target: u64,
     pub beats: u64,
+    /// Whether the run started part-way (resumed or continued): then the
+    /// lifetime is shown beside this launch's progress.
+    pub continued: bool,
+    /// Messages this launch counted.
     pub messages: u64,
     pub rate: f64,
     pub eta_secs: Option<f64>,
@@ -76,27 +114,26 @@ impl Status {
         live: &Live,
         cfg: &PipelineConfig,
         started: Instant,
-        first: &Reading,
         before: &Reading,
         now: &Reading,
+        beat_rate: Option<f64>,
     ) -> Status {
         let beat = cfg.beat_size();
         let beats = now.messages / beat;
         let start = cfg.start.beats;
         let done = beats.saturating_sub(start);
         let total = cfg.beats_target.saturating_sub(start);
-        // The average over the launch so far: steady when paced, and not
-        // thrown about by one slow second when unpaced.
-        let span = now.at.duration_since(first.at).as_secs_f64();
-        let per_sec = (done as f64 - (first.messages / beat).saturating_sub(start) as f64) / span;
-        let eta_secs = (per_sec > 0.0).then(|| (total - done.min(total)) as f64 / per_sec);
+        let eta_secs = beat_rate
+            .filter(|r| *r > 0.0)
+            .map(|r| (total - done.min(total)) as f64 / r);
         let mut status = Status {
             elapsed_secs: now.at.duration_since(started).as_secs_f64(),
             done,
             total,
             target: cfg.beats_target,
             beats,
-            messages: now.messages,
+            continued: start > 0,
+            messages: now.messages.saturating_sub(cfg.start.logger.messages),
             rate: now.rate_since(before),
             eta_secs,
             details: Vec::new(),
@@ -219,25 +256,36 @@ impl Status {
             .min(100)
     }
 
-    /// Where the run is: beats, messages, rate, ETA (the bar shows the
-    /// percentage and elapsed time beside these).
+    /// Where this launch is: its beats, messages, rate and ETA, one frame
+    /// of reference with the percentage and elapsed time the bar shows;
+    /// on a resumed or continued run, the lifetime beside it.
     pub fn headline(&self) -> Vec<Field> {
         let mut fields = vec![
-            field(5, format!("{}%", self.percent())),
+            field(6, format!("{}%", self.percent())),
             field(
-                2,
-                format!("{}/{} beats", grouped(self.beats), grouped(self.target)),
+                3,
+                format!("{}/{} beats", grouped(self.done), grouped(self.total)),
             ),
             field(1, format!("{} msgs", scaled(self.messages as f64))),
-            field(3, format!("{} msgs/s", scaled(self.rate))),
+            field(4, format!("{} msgs/s", scaled(self.rate))),
         ];
         fields.push(field(
-            4,
+            5,
             match self.eta_secs {
                 Some(eta) => format!("ETA {}", short_duration(eta)),
-                None => "ETA ?".into(),
+                None => "ETA …".into(),
             },
         ));
+        if self.continued {
+            fields.push(field(
+                2,
+                format!(
+                    "lifetime {}/{} beats",
+                    grouped(self.beats),
+                    grouped(self.target)
+                ),
+            ));
+        }
         fields
     }
 
@@ -303,7 +351,6 @@ mod tests {
             ..Default::default()
         };
         let t0 = Instant::now();
-        let first = reading(t0, 0, 0, 0);
         let before = reading(t0 + Duration::from_secs(1), 8192 * 10, 40, 0);
         let mut now = reading(
             t0 + Duration::from_secs(2),
@@ -312,10 +359,11 @@ mod tests {
             10 * 1024 * 1024,
         );
         now.threads = vec![("worker", 7, 0.5), ("logger", 8, 9.0)];
-        let s = Status::new(&live, &cfg, t0, &first, &before, &now);
+        let s = Status::new(&live, &cfg, t0, &before, &now, Some(12.5));
         assert_eq!((s.done, s.total, s.percent()), (25, 100, 25));
-        // 25 beats in 2 s: 75 to go at 12.5 a second.
+        // 75 to go at 12.5 a second.
         assert_eq!(s.eta_secs, Some(6.0));
+        assert!(!s.plain_line(ProgressMode::One).contains("lifetime"));
         let line = s.plain_line(ProgressMode::One);
         // The logger thread is new since `before`: no share yet, not 900%.
         for part in [
@@ -335,6 +383,47 @@ mod tests {
         }
         let wide = s.plain_line(ProgressMode::Wide);
         assert!(wide.contains("logger 2048/1024"), "{wide}");
+    }
+
+    #[test]
+    fn a_continued_run_shows_this_launch_with_the_lifetime_beside() {
+        let live = Live::default();
+        let mut cfg = PipelineConfig {
+            beats_target: 1300,
+            ..Default::default()
+        };
+        cfg.start.beats = 1000;
+        cfg.start.logger.messages = 1000 * 8192;
+        let t0 = Instant::now();
+        let before = reading(t0, 8192 * 1000, 0, 0);
+        let now = reading(t0 + Duration::from_secs(1), 8192 * 1075, 0, 0);
+        let s = Status::new(&live, &cfg, t0, &before, &now, None);
+        let line = s.plain_line(ProgressMode::One);
+        for part in [
+            "25%",
+            "75/300 beats",
+            "614 k msgs",
+            "ETA …",
+            "lifetime 1,075/1,300 beats",
+        ] {
+            assert!(line.contains(part), "'{part}' in {line}");
+        }
+    }
+
+    #[test]
+    fn the_eta_rate_shows_once_settled_and_stays() {
+        let mut r = BeatRate::default();
+        assert_eq!(r.update(100.0), None, "one second is not a rate");
+        assert_eq!(r.update(100.0), None);
+        let settled = r.update(100.0).expect("three steady seconds");
+        assert!((settled - 100.0).abs() < 1e-9);
+        // A slow second moves it by a weight, not to the slow rate.
+        let after = r.update(10.0).expect("kept once shown");
+        assert!((after - 73.0).abs() < 1e-9, "{after}");
+        let mut jumpy = BeatRate::default();
+        for x in [10.0, 100.0, 10.0, 100.0] {
+            assert_eq!(jumpy.update(x), None, "not settled while it jumps");
+        }
     }
 
     #[test]
