@@ -66,7 +66,7 @@ fn the_page_draws_every_actor_and_channel_with_numbers_offline() {
             "{edge}:\n{dom}"
         );
     }
-    assert!(dom.contains("slots in use"), "channel numbers:\n{dom}");
+    assert!(dom.contains("slots queued"), "channel numbers:\n{dom}");
     assert!(dom.contains(">messages "), "the logger's count:\n{dom}");
     signal(run.id(), libc::SIGINT);
     assert!(run.finish(Duration::from_secs(60)).status.success());

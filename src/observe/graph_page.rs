@@ -65,7 +65,7 @@ fn ends(channel: Channel, receiver: bool) -> (&'static str, &'static str, &'stat
 }
 
 /// The graph in Graphviz's DOT language, with this moment's numbers.
-/// Fill is said in slots ("12 of 8,192 in use"), not as a bare share that
+/// Fill is said in slots ("12 of 8,192 slots queued at last take"), not as a bare share that
 /// an idle channel's consumer-side view can make read as full.
 pub fn dot(live: &Live, channel_capacity: usize) -> String {
     let restarts = live.restarts();
@@ -102,7 +102,7 @@ pub fn dot(live: &Live, channel_capacity: usize) -> String {
         let (from, to, what) = ends(channel, receiver);
         let _ = writeln!(
             out,
-            "  \"{from}\" -> \"{to}\" [label=\"{what}\\n{} of {} slots in use\"];",
+            "  \"{from}\" -> \"{to}\" [label=\"{what}\\n{} of {} slots queued at last take\"];",
             grouped(live.fill(channel)),
             grouped(channel_capacity as u64)
         );
@@ -130,7 +130,7 @@ mod tests {
             );
         }
         assert!(
-            dot.contains("FizzBuzz messages\\n12 of 8,192 slots in use"),
+            dot.contains("FizzBuzz messages\\n12 of 8,192 slots queued at last take"),
             "{dot}"
         );
         assert!(dot.contains("\\nmessages 0\\n"), "{dot}");

@@ -57,6 +57,15 @@ pub(crate) fn fit(fields: &[Field], sep: &str, width: usize) -> String {
     }
 }
 
+/// A count as it reads best: whole up to 9,999, scaled above.
+fn few(n: u64) -> String {
+    if n < 10_000 {
+        grouped(n)
+    } else {
+        scaled(n as f64)
+    }
+}
+
 /// The beat rate the ETA is computed from: an exponentially weighted
 /// average of each second's rate (as indicatif's own estimate is), not
 /// shown until it has settled (three seconds in, and moved by under a
@@ -178,20 +187,33 @@ impl Status {
             };
             self.details.insert(0, field(6, text));
         }
-        let cap = cfg.channel_capacity as f64;
-        let fills: Vec<String> = Channel::ALL
+        // What each consumer found waiting when it last took: a paced
+        // beat's whole burst arrives at once, so "all of it" is normal
+        // there, not a full channel; the capacity is beside it.
+        let queued: Vec<String> = Channel::ALL
             .iter()
             .map(|c| {
-                // A sink's values channel holds the link's window.
-                let cap = match c {
-                    Channel::Values if sink => crate::pipeline::link::WINDOW as f64,
-                    _ => cap,
+                let name = match c {
+                    Channel::Beats => "beats",
+                    Channel::Values => "values",
+                    Channel::Messages => "msgs",
                 };
-                pct(live.fill(*c) as f64, cap)
+                format!("{name} {}", few(live.fill(*c)))
             })
             .collect();
-        self.details
-            .push(field(3, format!("fill {}", fills.join("/"))));
+        let cap = match sink {
+            // A sink's values channel holds the link's window.
+            true => format!(
+                "of {}/{}",
+                few(cfg.channel_capacity as u64),
+                few(crate::pipeline::link::WINDOW as u64)
+            ),
+            false => format!("of {}", few(cfg.channel_capacity as u64)),
+        };
+        self.details.push(field(
+            3,
+            format!("queued at take {} {cap}", queued.join(" ")),
+        ));
         let d_msgs = now.messages.saturating_sub(before.messages);
         let d_batches = now.logger_batches.saturating_sub(before.logger_batches);
         if d_batches > 0 {
@@ -374,7 +396,7 @@ mod tests {
             "ETA 6s",
             "worker 50%",
             "logger 0%",
-            "fill 0%/50%/0%",
+            "queued at take beats 0 values 4,096 msgs 0 of 8,192",
             "batch 200%",
             "(1.5 ms)",
             "rss 10.0 MiB",
