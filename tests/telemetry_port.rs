@@ -84,3 +84,27 @@ fn a_short_run_still_leaves_its_graph() {
         assert!(graph.contains("digraph"), "{graph}");
     }
 }
+
+/// `--telemetry-addr IP:0` is "any free port": the run says which, and
+/// steady_state no longer calls it "the default port 0 in use".
+#[test]
+fn port_0_is_any_free_port_said_plainly() {
+    let dir = state_dir();
+    let mut cmd = with_telemetry(dir.path());
+    cmd.args(["--telemetry-addr", "127.0.0.1:0", "--log-level", "info"]);
+    let done = wait_with_deadline(cmd.spawn().expect("spawn"), Duration::from_secs(120));
+    assert!(done.status.success(), "{}", done.stderr);
+    assert!(!done.stderr.contains("port 0 in use"), "{}", done.stderr);
+    let line = done
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("fizzflow: steady_state's telemetry at http://127.0.0.1:"))
+        .unwrap_or_else(|| panic!("{}", done.stderr));
+    let port: u16 = line
+        .trim_end_matches('/')
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line}"));
+    assert_ne!(port, 0, "{line}");
+}

@@ -41,17 +41,33 @@ use std::time::{Duration, Instant};
 /// free one) runs only when the port is left unset, so an explicit port is
 /// passed and the default not.
 pub fn telemetry_env(args: &RunArgs) {
+    let mut port = args.telemetry_addr.port();
+    if args.telemetry_addr_given && port == 0 {
+        // Port 0 is "any free port": picked here, so steady_state gets a
+        // port of its own and does not report the person's choice as "the
+        // default port 0 in use".
+        let mut any = args.telemetry_addr;
+        any.set_port(0);
+        if let Some(free) = std::net::TcpListener::bind(any)
+            .and_then(|l| l.local_addr())
+            .ok()
+            .map(|a| a.port())
+        {
+            port = free;
+            let _ = TELEMETRY_PICKED.set(std::net::SocketAddr::new(any.ip(), free));
+        }
+    }
     // SAFETY: called from `main` before any thread is started.
     unsafe {
         std::env::set_var("TELEMETRY_SERVER_IP", args.telemetry_addr.ip().to_string());
         if args.telemetry_addr_given {
-            std::env::set_var(
-                "TELEMETRY_SERVER_PORT",
-                args.telemetry_addr.port().to_string(),
-            );
+            std::env::set_var("TELEMETRY_SERVER_PORT", port.to_string());
         }
     }
 }
+
+/// The telemetry address picked for a `--telemetry-addr` with port 0.
+static TELEMETRY_PICKED: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
 /// `fizzflow run`: the stop handler first, so that a signal at any moment
 /// after this is a clean stop.
@@ -114,6 +130,9 @@ pub(crate) fn launch(
     live.note_checkpoint(launch.unix_ms, took);
     live.publish(&launch.logger);
     capacity.store(cfg.channel_capacity, Ordering::Relaxed);
+    if let (Some(addr), false) = (TELEMETRY_PICKED.get(), args.no_telemetry) {
+        note(&format!("steady_state's telemetry at http://{addr}/"));
+    }
     if let Some(server) = &metrics {
         note(&format!("metrics at http://{}/metrics", server.addr()));
         note(&format!(
