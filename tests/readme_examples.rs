@@ -127,7 +127,7 @@ fn normalised(line: &str) -> String {
                 chars.next();
             }
             out.push('#');
-        } else if c == '/' && out.ends_with(' ') || c == '/' && out.is_empty() {
+        } else if c == '/' && (out.is_empty() || out.ends_with(' ')) {
             while chars
                 .peek()
                 .is_some_and(|n| !n.is_whitespace() && *n != ')')
