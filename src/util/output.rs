@@ -12,6 +12,12 @@ use std::io::Write;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Mutex, OnceLock, RwLock};
 
+/// The note a run prints when a stop signal arrives: the torture tells a
+/// clean stop that landed from one that came too late by it, so both use
+/// this one text.
+pub const RUN_STOPPING: &str =
+    "stopping: draining the beats already sent (signal again to exit at once)";
+
 /// Where notes go instead of straight to stderr: a progress bar on the
 /// terminal prints them above itself, so they do not tear its redraws.
 type Printer = Box<dyn Fn(&str) + Send + Sync>;

@@ -86,7 +86,8 @@ impl Engine {
             ));
         }
         self.expect_final_checkpoint_matches(&done)?;
-        let landing = if done.stderr.contains("fizzflow: stopping") {
+        let said = format!("fizzflow: {}", crate::util::output::RUN_STOPPING);
+        let landing = if done.stderr.contains(&said) {
             landing
         } else {
             Landing::Missed
