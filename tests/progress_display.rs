@@ -155,3 +155,28 @@ fn a_continued_run_shows_this_launch_with_the_lifetime_beside() {
         "{bar}"
     );
 }
+
+/// The bar keeps its length while the numbers beside it grow digits (it
+/// jittered with --progress wide): the headline starts in the same column
+/// from one redraw to the next.
+#[test]
+fn the_bar_does_not_jitter() {
+    let tmux = Tmux::script(
+        120,
+        "$F --state-dir $D --beats 4000 --rate 1 --no-telemetry --no-metrics --progress wide",
+    );
+    let column = |screen: &[String]| {
+        screen
+            .iter()
+            .find(|l| l.starts_with('[') && l.contains("% · "))
+            .and_then(|l| l.find("% · ").map(|at| l[..at].chars().count()))
+    };
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let screen = tmux.wait_for(Duration::from_secs(60), false, |s| column(s).is_some());
+        seen.push(column(&screen).expect("a bar"));
+        std::thread::sleep(Duration::from_millis(1100));
+    }
+    // The percentage itself may grow a digit (9% to 10%): its end stays.
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
+}

@@ -58,7 +58,9 @@ impl Seen {
 /// stderr nobody reads cannot hold it back from a second signal.
 pub fn install_stop_handler(live: &Arc<Live>) {
     let live = live.clone();
-    on_stop(crate::util::output::RUN_STOPPING, move || live.request_stop());
+    on_stop(crate::util::output::RUN_STOPPING, move || {
+        live.request_stop()
+    });
 }
 
 /// As [`install_stop_handler`], for any process: the first stop signal

@@ -11,12 +11,16 @@ use std::sync::Arc;
 
 /// The narrowest bar worth drawing; below it the bar is left out.
 const MIN_BAR: usize = 10;
+/// The widest bar: the rest of a wide terminal is for the numbers.
+const MAX_BAR: usize = 40;
 const SEP: &str = " · ";
 
 pub(crate) struct Bars {
     multi: Arc<MultiProgress>,
     bar: ProgressBar,
     lines: Vec<ProgressBar>,
+    /// The template drawn: the style is set again only when it changes.
+    shape: std::sync::Mutex<String>,
 }
 
 impl Bars {
@@ -38,7 +42,12 @@ impl Bars {
         crate::util::output::divert(Some(Box::new(move |line: &str| {
             let _ = printer.println(line);
         })));
-        Bars { multi, bar, lines }
+        Bars {
+            multi,
+            bar,
+            lines,
+            shape: std::sync::Mutex::new(String::new()),
+        }
     }
 
     pub fn draw(&self, status: &Status) {
@@ -49,22 +58,28 @@ impl Bars {
             .map_or(80, |(_, cols)| cols as usize)
             .saturating_sub(1);
         let prefix = format!("[{:>5}]", short_duration(status.elapsed_secs));
-        let msg = fit(
-            &status.headline(),
-            SEP,
-            width.saturating_sub(prefix.len() + 2 + MIN_BAR),
-        );
-        let bar = width.saturating_sub(prefix.len() + 2 + msg.chars().count());
-        let template = if msg.is_empty() {
+        // The bar's length depends on the terminal's width only: the
+        // numbers beside it grow digits ("9%" to "10%", "k" to "M") and a
+        // bar sized from them jittered from one redraw to the next.
+        let free = width.saturating_sub(prefix.len() + 2);
+        let bar = (free / 4).clamp(MIN_BAR, MAX_BAR);
+        let room = free.saturating_sub(bar);
+        let msg = fit(&status.headline(), SEP, room);
+        let template = if msg.is_empty() || free < MIN_BAR * 2 {
             "{prefix}".to_string()
         } else {
             format!("{{prefix}} {{bar:{bar}}} {{msg}}")
         };
-        self.bar.set_style(
-            ProgressStyle::with_template(&template)
-                .expect("a valid template")
-                .progress_chars("█▉▊▋▌▍▎▏ "),
-        );
+        let mut shape = self.shape.lock().unwrap_or_else(|p| p.into_inner());
+        if *shape != template {
+            self.bar.set_style(
+                ProgressStyle::with_template(&template)
+                    .expect("a valid template")
+                    .progress_chars("█▉▊▋▌▍▎▏ "),
+            );
+            *shape = template;
+        }
+        drop(shape);
         self.bar.set_length(status.total.max(1));
         self.bar.set_position(status.done.min(status.total));
         self.bar.set_prefix(prefix);
