@@ -15,45 +15,37 @@ pub struct Tmux {
 }
 
 impl Tmux {
-    /// Runs `fizzflow ARGS` in a terminal `width` columns wide, then prints
-    /// its exit code.
+    /// Runs `fizzflow ARGS` in a terminal `width` columns wide (30 rows),
+    /// then prints its exit code.
     pub fn start(width: u16, args: &str) -> Tmux {
-        let tmux = Tmux {
-            state: state_dir(),
-            socket: state_dir(),
-        };
-        let command = format!(
-            "{BIN} --state-dir {} {args}; echo EXIT=$?; sleep 120",
-            tmux.state.path().display()
-        );
-        let status = tmux
-            .command()
-            .args(["new-session", "-d", "-s", "t", "-x"])
-            .arg(width.to_string())
-            .args(["-y", "30", &command])
-            .env_remove("TMUX")
-            .status()
-            .expect("tmux is installed (.ci/run installs it)");
-        assert!(status.success(), "tmux did not start");
-        tmux
+        Tmux::open(
+            width,
+            30,
+            &format!("$F --state-dir $D {args}; echo EXIT=$?"),
+        )
     }
 
-    /// Runs `script` (sh) in a terminal `width` columns wide, with `$F` the
-    /// fizzflow binary and `$D` a state dir of its own, then prints DONE.
+    /// Runs `script` (sh) in a terminal `width` columns wide (200 rows),
+    /// with `$F` the fizzflow binary and `$D` a state dir of its own, then
+    /// prints DONE.
     pub fn script(width: u16, script: &str) -> Tmux {
+        Tmux::open(width, 200, &format!("{script}; echo DONE"))
+    }
+
+    fn open(width: u16, rows: u16, script: &str) -> Tmux {
         let tmux = Tmux {
             state: state_dir(),
             socket: state_dir(),
         };
         let command = format!(
-            "F={BIN}; D={}; {script}; echo DONE; sleep 120",
+            "F={BIN}; D={}; {script}; sleep 120",
             tmux.state.path().display()
         );
         let status = tmux
             .command()
             .args(["new-session", "-d", "-s", "t", "-x"])
             .arg(width.to_string())
-            .args(["-y", "200", &command])
+            .args(["-y", &rows.to_string(), &command])
             .env_remove("TMUX")
             .status()
             .expect("tmux is installed (.ci/run installs it)");
