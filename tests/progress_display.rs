@@ -180,3 +180,44 @@ fn the_bar_does_not_jitter() {
     // The percentage itself may grow a digit (9% to 10%): its end stays.
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:?}");
 }
+
+/// Ctrl-C in a real terminal leaves no bar behind: the terminal's "^C"
+/// echo wrapped after the bar's last line, and the redraw above the
+/// "stopping" note left the bar's first line on screen. The terminal's
+/// flags are as they were afterwards.
+#[test]
+fn ctrl_c_leaves_no_bar_behind() {
+    let tmux = Tmux::script(
+        80,
+        "$F --state-dir $D --beats 5000 --no-telemetry --no-metrics; stty -a | tr ' ' '\\n' | grep echoctl",
+    );
+    tmux.wait_for(Duration::from_secs(60), false, |s| {
+        s.iter().any(|l| l.starts_with('[') && l.contains("beats"))
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = tmux
+        .command()
+        .args(["send-keys", "-t", "t", "C-c"])
+        .status()
+        .expect("send-keys");
+    assert!(status.success());
+    let screen = tmux.wait_for(Duration::from_secs(60), false, |s| {
+        s.iter().any(|l| l == "DONE")
+    });
+    let stale: Vec<&String> = screen.iter().filter(|l| l.starts_with("[ ")).collect();
+    assert!(
+        stale.is_empty(),
+        "{stale:?} left on:\n{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen.iter().any(|l| l.starts_with("done: this launch")),
+        "{}",
+        screen.join("\n")
+    );
+    assert!(
+        screen.iter().any(|l| l == "echoctl"),
+        "flags put back:\n{}",
+        screen.join("\n")
+    );
+}

@@ -85,7 +85,7 @@ pub fn on_stop(what: &'static str, stop: impl Fn() + Send + 'static) {
                         note(what);
                         stop();
                     }
-                    Response::ExitNow => std::process::exit(130),
+                    Response::ExitNow => crate::util::output::exit_now(130),
                     Response::AlreadyStopping => {}
                 }
             }

@@ -15,10 +15,37 @@ const MIN_BAR: usize = 10;
 const MAX_BAR: usize = 40;
 const SEP: &str = " · ";
 
+/// Ctrl-C's echo ("^C") lands after the bar's last line, which indicatif
+/// pads to the terminal's last column: the echo wraps to a row of its own,
+/// the redraw that follows counts one row short, and the bar's first line
+/// stayed on screen above the "stopping" note. With ECHOCTL off the
+/// terminal echoes the character itself, which moves nothing. The flags
+/// are put back when the bar goes, and before an exit at once.
+fn quiet_control_echo() -> Option<libc::termios> {
+    // SAFETY: tcgetattr/tcsetattr on fd 2 with a termios we own.
+    unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        if libc::tcgetattr(2, &mut t) != 0 || t.c_lflag & libc::ECHOCTL == 0 {
+            return None;
+        }
+        let before = t;
+        t.c_lflag &= !libc::ECHOCTL;
+        (libc::tcsetattr(2, libc::TCSANOW, &t) == 0).then_some(before)
+    }
+}
+
+fn restore_echo(before: Option<libc::termios>) {
+    if let Some(t) = before {
+        // SAFETY: as above, with the flags read before.
+        unsafe { libc::tcsetattr(2, libc::TCSANOW, &t) };
+    }
+}
+
 pub(crate) struct Bars {
     multi: Arc<MultiProgress>,
     bar: ProgressBar,
     lines: Vec<ProgressBar>,
+    echo: Option<libc::termios>,
     /// The template drawn: the style is set again only when it changes.
     shape: std::sync::Mutex<String>,
 }
@@ -42,10 +69,14 @@ impl Bars {
         crate::util::output::divert(Some(Box::new(move |line: &str| {
             let _ = printer.println(line);
         })));
+        let echo = quiet_control_echo();
+        // A second Ctrl-C exits at once: the terminal gets its flags back.
+        crate::util::output::before_exit(Some(Box::new(move || restore_echo(echo))));
         Bars {
             multi,
             bar,
             lines,
+            echo,
             shape: std::sync::Mutex::new(String::new()),
         }
     }
@@ -93,6 +124,8 @@ impl Bars {
     /// Takes the display off the screen, so the summary starts on a clean line.
     pub fn clear(self) {
         crate::util::output::divert(None);
+        crate::util::output::before_exit(None);
+        restore_echo(self.echo);
         for line in &self.lines {
             line.finish_and_clear();
         }

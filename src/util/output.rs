@@ -23,6 +23,26 @@ pub const RUN_STOPPING: &str =
 type Printer = Box<dyn Fn(&str) + Send + Sync>;
 static DIVERT: RwLock<Option<Printer>> = RwLock::new(None);
 
+/// What to undo before an exit at once (the terminal's flags).
+type Undo = Box<dyn Fn() + Send + Sync>;
+static BEFORE_EXIT: RwLock<Option<Undo>> = RwLock::new(None);
+
+/// Sets (or with None, forgets) what [`exit_now`] undoes first.
+pub fn before_exit(undo: Option<Undo>) {
+    *BEFORE_EXIT.write().unwrap_or_else(|p| p.into_inner()) = undo;
+}
+
+/// Exits with `code` at once, after undoing what was registered with
+/// [`before_exit`].
+pub fn exit_now(code: i32) -> ! {
+    if let Ok(undo) = BEFORE_EXIT.try_read()
+        && let Some(undo) = undo.as_ref()
+    {
+        undo();
+    }
+    std::process::exit(code)
+}
+
 /// Sends notes to `printer` until called again with None.
 pub fn divert(printer: Option<Printer>) {
     *DIVERT.write().unwrap_or_else(|p| p.into_inner()) = printer;
