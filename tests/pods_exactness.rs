@@ -457,3 +457,33 @@ fn run_pods_does_not_restart_a_sink_whose_run_is_done() {
     assert_eq!(field(&stats, "beats"), 2000, "{stats}");
     assert_eq!(field(&stats, "messages"), 2000 * 32 * 256, "{stats}");
 }
+
+/// One Ctrl-C to `run --pods` stops the sink, which drains and commits,
+/// then the rest; the run's own "stopping" note comes once (the parent
+/// had the single-process handler too, and said it as well).
+#[test]
+fn one_ctrl_c_to_run_pods_is_one_stop() {
+    let state = state_dir();
+    let path = state.path().to_str().expect("utf-8 path");
+    let mut cmd = fizzflow(&[
+        "run",
+        "--pods",
+        "--beats",
+        "3000",
+        "--rate",
+        "2",
+        "--json",
+        "--state-dir",
+        path,
+    ]);
+    let mut run = Running::start(&mut cmd);
+    run.line_starting("fizzflow: launch 1 ", LIMIT);
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(run.id(), libc::SIGINT);
+    let done = run.finish(LIMIT);
+    let v = done.success_json();
+    assert_eq!(field(&v, "messages") % (32 * 256), 0, "{v}");
+    assert_closed_form(&v);
+    let said = format!("fizzflow: {}", fizzflow::util::RUN_STOPPING);
+    assert_eq!(done.stderr.matches(&said).count(), 1, "{}", done.stderr);
+}

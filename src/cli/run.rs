@@ -70,17 +70,18 @@ pub fn telemetry_env(args: &RunArgs) {
 static TELEMETRY_PICKED: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
 
 /// `fizzflow run`: the stop handler first, so that a signal at any moment
-/// after this is a clean stop.
+/// after this is a clean stop. `run --pods` has a handler of its own (one
+/// per process: two each said "stopping", and each counted the signals).
 pub fn command(args: &RunArgs) -> Result<(), Error> {
+    if args.pods {
+        return crate::cli::pods_run::command(args);
+    }
     let live = Arc::new(Live::default());
     signals::install_stop_handler(&live);
     crate::util::logging::init(crate::util::logging::level(
         args.log_level.as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     ));
-    if args.pods {
-        return crate::cli::pods_run::command(args);
-    }
     if args.link_given.0 {
         return Err(Error::Usage(
             "--channel, --control, --stream-id and --aeron-dir are for the pods: add --pods".into(),

@@ -11,4 +11,5 @@ pub(crate) mod time;
 pub(crate) mod units;
 
 pub use child::{Finished, WaitError, Watched, wait_bounded};
+pub use output::RUN_STOPPING;
 pub use pause::{NO_SPACE_ENV, PAUSE_ENV, UNSTARTED_ENV};
