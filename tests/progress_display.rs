@@ -221,3 +221,21 @@ fn ctrl_c_leaves_no_bar_behind() {
         screen.join("\n")
     );
 }
+
+/// A run outside the terminal's foreground job (`timeout` runs it in a
+/// process group of its own, as a shell's `&` and run --pods do) runs:
+/// changing the terminal's flags from there stopped it with SIGTTOU before
+/// its first beat, and only SIGKILL ended it.
+#[test]
+fn a_run_outside_the_foreground_job_runs() {
+    let tmux = Tmux::script(
+        80,
+        "timeout -k 5 30 $F --state-dir $D --beats 1000 --rate 1 --no-telemetry --no-metrics; echo RC=$?",
+    );
+    let screen = tmux.wait_for(Duration::from_secs(60), true, |s| {
+        s.iter().any(|l| l == "DONE")
+    });
+    let text = screen.join("\n");
+    assert!(screen.iter().any(|l| l == "RC=0"), "{text}");
+    assert!(text.contains("1,000/1,000 beats"), "{text}");
+}

@@ -22,22 +22,43 @@ const SEP: &str = " · ";
 /// terminal echoes the character itself, which moves nothing. The flags
 /// are put back when the bar goes, and before an exit at once.
 fn quiet_control_echo() -> Option<libc::termios> {
-    // SAFETY: tcgetattr/tcsetattr on fd 2 with a termios we own.
+    // SAFETY: plain calls on fd 2 and on a termios we own.
     unsafe {
+        // Only the terminal's foreground job may change its flags: a job in
+        // the background (`&`, `timeout`, a pod of run --pods) that tried
+        // would be stopped by SIGTTOU, and froze.
+        if libc::tcgetpgrp(2) != libc::getpgrp() {
+            return None;
+        }
         let mut t: libc::termios = std::mem::zeroed();
         if libc::tcgetattr(2, &mut t) != 0 || t.c_lflag & libc::ECHOCTL == 0 {
             return None;
         }
         let before = t;
         t.c_lflag &= !libc::ECHOCTL;
-        (libc::tcsetattr(2, libc::TCSANOW, &t) == 0).then_some(before)
+        set_flags(&t).then_some(before)
     }
 }
 
 fn restore_echo(before: Option<libc::termios>) {
     if let Some(t) = before {
-        // SAFETY: as above, with the flags read before.
-        unsafe { libc::tcsetattr(2, libc::TCSANOW, &t) };
+        set_flags(&t);
+    }
+}
+
+/// tcsetattr with SIGTTOU blocked in this thread: a job moved to the
+/// background since (Ctrl-Z, bg) puts the flags back instead of stopping.
+fn set_flags(t: &libc::termios) -> bool {
+    // SAFETY: sigset and mask calls on values we own; tcsetattr on fd 2.
+    unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        libc::sigaddset(&mut block, libc::SIGTTOU);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+        let done = libc::tcsetattr(2, libc::TCSANOW, t) == 0;
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        done
     }
 }
 
