@@ -487,3 +487,18 @@ fn one_ctrl_c_to_run_pods_is_one_stop() {
     let said = format!("fizzflow: {}", fizzflow::util::RUN_STOPPING);
     assert_eq!(done.stderr.matches(&said).count(), 1, "{}", done.stderr);
 }
+
+/// `run --pods` in a real terminal: its pods are in process groups of their
+/// own, outside the terminal's foreground job, and the sink's progress bar
+/// once stopped it there (SIGTTOU): the run hung before its first beat.
+#[test]
+fn run_pods_in_a_terminal_finishes() {
+    let tmux = common::tmux::Tmux::script(
+        80,
+        "$F run --pods --state-dir $D --beats 2000 --rate 0 --no-telemetry --no-metrics; echo RC=$?",
+    );
+    let screen = tmux.wait_for(LIMIT, true, |s| s.iter().any(|l| l == "DONE"));
+    let text = screen.join("\n");
+    assert!(screen.iter().any(|l| l == "RC=0"), "{text}");
+    assert!(text.contains("2,000/2,000 beats"), "{text}");
+}
