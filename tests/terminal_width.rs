@@ -18,7 +18,8 @@ fn every_line_fits_80_columns() {
         $F stats --state-dir $D --launches; \
         $F recover --state-dir $D --list; \
         $F --state-dir $D --beats 10 --worker-batch 512 --no-telemetry --no-metrics; \
-        $F stats --state-dir $D/nowhere";
+        $F stats --state-dir $D/nowhere; \
+        $F --help; $F pod sink --help; $F torture --help";
     let tmux = Tmux::script(80, script);
     let history = tmux.wait_for(Duration::from_secs(120), false, |s| {
         s.iter().any(|l| l == "DONE")
@@ -33,6 +34,7 @@ fn every_line_fits_80_columns() {
         "checkpoint file",
         "launch  ",
         "error:",
+        "Usage: fizzflow",
     ] {
         assert!(text.contains(seen), "{seen} missing:\n{text}");
     }
