@@ -114,8 +114,30 @@ fn shell(dir: &Path, script: &str) -> Finished {
 }
 
 /// Numbers, times and paths as shapes: `40,960,000` and `4.10` are `#`,
+/// a duration in any unit (`17 µs`, `1.42 ms`, `10.0 s`) is `# T`,
 /// `/tmp/demo/checkpoints.redb` is `PATH`; runs of spaces are one.
 fn normalised(line: &str) -> String {
+    let shape = shapes(line);
+    let mut out = String::new();
+    let mut rest = shape.as_str();
+    while let Some(at) = rest.find("# ") {
+        out.push_str(&rest[..at + 2]);
+        rest = &rest[at + 2..];
+        for unit in ["µs", "ms", "ns", "s"] {
+            if let Some(after) = rest.strip_prefix(unit)
+                && !after.starts_with(|c: char| c.is_alphanumeric())
+            {
+                out.push('T');
+                rest = after;
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn shapes(line: &str) -> String {
     let mut out = String::new();
     let mut chars = line.trim_end().chars().peekable();
     while let Some(c) = chars.next() {
@@ -241,7 +263,7 @@ fn the_layout_names_files_that_exist() {
 fn the_normalising_keeps_words_and_drops_numbers() {
     assert_eq!(
         normalised("done: this launch 40,960,000 messages, 5,000 beats, in 10.0 s (4.10 M msgs/s)"),
-        "done: this launch # messages, # beats, in # s (# M msgs/s)"
+        "done: this launch # messages, # beats, in # T (# M msgs/s)"
     );
     assert_eq!(
         normalised("checkpoint file       /tmp/demo/checkpoints.redb (schema 3)"),

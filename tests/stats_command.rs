@@ -207,3 +207,25 @@ fn restarts_of_an_actor_this_build_lacks_are_shown() {
         .unwrap_or_default();
     assert!(line.ends_with("checkpoint 0  sentinel 7"), "{line}");
 }
+
+/// A state dir that lost its checkpoint file but has backups is one to
+/// recover, as `run` says (exit 4 with the command), not one where
+/// "nothing has been checkpointed yet" (exit 1).
+#[test]
+fn stats_on_a_dir_that_lost_its_file_says_how_to_recover() {
+    let dir = state_dir();
+    let first = run_in(
+        dir.path(),
+        &["--beats", "5", "--rate", "0"],
+        Duration::from_secs(60),
+    );
+    assert!(first.status.success(), "{}", first.stderr);
+    std::fs::remove_file(checkpoint_file(dir.path())).expect("remove the file");
+    let done = run_in(dir.path(), &["stats"], Duration::from_secs(60));
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("fizzflow recover --state-dir"),
+        "{}",
+        done.stderr
+    );
+}

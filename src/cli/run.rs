@@ -404,7 +404,7 @@ fn keep_backup(dir: &Path, vetted: &Vetted) {
 /// A state dir with backups but no checkpoint file has lost its file: a
 /// fresh lifetime from zero would quietly drop the totals its backups
 /// hold, so nothing is started (exit 4) and the hint says how to recover.
-fn missing_with_backups(dir: &Path) -> Result<(), Error> {
+pub(super) fn missing_with_backups(dir: &Path) -> Result<(), Error> {
     let shown = dir.display();
     let found = backups::list(dir);
     let apart: Vec<_> = backups::list_abandoned(dir)
@@ -425,7 +425,7 @@ fn missing_with_backups(dir: &Path) -> Result<(), Error> {
     Err(DurableError::StateDir {
         dir: dir.to_path_buf(),
         problem: format!(
-            "has backups of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. Nothing was started. {advice}; to start from zero instead, move {} away",
+            "has backups of a checkpoint file but no file: it was deleted or lost, and a new lifetime from zero would drop the totals they hold. {advice}; to start from zero instead, move {} away",
             backups::dir_of(dir).display()
         ),
     }

@@ -68,7 +68,7 @@ pub struct RunArgs {
     pub no_telemetry: bool,
 
     /// Where the telemetry server listens (loopback unless you say otherwise)
-    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9900")]
+    #[arg(long, value_name = "IP:PORT", default_value = "127.0.0.1:9900", value_parser = crate::cli::words::socket_addr)]
     pub telemetry_addr: SocketAddr,
 
     /// Print the final summary as one JSON object on stdout

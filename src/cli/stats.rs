@@ -101,6 +101,9 @@ pub fn command(args: &StatsArgs) -> Result<(), Error> {
     }
     let path = inspect::checkpoint_path(dir);
     let Some(vetted) = inspect::existing(&path).map_err(|e| super::recover::hint(e, dir))? else {
+        // A lost file with backups is damage to recover from (exit 4, as
+        // `run` says), not a state dir where nothing has run yet.
+        super::run::missing_with_backups(dir)?;
         return Err(Error::NoCheckpoint {
             path,
             why: "nothing has been checkpointed in this state dir yet",
