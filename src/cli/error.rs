@@ -51,6 +51,12 @@ pub enum Error {
         "verification failed: the logger saw {sequence_errors} out-of-sequence or misclassified messages; the totals above are not trustworthy (please report this with the command line)"
     )]
     Verification { sequence_errors: u64 },
+    /// The pipeline ended before its target although no stop was asked
+    /// for: the cut it reached is committed, so nothing is lost.
+    #[error(
+        "the pipeline ended at beat {beats} of {target} without being asked to stop; the cut it reached is committed and the next run resumes from it. This is a fizzflow bug: please report it with the command line"
+    )]
+    EndedEarly { beats: u64, target: u64 },
     /// `recover` found no backup it could restore.
     #[error("nothing to recover in {}: {why}", dir.display())]
     NoBackup { dir: PathBuf, why: String },
@@ -172,6 +178,7 @@ impl Error {
             | Error::Encode(_)
             | Error::Proving(_)
             | Error::Verification { .. }
+            | Error::EndedEarly { .. }
             | Error::NoBackup { .. }
             | Error::NoCheckpoint { .. }
             | Error::Output { .. } => 1,
