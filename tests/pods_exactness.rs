@@ -378,26 +378,10 @@ fn torture_pods_kills_each_process_and_loses_nothing() {
 #[test]
 fn run_pods_replaces_a_source_stopped_from_outside() {
     let state = state_dir();
-    let path = state.path().to_str().expect("utf-8 path");
-    let mut cmd = fizzflow(&[
-        "run",
-        "--pods",
-        "--beats",
-        "3000",
-        "--rate",
-        "2",
-        "--json",
-        "--state-dir",
-        path,
-    ]);
-    let mut run = Running::start(&mut cmd);
+    let args = ["--beats", "3000", "--rate", "2", "--json"];
+    let mut run = Running::start(&mut run_pods(state.path(), &args));
     run.line_starting("fizzflow: launch 1 ", LIMIT);
-    let source = wait_until(LIMIT, "the source pod", || {
-        children_of(run.id()).into_iter().find(|&pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"source"))
-        })
-    });
+    let source = wait_until(LIMIT, "the source pod", || pod_child(run.id(), "source"));
     std::thread::sleep(Duration::from_millis(500));
     signal(source, libc::SIGTERM);
     let done = run.finish(LIMIT);
@@ -417,18 +401,8 @@ fn run_pods_replaces_a_source_stopped_from_outside() {
 #[test]
 fn run_pods_does_not_restart_a_sink_whose_run_is_done() {
     let state = state_dir();
-    let path = state.path().to_str().expect("utf-8 path");
     let marker = state.path().join("at-pod-done");
-    let mut cmd = fizzflow(&[
-        "run",
-        "--pods",
-        "--beats",
-        "2000",
-        "--rate",
-        "0",
-        "--state-dir",
-        path,
-    ]);
+    let mut cmd = run_pods(state.path(), &["--beats", "2000", "--rate", "0"]);
     cmd.env(
         fizzflow::util::PAUSE_ENV,
         format!("pod-done:5000:{}", marker.display()),
@@ -437,13 +411,7 @@ fn run_pods_does_not_restart_a_sink_whose_run_is_done() {
     wait_until(LIMIT, "the sink's final commit", || {
         marker.exists().then_some(())
     });
-    let sink = children_of(run.id())
-        .into_iter()
-        .find(|&pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == b"sink"))
-        })
-        .expect("the sink pod");
+    let sink = pod_child(run.id(), "sink").expect("the sink pod");
     signal(sink, libc::SIGKILL);
     let done = run.finish(LIMIT);
     assert!(done.status.success(), "{}", done.stderr);
@@ -464,19 +432,8 @@ fn run_pods_does_not_restart_a_sink_whose_run_is_done() {
 #[test]
 fn one_ctrl_c_to_run_pods_is_one_stop() {
     let state = state_dir();
-    let path = state.path().to_str().expect("utf-8 path");
-    let mut cmd = fizzflow(&[
-        "run",
-        "--pods",
-        "--beats",
-        "3000",
-        "--rate",
-        "2",
-        "--json",
-        "--state-dir",
-        path,
-    ]);
-    let mut run = Running::start(&mut cmd);
+    let args = ["--beats", "3000", "--rate", "2", "--json"];
+    let mut run = Running::start(&mut run_pods(state.path(), &args));
     run.line_starting("fizzflow: launch 1 ", LIMIT);
     std::thread::sleep(Duration::from_millis(1500));
     signal(run.id(), libc::SIGINT);

@@ -116,3 +116,20 @@ pub fn wait_for_progress(state: &Path, than: u64, limit: Duration) -> u64 {
         (n > than).then_some(n)
     })
 }
+
+/// `fizzflow run --pods` on `state` with `args`, its output piped.
+pub fn run_pods(state: &Path, args: &[&str]) -> Command {
+    let mut all = vec!["run", "--pods"];
+    all.extend_from_slice(args);
+    let mut cmd = fizzflow(&all);
+    cmd.arg("--state-dir").arg(state);
+    cmd
+}
+
+/// The pid of `parent`'s child that is the `role` pod ("sink", "source").
+pub fn pod_child(parent: u32, role: &str) -> Option<u32> {
+    children_of(parent).into_iter().find(|&pid| {
+        std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.split(|&b| b == 0).any(|a| a == role.as_bytes()))
+    })
+}
