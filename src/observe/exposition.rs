@@ -188,39 +188,20 @@ impl Collector for Scrape {
 /// the lag between what it received and what is durable.
 fn pod_sink(live: &Live, e: &mut DescriptorEncoder) -> Result<(), Error> {
     let l = live.link().read();
-    let committed = live.committed();
-    family(
+    pod_link(
         e,
-        "fizzflow_pod",
-        MetricType::Gauge,
-        "Which pod this process is (1 for its role), and whether a source is being served.",
-        [
-            (
-                [("role", "sink"), ("state", "serving")],
-                ConstGauge::new(i64::from(l.serving)),
-            ),
-            (
-                [("role", "sink"), ("state", "waiting")],
-                ConstGauge::new(i64::from(!l.serving)),
-            ),
-        ],
-    )?;
-    family(
-        e,
-        "fizzflow_pod_position",
-        MetricType::Gauge,
-        "Stream positions: the next one the sink takes, and its newest durable cut's.",
-        [
-            ([("at", "received")], ConstGauge::new(l.next as i64)),
-            ([("at", "committed")], ConstGauge::new(committed as i64)),
-        ],
-    )?;
-    family(
-        e,
-        "fizzflow_pod_lag_values",
-        MetricType::Gauge,
-        "Values received and not yet durable (received minus committed position).",
-        single(ConstGauge::new(l.next.saturating_sub(committed) as i64)),
+        &PodLink {
+            role: "sink",
+            serving: l.serving,
+            at: "received",
+            next: l.next,
+            committed: live.committed(),
+            help: [
+                "Which pod this process is (1 for its role), and whether a source is being served.",
+                "Stream positions: the next one the sink takes, and its newest durable cut's.",
+                "Values received and not yet durable (received minus committed position).",
+            ],
+        },
     )?;
     family(
         e,
@@ -235,6 +216,55 @@ fn pod_sink(live: &Live, e: &mut DescriptorEncoder) -> Result<(), Error> {
         MetricType::Counter,
         "Values dropped that were sent before the source heard the sink's latest order, this launch.",
         single(ConstCounter::new(l.discarded)),
+    )
+}
+
+/// What either pod says of its link: which pod it is, where its end of the
+/// stream stands against the sink's durable cut, and the lag between them
+/// (each in its own words: `help` for the three families).
+struct PodLink {
+    role: &'static str,
+    serving: bool,
+    /// The label of this end's position: "received" or "sent".
+    at: &'static str,
+    next: u64,
+    committed: u64,
+    help: [&'static str; 3],
+}
+
+fn pod_link(e: &mut DescriptorEncoder, p: &PodLink) -> Result<(), Error> {
+    family(
+        e,
+        "fizzflow_pod",
+        MetricType::Gauge,
+        p.help[0],
+        [
+            (
+                [("role", p.role), ("state", "serving")],
+                ConstGauge::new(i64::from(p.serving)),
+            ),
+            (
+                [("role", p.role), ("state", "waiting")],
+                ConstGauge::new(i64::from(!p.serving)),
+            ),
+        ],
+    )?;
+    family(
+        e,
+        "fizzflow_pod_position",
+        MetricType::Gauge,
+        p.help[1],
+        [
+            ([("at", p.at)], ConstGauge::new(p.next as i64)),
+            ([("at", "committed")], ConstGauge::new(p.committed as i64)),
+        ],
+    )?;
+    family(
+        e,
+        "fizzflow_pod_lag_values",
+        MetricType::Gauge,
+        p.help[2],
+        single(ConstGauge::new(p.next.saturating_sub(p.committed) as i64)),
     )
 }
 
@@ -267,38 +297,20 @@ struct SourceScrape(SourceSample);
 impl Collector for SourceScrape {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), Error> {
         let (s, e) = (&self.0, &mut encoder);
-        family(
+        pod_link(
             e,
-            "fizzflow_pod",
-            MetricType::Gauge,
-            "Which pod this process is (1 for its role), and whether it serves a sink.",
-            [
-                (
-                    [("role", "source"), ("state", "serving")],
-                    ConstGauge::new(i64::from(s.serving)),
-                ),
-                (
-                    [("role", "source"), ("state", "waiting")],
-                    ConstGauge::new(i64::from(!s.serving)),
-                ),
-            ],
-        )?;
-        family(
-            e,
-            "fizzflow_pod_position",
-            MetricType::Gauge,
-            "Stream positions: the next one the source sends, and the sink's newest durable cut.",
-            [
-                ([("at", "sent")], ConstGauge::new(s.next as i64)),
-                ([("at", "committed")], ConstGauge::new(s.committed as i64)),
-            ],
-        )?;
-        family(
-            e,
-            "fizzflow_pod_lag_values",
-            MetricType::Gauge,
-            "Values sent and not yet durable at the sink (sent minus committed position).",
-            single(ConstGauge::new(s.next.saturating_sub(s.committed) as i64)),
+            &PodLink {
+                role: "source",
+                serving: s.serving,
+                at: "sent",
+                next: s.next,
+                committed: s.committed,
+                help: [
+                    "Which pod this process is (1 for its role), and whether it serves a sink.",
+                    "Stream positions: the next one the source sends, and the sink's newest durable cut.",
+                    "Values sent and not yet durable at the sink (sent minus committed position).",
+                ],
+            },
         )?;
         family(
             e,
