@@ -211,45 +211,40 @@ fn wrap(line: &str, width: usize) -> String {
     } else {
         indent
     };
+    let len = |s: &str| s.chars().count();
     let mut out = String::new();
-    let mut current: String = String::new();
-    let mut current_len = 0;
+    let mut current = " ".repeat(lead);
+    // The line so far goes out, and the next starts at the indent.
+    let break_line = |out: &mut String, current: &mut String| {
+        out.push_str(current.trim_end());
+        out.push('\n');
+        *current = " ".repeat(indent);
+    };
     let words = line[line.len() - line.trim_start().len()..].split(' ');
-    current.push_str(&" ".repeat(lead));
-    current_len += lead;
     let mut first = true;
     for word in words {
         // The second space of a double one, at the start of a continued
         // line, would shift it.
         if word.is_empty() && !first {
-            if (out.is_empty() || current_len != indent) && current_len < width {
+            if (out.is_empty() || len(&current) != indent) && len(&current) < width {
                 current.push(' ');
-                current_len += 1;
             }
             continue;
         }
-        let word_len = word.chars().count();
-        let sep = usize::from(!first);
-        if !first && current_len + sep + word_len > width {
-            out.push_str(current.trim_end());
-            out.push('\n');
-            current = " ".repeat(indent);
-            current_len = indent;
-        } else if !first {
-            current.push(' ');
-            current_len += 1;
+        if !first {
+            if len(&current) + 1 + len(word) > width {
+                break_line(&mut out, &mut current);
+            } else {
+                current.push(' ');
+            }
         }
         // A word longer than a line is cut where the line ends.
         let mut rest: Vec<char> = word.chars().collect();
-        while current_len + rest.len() > width && rest.len() > width - indent {
-            let room = width - current_len;
+        while len(&current) + rest.len() > width && rest.len() > width - indent {
+            let room = width - len(&current);
             current.extend(rest.drain(..room));
-            out.push_str(&current);
-            out.push('\n');
-            current = " ".repeat(indent);
-            current_len = indent;
+            break_line(&mut out, &mut current);
         }
-        current_len += rest.len();
         current.extend(rest);
         first = false;
     }
