@@ -260,6 +260,16 @@ impl Inlet {
     pub fn poll(&self, limit: i32, mut each: impl FnMut(&[u8])) -> Result<usize, Lost> {
         self.transport.check()?;
         let mut subscription = self.subscription.lock().unwrap_or_else(|p| p.into_inner());
+        // The conductor closes a subscription, under this same lock, once
+        // the driver has timed this client out (a pod paused 5 s), and
+        // aeron 0.2 then spins for ever in any later poll of it (see Drop).
+        if subscription.is_closed() {
+            return Err(Lost {
+                dir: self.transport.dir.clone(),
+                why: "closed this client's subscription (it went silent past the driver's timeout)"
+                    .into(),
+            });
+        }
         let mut handler = |buffer: &AtomicBuffer, offset, length, _: &_| {
             each(buffer.as_sub_slice(offset, length));
         };
