@@ -239,3 +239,41 @@ fn a_run_outside_the_foreground_job_runs() {
     assert!(screen.iter().any(|l| l == "RC=0"), "{text}");
     assert!(text.contains("1,000/1,000 beats"), "{text}");
 }
+
+/// Narrowing a terminal that reflows its lines (tmux, VTE, kitty, iTerm2
+/// ...) leaves no piece of the old bar: each row the bar had drawn wraps
+/// into two, the redraw cleared only as many rows as it had drawn, and
+/// the old bar's upper halves stayed on screen above the new one.
+#[test]
+fn a_narrowed_terminal_keeps_no_piece_of_the_old_bar() {
+    let tmux = Tmux::script(
+        120,
+        "$F --state-dir $D --beats 60000 --rate 1 --no-telemetry --no-metrics --progress wide",
+    );
+    let bar = |s: &[String]| s.iter().any(|l| l.starts_with('[') && l.contains("% · "));
+    tmux.wait_for(Duration::from_secs(60), false, bar);
+    std::thread::sleep(Duration::from_millis(600));
+    for width in ["70", "40"] {
+        let status = tmux
+            .command()
+            .args(["resize-window", "-t", "t", "-x", width])
+            .status()
+            .expect("resize-window");
+        assert!(status.success());
+        // Two redraws at the new width (the display draws four a second).
+        std::thread::sleep(Duration::from_millis(800));
+        // Wrapped rows rejoined: the start line, reflowed, is one line.
+        let screen = tmux.wait_for(Duration::from_secs(10), true, bar);
+        // Above the bar: the start line only.
+        let pieces: Vec<&String> = screen
+            .iter()
+            .take_while(|l| !(l.starts_with('[') && l.contains("% · ")))
+            .filter(|l| !l.is_empty() && !l.starts_with("fizzflow: "))
+            .collect();
+        assert!(
+            pieces.is_empty(),
+            "at {width} columns, {pieces:?} left of the old bar:\n{}",
+            screen.join("\n")
+        );
+    }
+}

@@ -2,8 +2,10 @@
 //! percentage, beats, messages, rate and ETA, and under it a line of
 //! details (two with `--progress wide`). Every line is fitted to the
 //! terminal's width by dropping its least useful fields, so a redraw never
-//! wraps; notes printed meanwhile go above the bar, not through it.
+//! wraps, and a narrowing of the terminal leaves nothing behind (see
+//! reflow.rs); notes printed meanwhile go above the bar, not through it.
 
+use crate::observe::reflow::ReflowTerm;
 use crate::observe::status::{ProgressMode, Status, fit};
 use crate::util::units::short_duration;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -74,7 +76,7 @@ pub(crate) struct Bars {
 impl Bars {
     pub fn show(mode: ProgressMode) -> Bars {
         let multi = Arc::new(MultiProgress::with_draw_target(
-            ProgressDrawTarget::stderr_with_hz(4),
+            ProgressDrawTarget::term_like_with_hz(Box::new(ReflowTerm::stderr()), 4),
         ));
         let bar = multi.add(ProgressBar::new(100));
         let count = if mode == ProgressMode::Wide { 2 } else { 1 };

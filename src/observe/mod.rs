@@ -8,6 +8,7 @@ pub(crate) mod metrics;
 pub(crate) mod procfs;
 pub(crate) mod progress;
 pub(crate) mod reading;
+pub(crate) mod reflow;
 pub(crate) mod status;
 
 pub use procfs::ProcSample;
