@@ -163,15 +163,27 @@ impl PipelineConfig {
         half_in_whole(self.channel_capacity, self.logger_batch)
     }
 
-    /// Most input the worker may wait for: more, and it and the generator
-    /// could each wait for room the other will never make.
+    /// Input the worker waits for: an eighth of the channel. It used to
+    /// wait for more than half, then take all it found: the generator,
+    /// waiting for half a channel of room, could only refill once the
+    /// worker was done, and the two took turns instead of working at once
+    /// (the slow runs of the README's performance section). Never more
+    /// than the generator can leave: `capacity + 1 - generator_wake`, or
+    /// each would wait for room the other never makes.
     pub fn worker_input_wake(&self) -> usize {
-        self.channel_capacity + 1 - self.generator_wake()
+        eighth(self.channel_capacity).min(self.channel_capacity + 1 - self.generator_wake())
     }
 
-    /// Most output room the worker may wait for, likewise against the logger.
+    /// Output room the worker waits for, likewise against the logger.
     pub fn worker_output_wake(&self) -> usize {
-        self.channel_capacity + 1 - self.logger_wake()
+        eighth(self.channel_capacity).min(self.channel_capacity + 1 - self.logger_wake())
+    }
+
+    /// Most messages the worker moves in one step: half the channel, so
+    /// its neighbours always have the other half to fill and to drain
+    /// while it works.
+    pub fn worker_step(&self) -> usize {
+        (self.channel_capacity / 2).max(1)
     }
 
     /// The injected per-batch delay of `actor` ("checkpoint" included).
@@ -200,6 +212,10 @@ impl PipelineConfig {
             self.channel_capacity as u64,
         )
     }
+}
+
+fn eighth(capacity: usize) -> usize {
+    (capacity / 8).max(1)
 }
 
 fn half_in_whole(capacity: usize, batch: usize) -> usize {

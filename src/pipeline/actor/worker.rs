@@ -60,6 +60,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         .await;
     let credit = cfg.worker_batch as u64;
     let (input_wake, output_wake) = (cfg.worker_input_wake(), cfg.worker_output_wake());
+    let step = cfg.worker_step();
     let mut finished = false;
     let spinner = wait::Spinner::new(&cfg);
     let delay = cfg.delay_for(NAME);
@@ -138,7 +139,8 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
         let dst = actor.poke_slice(&mut tx);
         let n = (state.owed as usize)
             .min(src.0.len() + src.1.len())
-            .min(dst.0.len() + dst.1.len());
+            .min(dst.0.len() + dst.1.len())
+            .min(step);
         if n == 0 {
             wait::back_off_if_stopping(actor.is_liveliness_stop_requested());
             continue;
@@ -176,6 +178,15 @@ mod tests {
         worker_batch: usize,
         panic_every: Option<u64>,
     ) -> Vec<FizzBuzzMsg> {
+        forwarded_with(signals, worker_batch, panic_every).0
+    }
+
+    /// Also the worker's steps: (steps, messages moved).
+    fn forwarded_with(
+        signals: usize,
+        worker_batch: usize,
+        panic_every: Option<u64>,
+    ) -> (Vec<FizzBuzzMsg>, (u64, u64)) {
         let mut graph = GraphBuilder::for_testing().build(());
         let (beats_tx, beats_rx) = graph.channel_builder().with_capacity(64).build_channel();
         let (values_tx, values_rx) = graph.channel_builder().with_capacity(4096).build_channel();
@@ -187,9 +198,11 @@ mod tests {
                 .map(|every| crate::pipeline::config::PanicSpec { actor: NAME, every })
                 .into_iter()
                 .collect(),
+            channel_capacity: 4096,
             ..Default::default()
         });
         let live = Arc::new(Live::default());
+        let seen = live.clone();
         let state = new_state();
         graph.actor_builder().with_name("UnitTest").build(
             move |context| {
@@ -208,7 +221,19 @@ mod tests {
         values_tx.testing_send_all((0..4000u64).collect(), true);
         beats_tx.testing_send_all(vec![0u64; signals], true);
         crate::pipeline::testing::run_for(graph, Duration::from_millis(300));
-        msgs_rx.testing_take_all()
+        (msgs_rx.testing_take_all(), seen.batches(Stage::Worker))
+    }
+
+    /// A worker that took a whole channel at once left the generator no
+    /// room until it was done, and the two took turns instead of working
+    /// at once: the slow runs of the bench. Half a channel at most.
+    #[test]
+    fn a_full_channel_is_moved_half_a_channel_at_a_time() {
+        let (got, (steps, moved)) = forwarded_with(40, 100, None);
+        assert_eq!(got.len(), 4000);
+        assert_eq!(moved, 4000);
+        assert!(steps >= 2, "4000 messages in {steps} step(s)");
+        assert!(moved / steps <= 2048, "{moved} messages in {steps} steps");
     }
 
     #[test]
