@@ -110,9 +110,9 @@ Exit 0 only if every invariant held after every fault.";
 
 const BENCH_EXAMPLES: &str = "\
 Examples:
-  fizzflow bench                           every configuration, 3 rounds
-  fizzflow bench --only telemetry-off,plain-threads --rounds 5
-  fizzflow bench --paced-beats 0           unpaced only
+  fizzflow bench                           every configuration, 9 rounds (about 3 min)
+  fizzflow bench --only plain-threads --paced-beats 0    the required targets only
+  fizzflow bench --reference ../shared/reference/target/release/performant
 
 Run it on a quiet machine: ratios from one invocation are what compare.";
 

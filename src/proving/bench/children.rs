@@ -59,9 +59,11 @@ pub(super) fn run_child(
 ) -> Result<Sample, Error> {
     let dir = scratch_dir()?;
     let cpu_before = children_cpu_secs();
+    let started = Instant::now();
     let out = child(me, dir.path(), flags, rate, beats)
         .output()
         .map_err(|e| Error::Bench(format!("cannot run {}: {e}", me.display())))?;
+    let wall = started.elapsed().as_secs_f64();
     if !out.status.success() {
         return Err(Error::Bench(format!(
             "configuration {name} failed ({}):\n{}",
@@ -75,10 +77,58 @@ pub(super) fn run_child(
     let elapsed = v["elapsed_secs"].as_f64().unwrap_or(f64::NAN);
     Ok(Sample {
         msgs_per_sec: messages as f64 / elapsed,
+        wall_msgs_per_sec: messages as f64 / wall,
         cpu_secs: children_cpu_secs() - cpu_before,
         messages,
         latency: serde_json::from_value(v["beat_latency_us"].clone()).ok(),
     })
+}
+
+/// The arguments the reference lesson runs with: its own pacing flag at
+/// its default, and 2,500 of its beats (it prints its total at the end).
+pub(super) const REFERENCE_ARGS: [&str; 4] = ["--rate", "2", "--beats", "2500"];
+
+/// One run of the reference lesson in a scratch dir (it writes files where
+/// it runs): the total its logger printed over the process's wall time.
+pub(super) fn run_reference(path: &std::path::Path) -> Result<Sample, Error> {
+    let dir = scratch_dir()?;
+    let cpu_before = children_cpu_secs();
+    let started = Instant::now();
+    let out = Command::new(path)
+        .args(REFERENCE_ARGS)
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| Error::Bench(format!("cannot run the reference {}: {e}", path.display())))?;
+    let wall = started.elapsed().as_secs_f64();
+    let cpu_secs = children_cpu_secs() - cpu_before;
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let messages = reference_total(&text).ok_or_else(|| {
+        Error::Bench(format!(
+            "the reference {} printed no \"Total: N\" ({}); is it the steady-state-performant lesson?",
+            path.display(),
+            out.status
+        ))
+    })?;
+    Ok(Sample {
+        msgs_per_sec: messages as f64 / wall,
+        wall_msgs_per_sec: messages as f64 / wall,
+        cpu_secs,
+        messages,
+        latency: None,
+    })
+}
+
+/// The last "Logger shutting down. Total: N" the lesson printed.
+fn reference_total(text: &str) -> Option<u64> {
+    text.lines()
+        .filter_map(|l| l.split("Total: ").nth(1))
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .next_back()
 }
 
 /// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
@@ -121,10 +171,19 @@ pub(super) fn soak(me: &std::path::Path, secs: u64) -> Result<String, Error> {
     })
 }
 
+/// CPU time of this process (all its threads): the in-process yardsticks.
+pub(super) fn own_cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_SELF)
+}
+
 pub(super) fn children_cpu_secs() -> f64 {
+    rusage_secs(libc::RUSAGE_CHILDREN)
+}
+
+fn rusage_secs(who: libc::c_int) -> f64 {
     // SAFETY: getrusage writes into the struct we pass.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    unsafe { libc::getrusage(who, &mut ru) };
     let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
     t(ru.ru_utime) + t(ru.ru_stime)
 }
@@ -148,4 +207,16 @@ pub(super) fn free_udp_pair() -> Result<u16, Error> {
     Err(Error::Bench(
         "no two adjacent free UDP ports on loopback".into(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_total_is_its_last_one() {
+        let text = "x\nLogger shutting down. Total: 12\nnoise\n[INFO] Logger shutting down. Total: 20480000 messages\n";
+        assert_eq!(reference_total(text), Some(20_480_000));
+        assert_eq!(reference_total("nothing here"), None);
+    }
 }

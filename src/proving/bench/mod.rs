@@ -7,10 +7,11 @@ use crate::pipeline::config::beat_size;
 use crate::pipeline::latency::LatencySummary;
 use crate::proving::Error;
 use crate::proving::baseline::{self, BaselineRun};
-use crate::util::units::{counted, micros};
+use crate::util::units::micros;
 use children::{run_child, soak};
 
 mod children;
+mod report;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -26,7 +27,14 @@ pub struct BenchPlan {
     pub only: Vec<String>,
     /// Afterwards, the default paced for this many seconds, for RSS (0: none).
     pub soak_secs: u64,
+    /// A built reference lesson (steady-state-performant) to run in every
+    /// round, alternating with the rest.
+    pub reference: Option<std::path::PathBuf>,
 }
+
+/// Paced runs take seconds each (a beat every 2 ms): they run in the first
+/// rounds only, which keeps the default bench within about three minutes.
+pub const PACED_ROUNDS: u64 = 3;
 
 /// Beats per run are counted in messages (× 8192, × 256 paced), which must
 /// fit in a u64 with room to spare; 2^40 beats is days of running anyway.
@@ -126,19 +134,19 @@ const CONFIGS: &[Config] = &[
     },
     Config {
         name: "channel-1M",
-        kind: run(&["--channel-capacity", "1048576"], 256, true, 1.0),
+        kind: run(&["--channel-capacity", "1048576"], 256, false, 1.0),
     },
     Config {
         name: "worker-batch-64",
-        kind: run(&["--worker-batch", "64"], 64, true, 1.0),
+        kind: run(&["--worker-batch", "64"], 64, false, 1.0),
     },
     Config {
         name: "worker-batch-1024",
-        kind: run(&["--worker-batch", "1024"], 1024, true, 1.0),
+        kind: run(&["--worker-batch", "1024"], 1024, false, 1.0),
     },
     Config {
         name: "worker-batch-4096",
-        kind: run(&["--worker-batch", "4096"], 4096, true, 1.0),
+        kind: run(&["--worker-batch", "4096"], 4096, false, 1.0),
     },
     Config {
         name: "plain-threads",
@@ -161,6 +169,9 @@ const CONFIGS: &[Config] = &[
 #[derive(Clone, Copy, Debug, Default)]
 struct Sample {
     msgs_per_sec: f64,
+    /// Messages per second of the whole process, start-up included (how
+    /// the reference lesson can be measured).
+    wall_msgs_per_sec: f64,
     cpu_secs: f64,
     messages: u64,
     latency: Option<LatencySummary>,
@@ -170,6 +181,11 @@ struct Sample {
 #[derive(Default)]
 struct Measured {
     unpaced: Vec<f64>,
+    /// Messages per CPU-second of each unpaced run.
+    per_cpu: Vec<f64>,
+    /// Messages per second of process wall time (the default and the
+    /// reference only).
+    wall: Vec<f64>,
     unpaced_p99: Vec<f64>,
     paced_cpu: Vec<f64>,
     /// p50, p99, p99.9, max (µs) of each paced run.
@@ -196,10 +212,12 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
         .collect();
     let default_messages = args.beats * 8192;
     let mut measured: Vec<Measured> = configs.iter().map(|_| Measured::default()).collect();
+    let mut reference = args.reference.as_ref().map(|_| Measured::default());
     for round in 1..=args.rounds {
         for (i, c) in configs.iter().enumerate() {
             let m = &mut measured[i];
-            let rate = match &c.kind {
+            let paced_round = round <= PACED_ROUNDS && args.paced_beats > 0;
+            let s = match &c.kind {
                 Kind::Run {
                     flags,
                     worker_batch,
@@ -209,37 +227,16 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
                     let messages = (default_messages as f64 * messages_scale) as u64;
                     let beats = (messages / beat_size(*worker_batch)).max(1);
                     let s = run_child(&me, c.name, flags, 0, beats)?;
-                    if let Some(l) = s.latency {
-                        m.unpaced_p99.push(l.p99 as f64);
-                    }
-                    if *pace && args.paced_beats > 0 {
+                    if *pace && paced_round {
                         let beats = (args.paced_beats * 256 / worker_batch).max(1);
-                        let p = run_child(&me, c.name, flags, 2, beats)?;
-                        let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
-                        let l = p.latency.unwrap_or_default();
-                        note(&format!(
-                            "round {round}: {:<18} paced   {cpu:>8.2} CPU s per G msgs, beat latency p50 {} p99 {} p99.9 {} max {}",
-                            c.name,
-                            micros(l.p50),
-                            micros(l.p99),
-                            micros(l.p99_9),
-                            micros(l.max)
-                        ));
-                        m.paced_cpu.push(cpu);
-                        for (v, x) in m
-                            .paced_latency
-                            .iter_mut()
-                            .zip([l.p50, l.p99, l.p99_9, l.max])
-                        {
-                            v.push(x as f64);
-                        }
+                        paced(m, round, c.name, &run_child(&me, c.name, flags, 2, beats)?);
                     }
-                    s.msgs_per_sec
+                    s
                 }
                 Kind::PlainThreads => {
-                    checked(baseline::plain_threads(default_messages, 8192, 256))?
+                    in_process(|| baseline::plain_threads(default_messages, 8192, 256))?
                 }
-                Kind::Fused => checked(baseline::fused(default_messages))?,
+                Kind::Fused => in_process(|| baseline::fused(default_messages))?,
                 Kind::Pods { udp } => {
                     let channel = if *udp {
                         format!(
@@ -250,22 +247,32 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
                         "aeron:ipc".to_string()
                     };
                     let flags = ["--pods", "--channel", &channel];
-                    let s = run_child(&me, c.name, &flags, 0, args.beats)?;
-                    if let Some(l) = s.latency {
-                        m.unpaced_p99.push(l.p99 as f64);
-                    }
-                    s.msgs_per_sec
+                    run_child(&me, c.name, &flags, 0, args.beats)?
                 }
             };
+            m.add_unpaced(&s);
             note(&format!(
                 "round {round}: {:<18} unpaced {:>8.1} M msgs/s",
                 c.name,
-                rate / 1e6
+                s.msgs_per_sec / 1e6
             ));
-            m.unpaced.push(rate);
+        }
+        if let (Some(path), Some(m)) = (&args.reference, reference.as_mut()) {
+            let s = children::run_reference(path)?;
+            m.add_unpaced(&s);
+            note(&format!(
+                "round {round}: {:<18} {:>8.1} M msgs/s (process wall time)",
+                "reference",
+                s.msgs_per_sec / 1e6
+            ));
         }
     }
-    let table = table(args, &configs, &measured);
+    let rows: Vec<(&str, &Measured)> = configs
+        .iter()
+        .map(|c| c.name)
+        .zip(measured.iter())
+        .collect();
+    let table = report::report(args, &rows, reference.as_ref());
     crate::util::output::stdout_text(&table).map_err(|source| Error::Output {
         what: "bench table",
         source,
@@ -280,69 +287,63 @@ pub fn bench(args: &BenchPlan) -> Result<(), Error> {
     Ok(())
 }
 
-fn checked(run: BaselineRun) -> Result<f64, Error> {
+impl Measured {
+    fn add_unpaced(&mut self, s: &Sample) {
+        self.unpaced.push(s.msgs_per_sec);
+        self.wall.push(s.wall_msgs_per_sec);
+        if let Some(l) = s.latency {
+            self.unpaced_p99.push(l.p99 as f64);
+        }
+        if s.cpu_secs > 0.0 {
+            self.per_cpu.push(s.messages as f64 / s.cpu_secs);
+        }
+    }
+}
+
+/// One paced run: its CPU per G messages and its beat latency.
+fn paced(m: &mut Measured, round: u64, name: &str, p: &Sample) {
+    let cpu = p.cpu_secs / (p.messages as f64 / 1e9);
+    let l = p.latency.unwrap_or_default();
+    note(&format!(
+        "round {round}: {name:<18} paced   {cpu:>8.2} CPU s per G msgs, beat latency p50 {} p99 {} p99.9 {} max {}",
+        micros(l.p50),
+        micros(l.p99),
+        micros(l.p99_9),
+        micros(l.max)
+    ));
+    m.paced_cpu.push(cpu);
+    for (v, x) in m
+        .paced_latency
+        .iter_mut()
+        .zip([l.p50, l.p99, l.p99_9, l.max])
+    {
+        v.push(x as f64);
+    }
+}
+
+/// A yardstick run in this process, its CPU from this process's accounting.
+fn in_process(run: impl FnOnce() -> BaselineRun) -> Result<Sample, Error> {
+    let cpu_before = children::own_cpu_secs();
+    let r = checked(run())?;
+    Ok(Sample {
+        msgs_per_sec: r.msgs_per_sec(),
+        wall_msgs_per_sec: r.msgs_per_sec(),
+        cpu_secs: children::own_cpu_secs() - cpu_before,
+        messages: r.messages,
+        latency: None,
+    })
+}
+
+fn checked(run: BaselineRun) -> Result<BaselineRun, Error> {
     if run.counts != crate::pipeline::message::KindCounts::closed_form(run.messages) {
         return Err(Error::Bench(format!("a baseline counted wrong: {run:?}")));
     }
-    Ok(run.msgs_per_sec())
+    Ok(run)
 }
 
 /// Progress of the bench on stderr.
 fn note(line: &str) {
     let _ = crate::util::output::stderr_line(line);
-}
-
-fn table(args: &BenchPlan, configs: &[&Config], measured: &[Measured]) -> String {
-    use std::fmt::Write as _;
-    let base_rate = median(&measured[0].unpaced);
-    let base_cpu = median(&measured[0].paced_cpu);
-    let cell = |x: f64, fmt: fn(f64) -> String| if x.is_nan() { "-".to_string() } else { fmt(x) };
-    let us = |x: f64| micros(x as u64);
-    let mut out = String::new();
-    out.push_str(
-        "| configuration | unpaced M msgs/s | ratio to default | unpaced beat latency p99 | paced CPU s per G msgs | ratio to default | paced beat latency p50 / p99 / p99.9 / max |\n|---|---:|---:|---:|---:|---:|---:|\n",
-    );
-    for (c, m) in configs.iter().zip(measured) {
-        let rate = median(&m.unpaced);
-        let cpu = median(&m.paced_cpu);
-        let lat: Vec<String> = m
-            .paced_latency
-            .iter()
-            .map(|v| cell(median(v), us))
-            .collect();
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            c.name,
-            cell(rate / 1e6, |x| format!("{x:.1}")),
-            cell(rate / base_rate, |x| format!("{x:.3}")),
-            cell(median(&m.unpaced_p99), us),
-            cell(cpu, |x| format!("{x:.2}")),
-            cell(cpu / base_cpu, |x| format!("{x:.3}")),
-            if lat.iter().all(|l| l == "-") {
-                "-".to_string()
-            } else {
-                lat.join(" / ")
-            },
-        );
-    }
-    let _ = writeln!(
-        out,
-        "medians of {}; unpaced: --rate 0, {} per run (batch-1 and single-item: 1/16 of that); paced: --rate 2, {} of 256-message credits; pods: run --pods, a media driver and two processes, the sink's own rate; telemetry and metrics on unless named; CPU from the kernel's accounting of each child; beat latency from the heartbeat's send to the logger's count of the beat's last message",
-        counted(args.rounds, "round"),
-        counted(args.beats * 8192, "message"),
-        counted(args.paced_beats, "beat")
-    );
-    out
-}
-
-fn median(values: &[f64]) -> f64 {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 #[cfg(test)]
