@@ -269,3 +269,45 @@ fn a_refused_run_creates_nothing() {
         "with telemetry on, a refusal made files"
     );
 }
+
+/// `bench --reference` names a file that can be run before a minute of
+/// benchmarking, and a binary that is not the lesson ends the bench with
+/// exit 1 saying so, instead of a table with a made-up row.
+#[test]
+fn a_bench_reference_must_be_the_lesson() {
+    rejected(
+        &["bench", "--reference", "/nonexistent/performant"],
+        "cannot use /nonexistent/performant",
+    );
+    let dir = state_dir();
+    let plain = dir.path().join("notes.txt");
+    std::fs::write(&plain, "not a program").unwrap();
+    let plain = plain.to_str().unwrap();
+    rejected(
+        &["bench", "--reference", plain],
+        &format!("{plain} is not an executable file"),
+    );
+    let done = run(
+        &[
+            "bench",
+            "--only",
+            "plain-threads",
+            "--beats",
+            "1",
+            "--paced-beats",
+            "0",
+            "--rounds",
+            "1",
+            "--reference",
+            "/bin/true",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(done.status.code(), Some(1), "{}", done.stderr);
+    assert!(
+        done.stderr.contains("printed no \"Total: N\""),
+        "{}",
+        done.stderr
+    );
+    assert!(done.stdout.is_empty(), "no table: {}", done.stdout);
+}

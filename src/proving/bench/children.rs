@@ -88,27 +88,62 @@ pub(super) fn run_child(
 /// its default, and 2,500 of its beats (it prints its total at the end).
 pub(super) const REFERENCE_ARGS: [&str; 4] = ["--rate", "2", "--beats", "2500"];
 
+/// Longest a reference run may take: 2,500 beats of 2 ms are 5 s.
+const REFERENCE_LIMIT: Duration = Duration::from_secs(120);
+
 /// One run of the reference lesson in a scratch dir (it writes files where
 /// it runs): the total its logger printed over the process's wall time.
+/// What it prints is scanned as it comes, never kept whole, and a run past
+/// [`REFERENCE_LIMIT`] is killed: whatever binary was named, the bench
+/// ends.
 pub(super) fn run_reference(path: &std::path::Path) -> Result<Sample, Error> {
     let dir = scratch_dir()?;
     let cpu_before = children_cpu_secs();
     let started = Instant::now();
-    let out = Command::new(path)
+    let mut proc = Command::new(path)
         .args(REFERENCE_ARGS)
         .current_dir(dir.path())
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .map_err(|e| Error::Bench(format!("cannot run the reference {}: {e}", path.display())))?;
+    let scanners = [
+        proc.stdout
+            .take()
+            .map(|o| std::thread::spawn(move || last_total(o))),
+        proc.stderr
+            .take()
+            .map(|e| std::thread::spawn(move || last_total(e))),
+    ];
+    let status = loop {
+        match proc.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() < REFERENCE_LIMIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(None) | Err(_) => {
+                let _ = proc.kill();
+                let _ = proc.wait();
+                return Err(Error::Bench(format!(
+                    "the reference {} did not finish within {} s; stopped",
+                    path.display(),
+                    REFERENCE_LIMIT.as_secs()
+                )));
+            }
+        }
+    };
     let wall = started.elapsed().as_secs_f64();
     let cpu_secs = children_cpu_secs() - cpu_before;
-    let text =
-        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-    let messages = reference_total(&text).ok_or_else(|| {
+    let totals: Vec<Option<u64>> = scanners
+        .into_iter()
+        .flatten()
+        .map(|t| t.join().unwrap_or(None))
+        .collect();
+    let messages = totals.into_iter().flatten().next_back().ok_or_else(|| {
         Error::Bench(format!(
-            "the reference {} printed no \"Total: N\" ({}); is it the steady-state-performant lesson?",
+            "the reference {} printed no \"Total: N\" ({status}); is it the steady-state-performant lesson?",
             path.display(),
-            out.status
         ))
     })?;
     Ok(Sample {
@@ -120,15 +155,26 @@ pub(super) fn run_reference(path: &std::path::Path) -> Result<Sample, Error> {
     })
 }
 
-/// The last "Logger shutting down. Total: N" the lesson printed.
-fn reference_total(text: &str) -> Option<u64> {
-    text.lines()
-        .filter_map(|l| l.split("Total: ").nth(1))
-        .filter_map(|rest| {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .next_back()
+/// The last "Logger shutting down. Total: N" in what the lesson printed,
+/// read a line (at most 4 KiB of one) at a time.
+fn last_total(out: impl std::io::Read) -> Option<u64> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(out);
+    let mut line = Vec::new();
+    let mut last = None;
+    loop {
+        line.clear();
+        match reader.by_ref().take(4096).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return last,
+            Ok(_) => {
+                let text = String::from_utf8_lossy(&line);
+                if let Some(rest) = text.split("Total: ").nth(1) {
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    last = digits.parse().ok().or(last);
+                }
+            }
+        }
+    }
 }
 
 /// Memory must stay flat over a long run: RSS at 10 s against RSS at the end.
@@ -216,7 +262,10 @@ mod tests {
     #[test]
     fn the_reference_total_is_its_last_one() {
         let text = "x\nLogger shutting down. Total: 12\nnoise\n[INFO] Logger shutting down. Total: 20480000 messages\n";
-        assert_eq!(reference_total(text), Some(20_480_000));
-        assert_eq!(reference_total("nothing here"), None);
+        assert_eq!(last_total(text.as_bytes()), Some(20_480_000));
+        assert_eq!(last_total("nothing here".as_bytes()), None);
+        // A line longer than the scan keeps no more than 4 KiB of it.
+        let long = "y".repeat(100_000) + "\nTotal: 7\n";
+        assert_eq!(last_total(long.as_bytes()), Some(7));
     }
 }
