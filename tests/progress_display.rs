@@ -277,3 +277,47 @@ fn a_narrowed_terminal_keeps_no_piece_of_the_old_bar() {
         );
     }
 }
+
+/// Notes printed before the bar's first draw keep a line each, and so does
+/// the summary of a run that ends before it: with each line ending in a
+/// clear instead of padding, a note left the cursor on its own row, and
+/// the next note, the bar or the summary was written onto that row (and
+/// the bar's redraw then erased it). Each note here waits 300 ms, so they
+/// all come before the bar's first draw.
+#[test]
+fn notes_before_the_first_bar_keep_their_own_lines() {
+    let tmux = Tmux::script(
+        120,
+        "FIZZFLOW_TEST_PAUSE=note:300:$D.note $F --state-dir $D --beats 300 --rate 2 --no-telemetry --metrics-addr 127.0.0.1:0",
+    );
+    let screen = tmux.wait_for(Duration::from_secs(60), false, |s| {
+        s.iter().any(|l| l == "DONE")
+    });
+    let starts = |prefix: &str| screen.iter().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(
+        starts("fizzflow: launch 1 in "),
+        1,
+        "the launch line:\n{}",
+        screen.join("\n")
+    );
+    assert_eq!(
+        starts("fizzflow: metrics at http://127.0.0.1:"),
+        1,
+        "the metrics line:\n{}",
+        screen.join("\n")
+    );
+    assert_eq!(
+        starts("done: this launch 2,457,600 messages, 300 beats"),
+        1,
+        "the summary on a line of its own:\n{}",
+        screen.join("\n")
+    );
+    // No line holds two of them.
+    assert!(
+        screen
+            .iter()
+            .all(|l| l.matches("fizzflow: ").count() <= 1 && !l.contains("beatsdone")),
+        "{}",
+        screen.join("\n")
+    );
+}

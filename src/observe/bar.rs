@@ -66,6 +66,7 @@ fn set_flags(t: &libc::termios) -> bool {
 
 pub(crate) struct Bars {
     multi: Arc<MultiProgress>,
+    term: ReflowTerm,
     bar: ProgressBar,
     lines: Vec<ProgressBar>,
     echo: Option<libc::termios>,
@@ -75,8 +76,9 @@ pub(crate) struct Bars {
 
 impl Bars {
     pub fn show(mode: ProgressMode) -> Bars {
+        let term = ReflowTerm::stderr();
         let multi = Arc::new(MultiProgress::with_draw_target(
-            ProgressDrawTarget::term_like_with_hz(Box::new(ReflowTerm::stderr()), 4),
+            ProgressDrawTarget::term_like_with_hz(Box::new(term.clone()), 4),
         ));
         let bar = multi.add(ProgressBar::new(100));
         let count = if mode == ProgressMode::Wide { 2 } else { 1 };
@@ -97,6 +99,7 @@ impl Bars {
         crate::util::output::before_exit(Some(Box::new(move || restore_echo(echo))));
         Bars {
             multi,
+            term,
             bar,
             lines,
             echo,
@@ -154,5 +157,6 @@ impl Bars {
         }
         self.bar.finish_and_clear();
         let _ = self.multi.clear();
+        let _ = self.term.end_line();
     }
 }

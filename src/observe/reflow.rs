@@ -15,7 +15,7 @@
 use console::{Term, measure_text_width};
 use indicatif::TermLike;
 use std::io;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, Default)]
 struct Drawn {
@@ -28,13 +28,18 @@ struct Drawn {
     /// Something was written since the cursor last moved: the next move
     /// starts a redraw from the last line of the display.
     wrote: bool,
+    /// The cursor is at the end of a line written, on its row: what comes
+    /// next starts on a new row. A redraw clears the display's rows, but
+    /// a note drawn while there is no bar yet stays, and the line after
+    /// it (the bar, another note, the summary) must not join it.
+    row_used: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ReflowTerm {
     term: Term,
     reflows: bool,
-    drawn: Mutex<Drawn>,
+    drawn: Arc<Mutex<Drawn>>,
 }
 
 impl ReflowTerm {
@@ -44,7 +49,7 @@ impl ReflowTerm {
             reflows: terminal_reflows(|name| {
                 std::env::var_os(name).map(|v| v.into_string().unwrap_or_default())
             }),
-            drawn: Mutex::new(Drawn::default()),
+            drawn: Arc::new(Mutex::new(Drawn::default())),
         }
     }
 
@@ -71,8 +76,28 @@ impl ReflowTerm {
         if extra == 0 {
             return self.term.move_cursor_up(n);
         }
-        self.term.move_cursor_up(n + extra)?;
-        self.term.write_str("\r\x1b[J")
+        // Row by row: a clear to the end of the screen from its top corner
+        // (where a climb over a tall display ends) is taken by tmux for a
+        // clear screen, which copies the screen into its scrollback.
+        let rows = n + extra;
+        self.term.move_cursor_up(rows)?;
+        for row in 0..=rows {
+            self.term.write_str("\r\x1b[2K")?;
+            if row < rows {
+                self.term.move_cursor_down(1)?;
+            }
+        }
+        drawn.row_used = false;
+        self.term.move_cursor_up(rows)
+    }
+
+    /// Ends the row a note left the cursor on, so what is printed next
+    /// (the summary, once the display is gone) starts a line of its own.
+    pub fn end_line(&self) -> io::Result<()> {
+        if std::mem::take(&mut self.drawn().row_used) {
+            self.term.write_str("\r\n")?;
+        }
+        self.term.flush()
     }
 
     /// indicatif writes each line as two strings, the line and the spaces
@@ -88,11 +113,12 @@ impl ReflowTerm {
             drawn.filler_next = false;
             return self.term.write_str("\x1b[K");
         }
-        if !drawn.lines.is_empty() {
+        if drawn.row_used {
             self.term.write_str("\r\n")?;
         }
         drawn.lines.push(measure_text_width(s));
         drawn.filler_next = true;
+        drawn.row_used = true;
         self.term.write_str(s)
     }
 }
@@ -177,7 +203,10 @@ impl TermLike for ReflowTerm {
     }
 
     fn clear_line(&self) -> io::Result<()> {
-        self.drawn().filler_next = false;
+        let mut drawn = self.drawn();
+        drawn.filler_next = false;
+        drawn.row_used = false;
+        drop(drawn);
         self.term.clear_line()
     }
 
