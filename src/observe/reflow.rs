@@ -58,8 +58,8 @@ impl ReflowTerm {
     }
 
     /// Moves up `n` rows; the first move of a redraw also climbs the rows
-    /// a narrowing added to the display's lines and clears everything from
-    /// there down, so no part of the old display stays.
+    /// a narrowing added to the display's lines and clears each row it
+    /// climbed, so no part of the old display stays.
     fn climb(&self, n: usize) -> io::Result<()> {
         let mut drawn = self.drawn();
         drawn.filler_next = false;

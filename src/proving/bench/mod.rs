@@ -183,8 +183,8 @@ struct Measured {
     unpaced: Vec<f64>,
     /// Messages per CPU-second of each unpaced run.
     per_cpu: Vec<f64>,
-    /// Messages per second of process wall time (the default and the
-    /// reference only).
+    /// Messages per second of process wall time (what the reference is
+    /// compared with; the report uses the default's).
     wall: Vec<f64>,
     unpaced_p99: Vec<f64>,
     paced_cpu: Vec<f64>,

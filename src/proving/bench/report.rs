@@ -48,7 +48,7 @@ impl Spread {
     }
 }
 
-pub(super) fn median(values: &[f64]) -> f64 {
+fn median(values: &[f64]) -> f64 {
     Spread::of(values).map_or(f64::NAN, |s| s.median)
 }
 
@@ -82,23 +82,19 @@ fn unpaced_table(
     rows: &[(&str, &Measured)],
     reference: Option<&Measured>,
 ) {
-    let base = median(&rows[0].1.unpaced);
+    let default = rows[0].1;
     out.push_str(
         "| configuration | unpaced M msgs/s | min | max | slowest / median | ratio to default | M msgs per CPU-second | beat latency p99 |\n|---|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let mega = |x: f64| format!("{:.1}", x / 1e6);
+    // Each row beside the default timed the same way: the reference by its
+    // process's wall time, so the default's wall time too.
+    let base = median(&default.unpaced);
     let all = rows
         .iter()
-        .copied()
-        .chain(reference.map(|m| ("reference (wall time)", m)));
-    for (name, m) in all {
-        // The reference is timed by its process's wall time: so is the
-        // default it is put beside.
-        let base = if std::ptr::eq(m, rows[0].1) || !reference.is_some_and(|r| std::ptr::eq(m, r)) {
-            base
-        } else {
-            median(&rows[0].1.wall)
-        };
+        .map(|&(name, m)| (name, m, base))
+        .chain(reference.map(|m| ("reference (wall time)", m, median(&default.wall))));
+    for (name, m, base) in all {
         let s = Spread::of(&m.unpaced);
         let part = |f: fn(&Spread) -> f64| s.as_ref().map_or(f64::NAN, f);
         let _ = writeln!(
