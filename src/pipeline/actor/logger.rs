@@ -76,7 +76,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
     let spinner = wait::Spinner::new(&cfg);
     let delay = cfg.delay_for(NAME);
 
-    while actor.is_running(|| rx.is_closed_and_empty() && cuts.mark_closed()) {
+    while actor.is_running(|| wait::closed_and_empty(&mut rx) && cuts.mark_closed()) {
         if !state.cut_pending && actor.try_take(&mut cut_requests).is_some() {
             state.cut_pending = true;
         }
@@ -163,7 +163,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
                 // Per batch, as a slow consumer would be.
                 std::thread::sleep(d * n.div_ceil(batch) as u32);
             }
-        } else if rx.is_closed_and_empty() && !actor.is_liveliness_stop_requested() {
+        } else if wait::closed_and_empty(&mut rx) && !actor.is_liveliness_stop_requested() {
             // Everything the last beat credited has been counted. steady_state
             // ignores the request until the graph is running, and a stop at
             // the very start gets here sooner than that: wait until it runs.

@@ -89,7 +89,7 @@ pub(crate) async fn internal_behavior<A: SteadyActor>(
             actor.advance_take_index(&mut beats, take);
         }
         if state.owed == 0 {
-            if beats.is_closed_and_empty() {
+            if wait::closed_and_empty(&mut beats) {
                 if !finished {
                     tx.mark_closed();
                     live.set_worker_done();
